@@ -1,0 +1,1 @@
+"""privml inference layer (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""privml pipelines layer (see DESIGN.md)."""

@@ -1,0 +1,5 @@
+import sys
+
+from privml.cli import main
+
+sys.exit(main())

@@ -1,0 +1,72 @@
+"""The `privml` command line: one dispatcher, one module per command group.
+
+Each command module exposes `register(subparsers)`; it adds its parsers and sets `func` on them.
+Heavy imports happen inside the command functions so that `privml --help` stays fast.
+Exit codes: 0 success, 1 a check failed, 2 bad usage or bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from privml.errors import PrivmlError
+
+# Order is the order of `privml --help`.
+COMMAND_MODULES = [
+    "privml.cli.data",
+    "privml.cli.keys",
+    "pipelines.cli",
+    "inference.cli",
+]
+
+log = logging.getLogger("privml")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own exit code is already 2; keep one line
+        self.print_usage(sys.stderr)
+        self.exit(2, f"privml: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="privml", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # a command group not built yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="privml: %(message)s",
+        stream=sys.stderr,
+    )
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except PrivmlError as exc:
+        print(f"privml: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("privml: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""The policy file: what each column is and what happens to it.
+
+A policy is YAML validated by pydantic. Errors name the file, the field and what is allowed.
+Keys are referenced by id or alias under `keys:`; key material never appears in a policy.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from privml.errors import PrivmlError
+from privml.policy.anonymity import AnonymityPolicy
+
+__all__ = ["AnonymityPolicy", "ColumnPolicy", "Policy", "Role", "dump_policy", "load_policy", "parse_policy"]
+
+
+class Role(StrEnum):
+    IDENTIFIER = "identifier"
+    QUASI_IDENTIFIER = "quasi_identifier"
+    SENSITIVE = "sensitive"
+    FEATURE = "feature"
+    LABEL = "label"
+
+
+class ColumnPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    action: str = "keep"
+    params: dict[str, Any] = Field(default_factory=dict)
+    key: str | None = Field(default=None, description="name of an entry under `keys:`")
+    dtype: Literal["auto", "string", "numeric", "date", "category"] = "auto"
+    hierarchy: str | dict[str, Any] | None = Field(
+        default=None, description="generalization hierarchy for a quasi-identifier (ARX CSV path or built-in)"
+    )
+    pii_type: str | None = Field(default=None, description="what `privml scan` detected; informational")
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    keys: dict[str, str] = Field(default_factory=dict, description="key name -> KMS key id, ARN or alias")
+    columns: dict[str, ColumnPolicy]
+    unlisted_columns: Literal["drop", "error"] = "drop"
+    anonymity: AnonymityPolicy | None = None
+    base_dir: Path | None = Field(default=None, exclude=True, description="directory relative paths resolve against")
+
+    @field_validator("keys")
+    @classmethod
+    def _keys_are_references(cls, keys: dict[str, str]) -> dict[str, str]:
+        for name, ref in keys.items():
+            if not _looks_like_key_reference(ref):
+                raise ValueError(
+                    f"keys.{name} must be a key id, key ARN or alias/NAME (never key material)"
+                )
+        return keys
+
+    @model_validator(mode="after")
+    def _check_columns(self) -> Policy:
+        from privml.transforms import technique_class  # the registry validates its own params
+
+        for name, col in self.columns.items():
+            try:
+                cls = technique_class(col.action)
+            except LookupError as exc:
+                raise ValueError(f"columns.{name}.action: {exc}") from None
+            try:
+                cls.Params.model_validate(col.params)
+            except ValidationError as exc:
+                raise ValueError(f"columns.{name}.params: {_first_error(exc)}") from None
+            if cls.needs_key:
+                if col.key is None:
+                    raise ValueError(f"columns.{name}.key: action '{col.action}' needs a key name from `keys:`")
+                if col.key not in self.keys:
+                    raise ValueError(f"columns.{name}.key: '{col.key}' is not defined under `keys:`")
+        labels = [n for n, c in self.columns.items() if c.role is Role.LABEL]
+        if len(labels) > 1:
+            raise ValueError(f"columns: at most one column may have role 'label' (found {', '.join(labels)})")
+        return self
+
+    def columns_with_role(self, role: Role) -> list[str]:
+        return [name for name, col in self.columns.items() if col.role is role]
+
+    @property
+    def quasi_identifiers(self) -> list[str]:
+        return self.columns_with_role(Role.QUASI_IDENTIFIER)
+
+    @property
+    def sensitive_attributes(self) -> list[str]:
+        return self.columns_with_role(Role.SENSITIVE)
+
+    @property
+    def label(self) -> str | None:
+        labels = self.columns_with_role(Role.LABEL)
+        return labels[0] if labels else None
+
+    def resolve_path(self, raw: str) -> Path:
+        """A path from the policy: as given if absolute or present from the working directory,
+        else relative to the policy file's directory."""
+        path = Path(raw)
+        if path.is_absolute() or path.exists() or self.base_dir is None:
+            return path
+        return self.base_dir / path
+
+
+def _looks_like_key_reference(ref: str) -> bool:
+    return (
+        ref.startswith(("alias/", "arn:aws:kms:", "arn:aws-", "local:"))
+        or _is_uuid(ref)
+    )
+
+
+def _is_uuid(text: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    return f"{loc}: {err['msg']}" if loc else err["msg"]
+
+
+def parse_policy(data: Any, source: str = "<policy>", base_dir: Path | None = None) -> Policy:
+    if not isinstance(data, dict):
+        raise PrivmlError(f"{source}: a policy is a YAML mapping with a `columns:` section")
+    try:
+        policy = Policy.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        where = f" field {loc}:" if loc else ""
+        raise PrivmlError(f"{source}:{where} {msg}") from None
+    policy.base_dir = base_dir
+    return policy
+
+
+def load_policy(path: str | Path) -> Policy:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PrivmlError(f"{path}: policy file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PrivmlError(f"{path}: cannot read policy file ({type(exc).__name__})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise PrivmlError(f"{path}:{where} not valid YAML") from None
+    return parse_policy(data, source=str(path), base_dir=path.resolve().parent)
+
+
+def dump_policy(policy: Policy) -> str:
+    data = policy.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
+    for col in data["columns"].values():
+        if not col.get("params"):
+            col.pop("params", None)
+        if col.get("dtype") == "auto":
+            col.pop("dtype")
+    return yaml.safe_dump(data, sort_keys=False)

@@ -1,0 +1,36 @@
+"""The `anonymity:` section of a policy: privacy model targets and the algorithm that meets them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LDiversity(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["distinct", "entropy", "recursive"] = "distinct"
+    l: float = Field(ge=1)  # noqa: E741 - the field's name in the literature
+    c: float | None = Field(default=None, gt=0, description="the c of recursive-(c,l) diversity")
+
+
+class TCloseness(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    t: float = Field(gt=0, le=1)
+    distance: Literal["equal", "ordered"] = "equal"
+
+
+class AnonymityPolicy(BaseModel):
+    """Targets over the quasi-identifier columns; `anonymize` refuses to emit data that misses them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    algorithm: Literal["global_recoding", "mondrian"] = "mondrian"
+    k: int = Field(default=5, ge=1)
+    l_diversity: LDiversity | None = None
+    t_closeness: TCloseness | None = None
+    max_suppression: float = Field(default=0.0, ge=0, le=1, description="share of records that may be suppressed")
+    max_risk: float | None = Field(default=None, gt=0, le=1, description="highest prosecutor risk allowed")
+    metric: Literal["entropy", "loss", "discernibility"] = "entropy"

@@ -1,0 +1,1 @@
+"""privml processing layer (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""privml training layer (see DESIGN.md)."""
