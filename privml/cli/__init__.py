@@ -2,7 +2,7 @@
 
 Each command module exposes `register(subparsers)`; it adds its parsers and sets `func` on them.
 Heavy imports happen inside the command functions so that `privml --help` stays fast.
-Exit codes: 0 success, 1 a check failed, 2 bad usage or bad input.
+Exit codes: 0 success, 1 a check failed, 2 bad usage or bad input, 3 an internal error.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -17,10 +18,12 @@ from privml.errors import PrivmlError
 
 # Order is the order of `privml --help`.
 COMMAND_MODULES = [
-    "privml.cli.data",
-    "privml.cli.keys",
-    "pipelines.cli",
-    "inference.cli",
+    "privml.cli.data",  # sample-data, scan, anonymize, reidentify
+    "privml.cli.risk",  # risk
+    "privml.cli.keys",  # keys, encrypt, decrypt
+    "pipelines.cli",  # pipeline definition, audit, iam-policy
+    "pipelines.run_cli",  # run --local/--aws, runs
+    "inference.cli",  # serve, credentials, capture, deploy, invoke
 ]
 
 log = logging.getLogger("privml")
@@ -66,6 +69,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("privml: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # Messages of unexpected errors (pandas, numpy, ...) may quote data values, so they are not printed
+        # unless PRIVML_DEBUG is set on purpose by someone allowed to see the data.
+        if os.environ.get("PRIVML_DEBUG"):
+            raise
+        where = _innermost_frame(exc)
+        print(
+            f"privml: internal error: {type(exc).__name__} at {where}; the message is withheld because it may "
+            "contain data values (set PRIVML_DEBUG=1 to see it)",
+            file=sys.stderr,
+        )
+        return 3
+
+
+def _innermost_frame(exc: BaseException) -> str:
+    tb = exc.__traceback__
+    if tb is None:
+        return "unknown location"
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
 
 
 if __name__ == "__main__":  # pragma: no cover

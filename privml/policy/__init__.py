@@ -39,6 +39,18 @@ class ColumnPolicy(BaseModel):
         default=None, description="generalization hierarchy for a quasi-identifier (ARX CSV path or built-in)"
     )
     pii_type: str | None = Field(default=None, description="what `privml scan` detected; informational")
+    bounds: tuple[float, float] | None = Field(
+        default=None,
+        description="declared [min, max] of a numeric feature; differentially private training clips to it "
+        "instead of learning bounds from the data (which would leak)",
+    )
+
+    @field_validator("bounds")
+    @classmethod
+    def _ordered_bounds(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not value[0] < value[1]:
+            raise ValueError("bounds must be [min, max] with min < max")
+        return value
 
     @field_validator("params", mode="before")
     @classmethod

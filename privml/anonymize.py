@@ -1,0 +1,103 @@
+"""The anonymization step as a library call: policy + raw table → anonymized rows, report, fitted transformer.
+
+Both `privml anonymize` and the pipeline's processing job (processing/anonymize.py) run this, so the
+command line and the pipeline cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from privml.errors import PrivmlError
+from privml.io import atomic_output_dir, write_table
+from privml.policy import Policy, dump_policy
+from privml.report import build_report, write_reports
+from privml.transformer import PrivacyTransformer
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass
+class Anonymized:
+    data: pd.DataFrame  # anonymized rows, label re-attached, suppressed rows left out
+    report: dict[str, Any]
+    transformer: PrivacyTransformer
+    policy: Policy
+
+
+def ensure_local_keys(policy: Policy) -> list[str]:
+    """Create the policy's `alias/...` keys in the local key store if missing; returns the aliases created.
+
+    Only for the local KMS: on AWS a missing key is an error, never created behind the user's back.
+    """
+    from privml.crypto.local_kms import LocalKms
+
+    kms = LocalKms.open()
+    created = []
+    for ref in policy.keys.values():
+        if ref.startswith("alias/"):
+            try:
+                kms.resolve(ref)
+            except PrivmlError:
+                kms.ensure_key(ref)
+                created.append(ref)
+                log.warning("created local key %s for this policy", ref)
+    return created
+
+
+def anonymize_table(frame: pd.DataFrame, policy: Policy, *, key_provider: Any = None) -> Anonymized:
+    transformer = PrivacyTransformer.from_policy(policy)
+    if key_provider is not None:
+        transformer.set_key_provider(key_provider)
+    data = transformer.fit_transform(frame)
+    label = policy.label
+    if label is not None and label in frame.columns:
+        data[label] = frame.loc[data.index, label]
+    report = build_report(policy, transformer, rows_in=len(frame), rows_out=len(data))
+    return Anonymized(data=data.reset_index(drop=True), report=report, transformer=transformer, policy=policy)
+
+
+def split_rows(
+    data: pd.DataFrame, fractions: tuple[float, float, float], *, label: str | None, seed: int
+) -> dict[str, pd.DataFrame]:
+    """Train/validation/test splits, stratified on the label when there is one."""
+    if abs(sum(fractions) - 1.0) > 1e-9 or any(f < 0 for f in fractions):
+        raise PrivmlError("split fractions must be non-negative and sum to 1")
+    rng = np.random.default_rng(seed)
+    groups = data.groupby(label, sort=True).indices.values() if label in data.columns else [np.arange(len(data))]
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in SPLITS}
+    for idx in groups:
+        idx = rng.permutation(np.asarray(idx))
+        n_train = round(len(idx) * fractions[0])
+        n_val = round(len(idx) * fractions[1])
+        parts["train"].append(idx[:n_train])
+        parts["validation"].append(idx[n_train : n_train + n_val])
+        parts["test"].append(idx[n_train + n_val :])
+    return {name: data.iloc[np.sort(np.concatenate(chunks))] for name, chunks in parts.items()}
+
+
+def write_anonymized(result: Anonymized, outdir: Path, *, splits: dict[str, pd.DataFrame] | None = None) -> Path:
+    """Write data, reports, the fitted transformer and the policy; all or nothing.
+
+    Layout: `data.csv` (or `train/`, `validation/`, `test/` each with data.csv), `report.json`,
+    `report.html`, `transformer.skops`, `policy.yaml`.
+    """
+    with atomic_output_dir(outdir) as tmp:
+        if splits is None:
+            write_table(result.data, tmp / "data.csv")
+        else:
+            for name, part in splits.items():
+                (tmp / name).mkdir()
+                write_table(part, tmp / name / "data.csv")
+        write_reports(tmp, result.report)
+        result.transformer.save(tmp / "transformer.skops")
+        (tmp / "policy.yaml").write_text(dump_policy(result.policy), encoding="utf-8")
+    return outdir

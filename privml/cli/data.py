@@ -1,0 +1,173 @@
+"""Commands on tables: sample-data, scan, anonymize, reidentify."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from privml.cli.output import add_json_flag, emit_json
+from privml.errors import PrivmlError
+
+log = logging.getLogger("privml")
+
+
+def _size(text: str) -> int:
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    text = text.strip().lower().removesuffix("b")
+    try:
+        if text and text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (examples: 500M, 2G)") from None
+
+
+def _fractions(text: str) -> tuple[float, float, float]:
+    try:
+        parts = tuple(float(p) for p in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("--split takes three numbers, e.g. 0.7,0.15,0.15") from None
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError("--split takes three numbers, e.g. 0.7,0.15,0.15")
+    return parts  # type: ignore[return-value]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sample-data", help="write a realistic synthetic table with personal data")
+    p.add_argument("--rows", type=int, default=20_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", required=True, help="CSV (or .parquet) file to write")
+    p.set_defaults(func=cmd_sample_data)
+
+    p = sub.add_parser("scan", help="find personal data in a table and propose a policy")
+    p.add_argument("file")
+    p.add_argument("--policy-out", help="write the proposed policy (YAML) here")
+    p.add_argument("--sample-rows", type=int, default=5000, help="rows read from the file (default 5000)")
+    p.add_argument("--sep", help="CSV delimiter (default: detected)")
+    add_json_flag(p)
+    p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("anonymize", help="apply a policy: anonymized data, privacy report, fitted transformer")
+    p.add_argument("file")
+    p.add_argument("--policy", required=True)
+    p.add_argument("-o", "--output", required=True, help="output directory (written atomically)")
+    p.add_argument("--split", type=_fractions, help="train,validation,test fractions, e.g. 0.7,0.15,0.15")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--k", type=int, help="override the policy's anonymity.k")
+    p.add_argument("--sep", help="CSV delimiter (default: detected)")
+    p.add_argument("--max-size", type=_size, default=None, help="largest input accepted (default 1G)")
+    add_json_flag(p)
+    p.set_defaults(func=cmd_anonymize)
+
+    p = sub.add_parser("reidentify", help="for key holders: decrypt the columns a policy encrypted")
+    p.add_argument("file", help="anonymized CSV")
+    p.add_argument("--transformer", required=True, help="transformer.skops written by anonymize")
+    p.add_argument("-o", "--output", required=True, help="CSV to write (plaintext: handle with care)")
+    p.add_argument("--columns", help="comma-separated subset of the encrypted columns")
+    p.set_defaults(func=cmd_reidentify)
+
+
+def cmd_sample_data(args: argparse.Namespace) -> int:
+    from privml.io import atomic_write_bytes, write_table
+    from privml.sampledata import generate
+
+    if args.rows < 1:
+        raise PrivmlError("--rows must be at least 1")
+    frame = generate(rows=args.rows, seed=args.seed)
+    out = Path(args.output)
+    if out.suffix.lower() in {".parquet", ".pq"}:
+        import io
+
+        buf = io.BytesIO()
+        frame.to_parquet(buf, index=False)
+        atomic_write_bytes(out, buf.getvalue())
+    else:
+        write_table(frame, out)
+    log.info("wrote %d rows to %s", len(frame), out)
+    print(f"wrote {len(frame)} rows, {len(frame.columns)} columns to {out}")
+    return 0
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from privml.detect import propose_policy, scan_table
+    from privml.io import atomic_write_text, read_table
+    from privml.policy import dump_policy
+
+    # Only a bounded head of the file is read, so the size limit for whole tables does not apply.
+    frame = read_table(args.file, sep=args.sep, nrows=args.sample_rows, max_bytes=1 << 62)
+    result = scan_table(frame, sample_rows=args.sample_rows)
+    policy = propose_policy(result)
+    if args.policy_out:
+        atomic_write_text(args.policy_out, dump_policy(policy), mode=0o644)
+    if args.json:
+        payload = result.to_dict()
+        if args.policy_out:
+            payload["policy_out"] = args.policy_out
+        emit_json(payload)
+    else:
+        _print_scan(result.to_dict())
+        if args.policy_out:
+            print(f"\nproposed policy written to {args.policy_out} — review it before use")
+    return 0
+
+
+def _print_scan(payload: dict[str, Any]) -> None:
+    rows = payload.get("columns", [])
+    if isinstance(rows, dict):
+        rows = [{"column": k, **v} for k, v in rows.items()]
+    header = f"{'column':<22} {'detected':<16} {'conf':>5}  {'role':<17} {'action':<13} example"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(
+            f"{r.get('column', ''):<22} {r.get('pii_type') or '-':<16} {r.get('confidence', 0):>5.2f}  "
+            f"{r.get('role', ''):<17} {r.get('action', ''):<13} {r.get('example') or ''}"
+        )
+
+
+def cmd_anonymize(args: argparse.Namespace) -> int:
+    from privml.anonymize import anonymize_table, ensure_local_keys, split_rows, write_anonymized
+    from privml.crypto.providers import PROVIDER_ENV
+    from privml.io import DEFAULT_MAX_BYTES, read_table
+    from privml.policy import load_policy
+
+    policy = load_policy(args.policy)
+    if args.k is not None:
+        if policy.anonymity is None:
+            raise PrivmlError(f"{args.policy}: --k given but the policy has no `anonymity:` section")
+        policy.anonymity.k = args.k
+    frame = read_table(args.file, sep=args.sep, max_bytes=args.max_size or DEFAULT_MAX_BYTES)
+
+    if os.environ.get(PROVIDER_ENV, "local") == "local":
+        ensure_local_keys(policy)
+    result = anonymize_table(frame, policy)
+    splits = split_rows(result.data, args.split, label=policy.label, seed=args.seed) if args.split else None
+    write_anonymized(result, Path(args.output), splits=splits)
+    report = result.report
+    if args.json:
+        emit_json({"output": str(args.output), **report})
+    else:
+        print(f"anonymized {report['rows_in']} rows → {report['rows_out']} ({report['suppressed_rows']} suppressed)")
+        for key in ("k", "l", "t"):
+            if report.get(key) is not None:
+                print(f"  {key} = {report[key]}")
+        risk = report.get("risk")
+        if risk:
+            print(f"  prosecutor risk: max {risk.get('prosecutor_max'):.4f}, avg {risk.get('prosecutor_avg'):.4f}")
+        print(f"wrote {args.output}/ (data, report.json, report.html, transformer.skops, policy.yaml)")
+    return 0
+
+
+def cmd_reidentify(args: argparse.Namespace) -> int:
+    from privml.io import read_table, write_table
+    from privml.transformer import PrivacyTransformer
+
+    transformer = PrivacyTransformer.load(args.transformer)
+    frame = read_table(args.file)
+    columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
+    write_table(transformer.reidentify(frame, columns), args.output)
+    print(f"wrote {args.output} (contains re-identified values: handle as personal data)")
+    return 0

@@ -1,0 +1,277 @@
+"""PrivacyTransformer: a policy turned into a fitted, reusable, scikit-learn compatible transform.
+
+`fit` learns what the techniques and the anonymity model need (hierarchy mappings, the generalization
+levels or Mondrian boxes); `transform` applies the same anonymization to any rows — the training table
+or a single inference request. The fitted object holds no secret: keyed techniques hold only the key's
+id, and the secret is derived through the key provider on first use after loading.
+
+The label column is never part of the output (scikit-learn passes it as `y`); callers that need it next
+to the anonymized rows re-attach it by index (`fit_transform` keeps the input index, minus suppressed rows).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from privml.crypto.keys import KeyProvider
+from privml.errors import PrivmlError
+from privml.policy import Policy, Role, parse_policy
+from privml.transforms import Context, Technique, technique_class
+
+log = logging.getLogger(__name__)
+
+# Types a skops file of a PrivacyTransformer may contain besides skops' defaults (for `skops.io.load`).
+TRUSTED_TYPES = ["privml.transformer.PrivacyTransformer"]
+
+# Attributes that only live in memory: secrets, the provider, and objects rebuilt from plain state.
+_RUNTIME_ATTRS = ("_secrets", "_provider", "_techniques", "_engine", "_policy_obj")
+
+
+class PrivacyTransformer(TransformerMixin, BaseEstimator):
+    """Anonymize a table as its policy says.
+
+    Parameters
+    ----------
+    policy : dict
+        The policy as plain data (what `yaml.safe_load` gives for a policy file); see `privml.policy`.
+    base_dir : str or None
+        Directory that relative paths in the policy (hierarchies) resolve against.
+    key_provider : {"default", "local", "aws"}
+        Where keyed techniques get their secrets: the local KMS in the workspace, AWS KMS, or whichever
+        `$PRIVML_KEY_PROVIDER` names ("default"). `set_key_provider` binds a provider object instead.
+    """
+
+    def __init__(
+        self, policy: dict[str, Any] | None = None, base_dir: str | None = None, key_provider: str = "default"
+    ):
+        self.policy = policy
+        self.base_dir = base_dir
+        self.key_provider = key_provider
+
+    @classmethod
+    def from_policy(cls, policy: Policy, key_provider: str = "default") -> PrivacyTransformer:
+        data = policy.model_dump(mode="json", exclude_none=True)
+        base = str(policy.base_dir) if policy.base_dir else None
+        return cls(policy=data, base_dir=base, key_provider=key_provider)
+
+    # -- secrets and runtime objects -------------------------------------------------------------
+
+    def set_key_provider(self, provider: KeyProvider) -> PrivacyTransformer:
+        self._provider = provider
+        self._secrets = {}
+        return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        for attr in _RUNTIME_ATTRS:
+            state.pop(attr, None)
+        return state
+
+    def _parsed_policy(self) -> Policy:
+        cached = getattr(self, "_policy_obj", None)
+        if cached is None:
+            if self.policy is None:
+                raise PrivmlError("PrivacyTransformer needs a policy")
+            base = Path(self.base_dir) if self.base_dir else None
+            cached = parse_policy(self.policy, source="policy", base_dir=base)
+            self._policy_obj = cached
+        return cached
+
+    def _key_provider(self) -> KeyProvider:
+        provider = getattr(self, "_provider", None)
+        if provider is None:
+            if self.key_provider == "local":
+                from privml.crypto.local_kms import LocalKms
+
+                provider = LocalKms.open()
+            elif self.key_provider == "aws":
+                import boto3
+
+                from privml.crypto.aws_kms import AwsKms
+
+                provider = AwsKms(boto3.client("kms"))
+            else:
+                from privml.crypto.providers import default_key_provider
+
+                provider = default_key_provider()
+            self._provider = provider
+        return provider
+
+    def _secret(self, technique: type[Technique], key_name: str) -> bytes:
+        secrets: dict[tuple[str, str], bytes] = getattr(self, "_secrets", None) or {}
+        self._secrets = secrets
+        cache_key = (key_name, technique.purpose)
+        if cache_key not in secrets:
+            key_id = self.key_ids_[key_name] if hasattr(self, "key_ids_") else self._resolve_key(key_name)
+            secrets[cache_key] = self._key_provider().derive_secret(key_id, technique.purpose, technique.secret_length)
+        return secrets[cache_key]
+
+    def _resolve_key(self, key_name: str) -> str:
+        ref = self._parsed_policy().keys[key_name]
+        resolve = getattr(self._key_provider(), "resolve", None)
+        return resolve(ref) if resolve else ref
+
+    def _technique(self, column: str) -> Technique:
+        techniques: dict[str, Technique] = getattr(self, "_techniques", None) or {}
+        self._techniques = techniques
+        if column not in techniques:
+            spec = self._parsed_policy().columns[column]
+            params = dict(spec.params)
+            state = dict(getattr(self, "column_states_", {}).get(column, {}))
+            if spec.action == "generalize" and params.get("hierarchy"):
+                state.setdefault("hierarchy_path", str(self._parsed_policy().resolve_path(params["hierarchy"])))
+            techniques[column] = technique_class(spec.action)(params, state)
+        return techniques[column]
+
+    def _context(self, column: str, frame: pd.DataFrame) -> Context:
+        spec = self._parsed_policy().columns[column]
+        cls = technique_class(spec.action)
+        secret = self._secret(cls, spec.key) if cls.needs_key and spec.key else None
+        return Context(column=column, secret=secret, frame=frame)
+
+    # -- fitting ---------------------------------------------------------------------------------
+
+    def _check_frame(self, X: Any, *, fitting: bool) -> pd.DataFrame:
+        if not isinstance(X, pd.DataFrame):
+            raise PrivmlError("PrivacyTransformer expects a pandas DataFrame with the raw columns")
+        policy = self._parsed_policy()
+        needed = [
+            name
+            for name, spec in policy.columns.items()
+            if spec.role is not Role.LABEL and (fitting or spec.action != "drop")
+        ]
+        missing = [c for c in needed if c not in X.columns]
+        if missing:
+            raise PrivmlError(f"policy names column(s) missing from the table: {', '.join(missing)}")
+        if policy.unlisted_columns == "error":
+            extra = [str(c) for c in X.columns if c not in policy.columns]
+            if extra:
+                raise PrivmlError(f"column(s) not in the policy: {', '.join(extra)} (unlisted_columns: error)")
+        return X
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> PrivacyTransformer:
+        self.fit_transform(X, y)
+        return self
+
+    def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> pd.DataFrame:
+        """Fit, and return the anonymized training rows; rows the anonymity model suppressed are left out."""
+        for attr in _RUNTIME_ATTRS:
+            if attr != "_provider":
+                self.__dict__.pop(attr, None)
+        for attr in ("column_states_", "key_ids_", "anonymity_state_", "suppressed_index_"):
+            self.__dict__.pop(attr, None)
+        policy = self._parsed_policy()
+        X = self._check_frame(X, fitting=True)
+        self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        self.n_features_in_ = len(X.columns)
+        self.key_ids_ = {
+            spec.key: self._resolve_key(spec.key)
+            for spec in policy.columns.values()
+            if spec.key and technique_class(spec.action).needs_key
+        }
+        states: dict[str, dict[str, Any]] = {}
+        for column, spec in policy.columns.items():
+            if spec.role is Role.LABEL:
+                continue
+            technique = self._technique(column)
+            states[column] = technique.fit(X[column], self._context(column, X))
+            technique.state.update(states[column])
+        self.column_states_ = states
+        self.columns_out_ = [
+            c for c, spec in policy.columns.items() if spec.role is not Role.LABEL and spec.action != "drop"
+        ]
+        anonymized = self._apply_techniques(X)
+        self.anonymity_state_: dict[str, Any] | None = None
+        if policy.anonymity is not None and policy.quasi_identifiers:
+            from privml.anonymity.engine import AnonymityEngine
+
+            engine = AnonymityEngine(policy)
+            anonymized = engine.fit_transform(anonymized)
+            self.anonymity_state_ = engine.get_state()
+            self._engine = engine
+        self.n_rows_fitted_ = len(X)
+        self.n_rows_out_ = len(anonymized)
+        return anonymized
+
+    # -- applying --------------------------------------------------------------------------------
+
+    def _apply_techniques(self, X: pd.DataFrame) -> pd.DataFrame:
+        out: dict[str, pd.Series] = {}
+        for column in self.columns_out_:
+            out[column] = self._technique(column).apply(X[column], self._context(column, X))
+        return pd.DataFrame(out, index=X.index)
+
+    def _anonymity_engine(self) -> Any:
+        engine = getattr(self, "_engine", None)
+        if engine is None and self.anonymity_state_ is not None:
+            from privml.anonymity.engine import AnonymityEngine
+
+            engine = AnonymityEngine.from_state(self.anonymity_state_)
+            self._engine = engine
+        return engine
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Anonymize rows with the fitted policy; every row comes back (nothing is suppressed here)."""
+        check_is_fitted(self, "column_states_")
+        X = self._check_frame(X, fitting=False)
+        anonymized = self._apply_techniques(X)
+        engine = self._anonymity_engine()
+        if engine is not None:
+            anonymized = engine.transform(anonymized)
+        return anonymized
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        check_is_fitted(self, "column_states_")
+        return np.asarray(self.columns_out_, dtype=object)
+
+    def reidentify(self, X: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+        """For key holders: decrypt the columns the policy encrypted (action `encrypt`)."""
+        check_is_fitted(self, "column_states_")
+        policy = self._parsed_policy()
+        encrypted = [c for c, s in policy.columns.items() if s.action == "encrypt"]
+        chosen = columns or encrypted
+        unknown = [c for c in chosen if c not in encrypted]
+        if unknown:
+            raise PrivmlError(f"column(s) not encrypted by the policy, cannot be re-identified: {', '.join(unknown)}")
+        out = X.copy()
+        for column in chosen:
+            if column not in X.columns:
+                raise PrivmlError(f"column '{column}' is not in the table")
+            technique = self._technique(column)
+            out[column] = technique.reverse(X[column], self._context(column, X))  # type: ignore[attr-defined]
+        return out
+
+    # -- persistence -----------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the fitted transformer with skops (no pickle, no secrets), atomically."""
+        import skops.io as sio
+
+        from privml.io import atomic_write_bytes
+
+        check_is_fitted(self, "column_states_")
+        atomic_write_bytes(path, sio.dumps(self))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> PrivacyTransformer:
+        import skops.io as sio
+
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise PrivmlError(f"{path}: cannot read transformer ({type(exc).__name__})") from None
+        untrusted = [t for t in sio.get_untrusted_types(data=data) if t not in TRUSTED_TYPES]
+        if untrusted:
+            raise PrivmlError(f"{path}: refusing to load untrusted types: {', '.join(untrusted)}")
+        obj = sio.loads(data, trusted=TRUSTED_TYPES)
+        if not isinstance(obj, cls):
+            raise PrivmlError(f"{path}: not a PrivacyTransformer")
+        return obj

@@ -1,0 +1,119 @@
+"""The contract every anonymization technique meets, and the registry that finds them by name.
+
+A technique is configured by its `Params` (a pydantic model: validated in the policy, errors name the
+field), may learn a little from the data in `fit` (returned as plain, JSON-able state — never a secret),
+and maps a column to its anonymized form in `apply`. Techniques work on whole columns so that they can be
+vectorized: keyed ones compute each distinct value once.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from privml.errors import PrivmlError
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a technique may use besides its own column."""
+
+    column: str
+    secret: bytes | None = None  # derived for this technique's purpose; only for keyed techniques
+    frame: pd.DataFrame | None = None  # the whole input table, for techniques keyed on another column
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"Context(column={self.column!r})"
+
+
+class Technique(ABC):
+    name: ClassVar[str]
+    Params: ClassVar[type[BaseModel]] = NoParams
+    needs_key: ClassVar[bool] = False
+    # The purpose string a keyed technique's secret is derived for. Same key + purpose → same secret,
+    # so tokens join across columns and tables; different techniques never share a secret.
+    purpose: ClassVar[str] = ""
+    secret_length: ClassVar[int] = 32
+    drops_column: ClassVar[bool] = False
+
+    def __init__(self, params: BaseModel | dict[str, Any] | None = None, state: dict[str, Any] | None = None):
+        self.params = params if isinstance(params, BaseModel) else self.Params.model_validate(params or {})
+        self.state: dict[str, Any] = dict(state or {})
+
+    def fit(self, values: pd.Series, ctx: Context) -> dict[str, Any]:
+        """Learn what `apply` needs from the training column; returns the state (JSON-able, no secrets)."""
+        return {}
+
+    @abstractmethod
+    def apply(self, values: pd.Series, ctx: Context) -> pd.Series:
+        """The anonymized column. Missing values stay missing unless the technique says otherwise."""
+
+
+_REGISTRY: dict[str, type[Technique]] = {}
+
+
+def register(cls: type[Technique]) -> type[Technique]:
+    if cls.name in _REGISTRY:
+        raise RuntimeError(f"technique {cls.name!r} registered twice")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def technique_class(name: str) -> type[Technique]:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise LookupError(f"unknown action '{name}'; choose one of: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def technique_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """The column as Python strings with missing values as None (object dtype)."""
+    out = values.astype(object)
+    return out.where(values.notna(), None)
+
+
+def map_distinct(values: pd.Series, fn: Callable[[str], str]) -> pd.Series:
+    """Apply `fn` once per distinct non-missing value and broadcast: keyed hashing and encryption cost
+    one call per distinct value, not per row."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = [fn(str(u)) for u in uniques]
+    lookup = pd.array([*mapped, None], dtype=object)
+    return pd.Series(lookup[codes], index=values.index, name=values.name, dtype=object)
+
+
+def parse_numbers(values: pd.Series, column: str) -> pd.Series:
+    """Numbers from a string column; rows that do not parse are named in the error, values never."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = numbers.isna() & values.notna()
+    if bad.any():
+        rows = [int(i) + 1 for i in bad.to_numpy().nonzero()[0][:5]]
+        raise PrivmlError(
+            f"column '{column}': {int(bad.sum())} value(s) are not numbers (rows {', '.join(map(str, rows))}"
+            f"{', ...' if bad.sum() > 5 else ''}); mixed types — fix the data or change the column's action"
+        )
+    return numbers.astype("float64")
+
+
+def parse_dates(values: pd.Series, column: str) -> pd.Series:
+    dates = pd.to_datetime(values, errors="coerce", format="mixed")
+    bad = dates.isna() & values.notna()
+    if bad.any():
+        rows = [int(i) + 1 for i in bad.to_numpy().nonzero()[0][:5]]
+        raise PrivmlError(
+            f"column '{column}': {int(bad.sum())} value(s) are not dates (rows {', '.join(map(str, rows))}"
+            f"{', ...' if bad.sum() > 5 else ''})"
+        )
+    return dates

