@@ -66,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PrivmlError as exc:
         print(f"privml: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # output piped into `head` and the like: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("privml: interrupted", file=sys.stderr)
         return 130

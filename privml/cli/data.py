@@ -117,13 +117,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
 def _print_scan(payload: dict[str, Any]) -> None:
     rows = payload.get("columns", [])
     if isinstance(rows, dict):
-        rows = [{"column": k, **v} for k, v in rows.items()]
+        rows = [{"name": k, **v} for k, v in rows.items()]
     header = f"{'column':<22} {'detected':<16} {'conf':>5}  {'role':<17} {'action':<13} example"
     print(header)
     print("-" * len(header))
     for r in rows:
         print(
-            f"{r.get('column', ''):<22} {r.get('pii_type') or '-':<16} {r.get('confidence', 0):>5.2f}  "
+            f"{r.get('name', ''):<22} {r.get('pii_type') or '-':<16} {r.get('confidence', 0):>5.2f}  "
             f"{r.get('role', ''):<17} {r.get('action', ''):<13} {r.get('example') or ''}"
         )
 

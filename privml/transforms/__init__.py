@@ -9,6 +9,7 @@ from privml.transforms import (  # noqa: F401 - importing registers each techniq
     mask,
     pseudonymize,
     redact,
+    scrub,
     tokenize,
 )
 from privml.transforms.base import Context, Technique, technique_class, technique_names

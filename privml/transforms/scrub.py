@@ -1,0 +1,22 @@
+"""scrub: free text with every PII span replaced by its kind in brackets: `[EMAIL]`, `[PHONE]`, `[NAME]`, ...
+
+Detection is `privml.detect.text` (the same validators the scanner uses: Luhn for cards, SSA ranges for
+SSNs, `ipaddress`, IBAN mod-97, a first+last name lexicon). Scrubbing is best effort by nature: a name
+that is not in the lexicon survives. Free text that must never leak should be dropped instead.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from privml.transforms.base import Context, Technique, map_distinct, register
+
+
+@register
+class Scrub(Technique):
+    name = "scrub"
+
+    def apply(self, values: pd.Series, ctx: Context) -> pd.Series:
+        from privml.detect.text import scrub_text
+
+        return map_distinct(values, scrub_text)
