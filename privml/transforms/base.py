@@ -9,11 +9,13 @@ vectorized: keyed ones compute each distinct value once.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
 from privml.errors import PrivmlError
@@ -88,10 +90,31 @@ def as_text(values: pd.Series) -> pd.Series:
 def map_distinct(values: pd.Series, fn: Callable[[str], str]) -> pd.Series:
     """Apply `fn` once per distinct non-missing value and broadcast: keyed hashing and encryption cost
     one call per distinct value, not per row."""
+    return map_distinct_batch(values, lambda uniques: [fn(u) for u in uniques])
+
+
+def map_distinct_batch(values: pd.Series, fn: Callable[[list[str]], Sequence[Any]]) -> pd.Series:
+    """Like `map_distinct`, with `fn` taking all distinct values at once (for vectorized techniques)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = [fn(str(u)) for u in uniques]
-    lookup = pd.array([*mapped, None], dtype=object)
+    mapped = fn([str(u) for u in uniques])
+    lookup = np.empty(len(mapped) + 1, dtype=object)
+    lookup[: len(mapped)] = mapped
+    lookup[-1] = None
     return pd.Series(lookup[codes], index=values.index, name=values.name, dtype=object)
+
+
+def arrow_strings(values: pd.Series) -> pa.Array:
+    """The column as an Arrow string array, without a copy when it is Arrow-backed already."""
+    arr = pa.array(values, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = pa.array(values.astype(object).where(values.notna(), None).map(str, na_action="ignore"), pa.string())
+    return arr
+
+
+def from_arrow(arr: pa.Array, like: pd.Series) -> pd.Series:
+    return pd.Series(arr.to_numpy(zero_copy_only=False), index=like.index, name=like.name, dtype=object)
 
 
 def parse_numbers(values: pd.Series, column: str) -> pd.Series:
@@ -108,7 +131,10 @@ def parse_numbers(values: pd.Series, column: str) -> pd.Series:
 
 
 def parse_dates(values: pd.Series, column: str) -> pd.Series:
-    dates = pd.to_datetime(values, errors="coerce", format="mixed")
+    try:  # the common case, ISO 8601, parses an order of magnitude faster than format inference
+        dates = pd.to_datetime(values, errors="raise", format="ISO8601")
+    except (ValueError, TypeError):
+        dates = pd.to_datetime(values, errors="coerce", format="mixed")
     bad = dates.isna() & values.notna()
     if bad.any():
         rows = [int(i) + 1 for i in bad.to_numpy().nonzero()[0][:5]]

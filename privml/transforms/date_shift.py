@@ -8,14 +8,13 @@ unpredictable without it.
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from privml.errors import PrivmlError
 from privml.transforms.base import Context, Technique, as_text, parse_dates, register
+from privml.transforms.prf import cmac_digests, digest_integers
 
 
 class DateShiftParams(BaseModel):
@@ -45,14 +44,8 @@ class DateShift(Technique):
             subjects = as_text(values).fillna("")
         key, span = ctx.secret, 2 * p.max_days + 1
         codes, uniques = pd.factorize(subjects)
-        offsets = np.array(
-            [
-                int.from_bytes(hashlib.blake2b(str(u).encode(), key=key, digest_size=8).digest(), "big") % span
-                - p.max_days
-                for u in uniques
-            ],
-            dtype="int64",
-        )
+        numbers = digest_integers(cmac_digests([str(u) for u in uniques], key))
+        offsets = (numbers % np.uint64(span)).astype(np.int64) - p.max_days
         shifted = dates + pd.to_timedelta(offsets[codes], unit="D")
         out = shifted.dt.strftime(p.format).astype(object)
         out = out.where(values.notna(), None)

@@ -13,10 +13,12 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from privml.errors import PrivmlError
-from privml.transforms.base import Context, Technique, parse_dates, parse_numbers, register
+from privml.transforms.base import Context, Technique, arrow_strings, from_arrow, parse_dates, parse_numbers, register
 
 
 class GeneralizeParams(BaseModel):
@@ -108,9 +110,12 @@ class Generalize(Technique):
             dates = parse_dates(values, ctx.column)
             out = dates.dt.strftime("%Y-%m" if p.date == "month" else "%Y").astype(object)
         elif p.prefix is not None:
-            text = values.astype(object).where(values.notna(), None)
-            n = p.prefix
-            out = text.map(lambda v: v if v is None else v[:n] + "*" * max(0, len(v) - n))
+            arr = arrow_strings(values)
+            stars = pc.replace_substring_regex(pc.utf8_slice_codeunits(arr, p.prefix), ".", "*")
+            out = from_arrow(
+                pc.binary_join_element_wise(pc.utf8_slice_codeunits(arr, 0, p.prefix), stars, pa.scalar("", arr.type)),
+                values,
+            )
         else:
             mapping: dict[str, str] = self.state["mapping"]
             # Unseen categories generalize to the top of the hierarchy: never an error, never the raw value.

@@ -9,14 +9,15 @@ when the column must stay a unique key.
 
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from privml.transforms.base import Context, Technique, map_distinct, register
+from privml.transforms.base import Context, Technique, map_distinct_batch, register
+from privml.transforms.prf import cmac_digests, digest_integers
 
 
 class PseudonymizeParams(BaseModel):
@@ -26,12 +27,12 @@ class PseudonymizeParams(BaseModel):
 
 
 @lru_cache(maxsize=1)
-def _name_lists() -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _name_lists() -> tuple[np.ndarray, np.ndarray]:
     from faker.providers.person.en_US import Provider
 
     firsts = sorted(set(Provider.first_names_female) | set(Provider.first_names_male))
     lasts = sorted(set(Provider.last_names))
-    return tuple(firsts), tuple(lasts)
+    return np.array(firsts, dtype=object), np.array(lasts, dtype=object)
 
 
 @register
@@ -46,23 +47,26 @@ class Pseudonymize(Technique):
         key = ctx.secret
         kind = self.params.kind  # type: ignore[attr-defined]
         firsts, lasts = _name_lists()
-        blake = hashlib.blake2b
 
-        def pseudonym(value: str) -> str:
-            n = int.from_bytes(blake(value.encode("utf-8"), key=key, digest_size=8).digest(), "big")
-            first = firsts[n % len(firsts)]
-            last = lasts[(n // len(firsts)) % len(lasts)]
-            rest = n // (len(firsts) * len(lasts))
+        def pseudonyms(uniques: list[str]) -> list[str]:
+            numbers = digest_integers(cmac_digests(uniques, key))
+            n_first, n_last = np.uint64(len(firsts)), np.uint64(len(lasts))
+            first = firsts[(numbers % n_first).astype(np.intp)]
+            last = lasts[((numbers // n_first) % n_last).astype(np.intp)]
+            rest = (numbers // (n_first * n_last)).astype(np.int64)
             if kind == "name":
-                return f"{first} {last}"
+                return [f"{f} {la}" for f, la in zip(first, last, strict=True)]
             if kind == "first_name":
-                return first
+                return first.tolist()
             if kind == "last_name":
-                return last
+                return last.tolist()
             if kind == "email":
-                return f"{first.lower()}.{last.lower()}{rest % 1000}@example.com"
+                return [
+                    f"{f.lower()}.{la.lower()}{r % 1000}@example.com"
+                    for f, la, r in zip(first, last, rest.tolist(), strict=True)
+                ]
             if kind == "phone":
-                return f"+1-555-{rest % 1000:03d}-{(rest // 1000) % 10000:04d}"
-            return f"subject-{n % 10**10:010d}"
+                return [f"+1-555-{r % 1000:03d}-{(r // 1000) % 10000:04d}" for r in rest.tolist()]
+            return [f"subject-{r % 10**10:010d}" for r in rest.tolist()]
 
-        return map_distinct(values, pseudonym)
+        return map_distinct_batch(values, pseudonyms)

@@ -10,7 +10,11 @@ SEPARATORS = set(" -_.@()/+,:#")
 
 
 def mask(values, **params):
-    return technique_class("mask")(params).apply(pd.Series(values, dtype=object), Context("c")).tolist()
+    technique = technique_class("mask")(params)
+    as_object = technique.apply(pd.Series(values, dtype=object), Context("c")).tolist()
+    as_arrow = technique.apply(pd.Series(values, dtype="str"), Context("c")).tolist()  # what read_table gives
+    assert [None if v != v else v for v in as_arrow] == as_object
+    return as_object
 
 
 def test_card_keeps_last_four_and_spacing():
@@ -53,3 +57,8 @@ def test_format_is_preserved(values, first, last):
             assert masked[first : len(raw) - last] == "".join(c if c in SEPARATORS else "*" for c in hidden)
         else:
             assert all(c in SEPARATORS or c == "*" for c in masked)
+
+
+def test_non_ascii_values_take_the_same_rules():
+    assert mask(["José-12", "ab-1"]) == ["****-**", "**-*"]
+    assert mask(["José-12"], classes=True) == ["Xxxx-99"]

@@ -1,0 +1,156 @@
+"""The local KMS key store file: JSON at <workspace>/kms/keystore.json, mode 0600, optionally sealed
+under a passphrase (scrypt → AES-256-GCM), written atomically (temp file + rename) under a file lock so
+that concurrent processes (local jobs run as subprocesses) never see or write half a store."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import json
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from privml.errors import KeyUnavailable
+
+FORMAT = "privml-keystore/1"
+PASSPHRASE_ENV = "PRIVML_KEYSTORE_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 1 << 15, 8, 1
+_AAD = FORMAT.encode()
+
+
+def b64e(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def b64d(text: str) -> bytes:
+    return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+def empty_store() -> dict[str, Any]:
+    return {"keys": {}, "aliases": {}}
+
+
+class KeyStoreFile:
+    """Reads and writes one key store file; knows nothing about what a key is."""
+
+    def __init__(self, path: Path, passphrase: str | None) -> None:
+        self.path = path
+        self.passphrase = passphrase
+        self._kdf_cache: dict[tuple[bytes, int, int, int], bytes] = {}
+        self._salt: bytes | None = None
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(".keystore.lock")
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def signature(self) -> tuple[int, int, int] | None:
+        """Changes whenever the file is replaced; used to skip needless re-reads."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def check_permissions(self) -> None:
+        st = self.path.stat()
+        if st.st_mode & 0o077:
+            raise KeyUnavailable(
+                f"key store {self.path} has mode {stat.S_IMODE(st.st_mode):04o}; it must be 0600 "
+                f"(run: chmod 600 {self.path})"
+            )
+        if st.st_uid != os.getuid():
+            raise KeyUnavailable(f"key store {self.path} is owned by another user")
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def load(self) -> dict[str, Any]:
+        self.check_permissions()
+        try:
+            doc = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise KeyUnavailable(f"key store {self.path} is unreadable or corrupt") from exc
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise KeyUnavailable(f"key store {self.path} is not a privml key store ({FORMAT})")
+        sealed = doc.get("sealed")
+        if sealed is None:
+            if self.passphrase:
+                raise KeyUnavailable(f"key store {self.path} is not passphrase-protected but a passphrase was given")
+            return {"keys": doc.get("keys", {}), "aliases": doc.get("aliases", {})}
+        if not self.passphrase:
+            raise KeyUnavailable(
+                f"key store {self.path} is passphrase-protected: set {PASSPHRASE_ENV} or pass a passphrase"
+            )
+        try:
+            salt = b64d(sealed["salt"])
+            key = self._derive(salt, int(sealed["n"]), int(sealed["r"]), int(sealed["p"]))
+            body = AESGCM(key).decrypt(b64d(sealed["nonce"]), b64d(sealed["ciphertext"]), _AAD)
+        except InvalidTag:
+            raise KeyUnavailable(f"wrong passphrase for key store {self.path}") from None
+        except (KeyError, ValueError, TypeError) as exc:
+            raise KeyUnavailable(f"key store {self.path} is corrupt") from exc
+        self._salt = salt
+        return json.loads(body)
+
+    def save(self, store: dict[str, Any]) -> None:
+        doc: dict[str, Any] = {"format": FORMAT}
+        if self.passphrase:
+            salt = self._salt or os.urandom(16)
+            self._salt = salt
+            key = self._derive(salt, _SCRYPT_N, _SCRYPT_R, _SCRYPT_P)
+            nonce = os.urandom(12)
+            body = json.dumps(store, sort_keys=True).encode()
+            doc["sealed"] = {
+                "kdf": "scrypt",
+                "n": _SCRYPT_N,
+                "r": _SCRYPT_R,
+                "p": _SCRYPT_P,
+                "salt": b64e(salt),
+                "nonce": b64e(nonce),
+                "ciphertext": b64e(AESGCM(key).encrypt(nonce, body, _AAD)),
+            }
+        else:
+            doc.update(store)
+        data = json.dumps(doc, indent=1, sort_keys=True).encode()
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path)
+
+    def change_passphrase(self, new: str | None) -> None:
+        self.passphrase = new or None
+        self._salt = None
+        self._kdf_cache.clear()
+
+    def _derive(self, salt: bytes, n: int, r: int, p: int) -> bytes:
+        cache_key = (salt, n, r, p)
+        if cache_key not in self._kdf_cache:
+            assert self.passphrase is not None
+            kdf = Scrypt(salt=salt, length=32, n=n, r=r, p=p)
+            self._kdf_cache[cache_key] = kdf.derive(self.passphrase.encode("utf-8"))
+        return self._kdf_cache[cache_key]

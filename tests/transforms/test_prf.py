@@ -1,0 +1,37 @@
+import os
+
+from cryptography.hazmat.primitives.ciphers import algorithms
+from cryptography.hazmat.primitives.cmac import CMAC
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from privml.transforms.prf import cmac_digests, digest_integers, hex_digests
+
+KEY = bytes(range(32))
+
+
+def reference(value: str, key: bytes = KEY) -> bytes:
+    mac = CMAC(algorithms.AES(key))
+    mac.update(value.encode("utf-8"))
+    return mac.finalize()
+
+
+def test_rfc4493_style_vectors_match_cryptography():
+    # Lengths around the block size exercise both subkeys and the empty message.
+    values = ["", "a", "x" * 15, "x" * 16, "x" * 17, "x" * 32, "x" * 33, "é" * 9, "a\x00", "\x00", "\x00a\x00\x00"]
+    digests = cmac_digests(values, KEY)
+    assert [row.tobytes() for row in digests] == [reference(v) for v in values]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=80), min_size=1, max_size=40))
+def test_vectorized_equals_one_at_a_time(values):
+    assert [row.tobytes() for row in cmac_digests(values, KEY)] == [reference(v) for v in values]
+
+
+def test_keys_separate_and_helpers_shape():
+    other = cmac_digests(["v"], os.urandom(32))
+    assert other.tobytes() != cmac_digests(["v"], KEY).tobytes()
+    digests = cmac_digests(["a", "b"], KEY)
+    assert hex_digests(digests, 10, "t_") == ["t_" + reference("a").hex()[:10], "t_" + reference("b").hex()[:10]]
+    assert digest_integers(digests)[0] == int.from_bytes(reference("a")[:8], "big")
