@@ -3,9 +3,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from privml.errors import PrivmlError
 from privml.transforms import Context, technique_class
 from privml.transforms.base import parse_numbers
-from privml.errors import PrivmlError
 
 text = st.text(min_size=0, max_size=40)
 
@@ -16,7 +16,7 @@ def run(action: str, values: list, params: dict | None = None, secret: bytes | N
 
 
 def test_unknown_action_names_the_choices():
-    with pytest.raises(LookupError, match="unknown action 'shred'.*tokenize"):
+    with pytest.raises(LookupError, match=r"unknown action 'shred'.*tokenize"):
         technique_class("shred")
 
 

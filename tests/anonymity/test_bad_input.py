@@ -1,0 +1,114 @@
+"""Bad input: clear one-line errors naming columns and rows, never values; exit 2, nothing written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from privml.anonymity.engine import AnonymityEngine
+from privml.anonymity.hierarchy import Hierarchy, generalize_builtin
+from privml.errors import CheckFailed, PrivmlError
+
+from .conftest import REPO, make_policy
+
+SECRET = "Zanzibar-Secret-Town"
+
+
+def write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def table():
+    return pd.DataFrame({"city": ["Rome", "Oslo", "Rome", "Oslo", "Lima", "Lima"],
+                         "age": ["30", "31", "32", "33", "34", "35"]})
+
+
+def test_value_missing_from_hierarchy(tmp_path):
+    h = write(tmp_path / "city.csv", "Rome;Europe;*\nOslo;Europe;*\nLima;America;*\n")
+    df = table()
+    df.loc[4, "city"] = SECRET
+    engine = AnonymityEngine(make_policy({"city": str(h)}, {"algorithm": "global_recoding", "k": 2}))
+    with pytest.raises(PrivmlError) as err:
+        engine.fit(df)
+    msg = str(err.value)
+    assert "city" in msg and "row 5" in msg and SECRET not in msg
+    assert not isinstance(err.value, CheckFailed)
+
+
+def test_uneven_hierarchy(tmp_path):
+    h = write(tmp_path / "city.csv", "Rome;Europe;*\nOslo;*\nLima;America;*\n")
+    engine = AnonymityEngine(make_policy({"city": str(h)}, {"algorithm": "global_recoding", "k": 2}))
+    with pytest.raises(PrivmlError) as err:
+        engine.fit(table())
+    msg = str(err.value)
+    assert "city" in msg and "row 2" in msg and "Oslo" not in msg
+
+
+def test_hierarchy_that_is_not_a_tree(tmp_path):
+    h = write(tmp_path / "city.csv", "Rome;Europe;*\nOslo;Europe;Top\nLima;America;*\n")
+    with pytest.raises(PrivmlError, match="city"):
+        Hierarchy.from_csv("city", h)
+
+
+def test_k_larger_than_table():
+    engine = AnonymityEngine(make_policy({"age": {"type": "interval", "width": 5, "levels": 2}},
+                                         {"algorithm": "global_recoding", "k": 7}))
+    with pytest.raises(PrivmlError, match="larger than the table") as err:
+        engine.fit(table())
+    assert not isinstance(err.value, CheckFailed)
+
+
+def test_unreachable_target_is_check_failed(tmp_path):
+    df = table()
+    df["disease"] = ["flu"] * 6
+    policy = make_policy({"city": None}, {"algorithm": "global_recoding", "k": 2,
+                                          "l_diversity": {"kind": "distinct", "l": 2}}, sensitive=("disease",))
+    with pytest.raises(CheckFailed, match="l-diversity"):
+        AnonymityEngine(policy).fit(df)
+    policy = make_policy({"city": None}, {"algorithm": "mondrian", "k": 2,
+                                          "l_diversity": {"kind": "distinct", "l": 2}}, sensitive=("disease",))
+    with pytest.raises(CheckFailed):
+        AnonymityEngine(policy).fit(df)
+
+
+def test_builtins():
+    assert generalize_builtin({"type": "interval", "width": 10, "levels": 2}, "37", "age") == ["30-39", "20-39", "*"]
+    assert generalize_builtin({"type": "date", "levels": ["month", "year", "decade"]}, "2021-03-04", "d") == [
+        "2021-03", "2021", "2020s", "*"]
+    assert generalize_builtin({"type": "prefix", "levels": 2}, "75011", "zip") == ["7501*", "750**", "*"]
+    with pytest.raises(PrivmlError, match="age"):
+        generalize_builtin({"type": "interval", "width": 10}, SECRET, "age")
+
+
+def test_unseen_values_at_transform_become_root(tmp_path):
+    h = write(tmp_path / "city.csv", "Rome;Europe;*\nOslo;Europe;*\nLima;America;*\n")
+    policy = make_policy({"city": str(h), "age": {"type": "interval", "width": 10, "levels": 2}},
+                         {"algorithm": "global_recoding", "k": 2, "metric": "loss"})
+    engine = AnonymityEngine(policy)
+    engine.fit(table())
+    out = engine.transform(pd.DataFrame({"city": [SECRET], "age": ["44"]}))
+    assert out.loc[0, "city"] == "*"
+    level = engine.levels_["age"]
+    assert out.loc[0, "age"] == (["44", "40-49", "40-59", "*"][level] if level else "*")
+
+
+def test_cli_bad_hierarchy_exit_2_nothing_written(tmp_path):
+    h = write(tmp_path / "city.csv", "Rome;Europe;*\nOslo;*\nLima;America;*\n")
+    data = tmp_path / "data.csv"
+    table().to_csv(data, index=False)
+    policy = write(tmp_path / "policy.yaml", f"""
+columns:
+  city: {{role: quasi_identifier, action: keep, hierarchy: {h}}}
+  age: {{role: feature, action: keep}}
+anonymity: {{algorithm: global_recoding, k: 2}}
+""")
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "privml", "anonymize", str(data), "--policy", str(policy),
+                           "-o", str(out)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "city" in proc.stderr and "row 2" in proc.stderr
+    assert not out.exists()

@@ -1,0 +1,102 @@
+"""The command line: serve (a real subprocess), credentials, invoke, capture read; TLS/credential files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from inference.credentials import load_or_create_credentials
+from inference.server import start_local_endpoint
+from inference.tls import ensure_tls_material
+from privml.cli import main
+from tests.inference.conftest import CANARIES, pii_rows, save_model_dir
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_tls_material_is_created_once_with_private_keys_0600(workspace: Path) -> None:
+    first = ensure_tls_material(workspace)
+    again = ensure_tls_material(workspace)
+    assert first == again and first.ca_bundle.read_bytes() == again.ca_bundle.read_bytes()
+    for key in (workspace / "tls" / "ca.key", first.keyfile):
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+
+
+def test_credentials_are_created_once_0600_and_printed(workspace: Path, capsys) -> None:
+    creds = load_or_create_credentials(workspace)
+    assert load_or_create_credentials(workspace) == creds
+    path = workspace / "endpoint" / "credentials.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert main(["credentials"]) == 0
+    text = capsys.readouterr().out
+    assert f"export AWS_ACCESS_KEY_ID={creds.access_key_id}" in text and "[privml-local]" in text
+    assert main(["credentials", "--json", "--port", "9443"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["endpoint_url"] == "https://localhost:9443" and Path(data["ca_bundle"]).is_file()
+    assert creds.secret_access_key not in repr(creds)
+
+
+def test_invoke_and_capture_read_against_the_local_endpoint(fitted_model, raw_requests, workspace: Path,
+                                                             tmp_path: Path, capsys) -> None:
+    data = tmp_path / "rows.csv"
+    pii_rows(raw_requests, 3).to_csv(data, index=False)
+    with start_local_endpoint(fitted_model, workspace=workspace, name="cli-ep") as ep:
+        assert main(["invoke", "cli-ep", "--data", str(data), "--port", str(ep.port)]) == 0
+        assert len(capsys.readouterr().out.split()) == 3
+        assert main(["invoke", "cli-ep", "--data", str(data), "--endpoint-url", ep.url,
+                     "--accept", "application/json"]) == 0
+        assert len(json.loads(capsys.readouterr().out)["predictions"]) == 3
+        assert main(["invoke", "missing-ep", "--data", str(data), "--port", str(ep.port)]) == 2
+        assert "ValidationError" in capsys.readouterr().err
+    assert main(["capture", "read", "--endpoint", "cli-ep"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(records) == 2
+    assert all(set(r["captureData"]) == {"endpointOutput"} for r in records)  # default: outputs only
+    for path in (workspace / "capture").rglob("*"):
+        if path.is_file():
+            assert all(c.encode() not in path.read_bytes() for c in CANARIES.values())
+
+
+def test_bad_usage_exits_2(workspace: Path, tmp_path: Path, capsys) -> None:
+    assert main(["invoke", "ep", "--data", str(tmp_path / "nope.csv")]) == 2
+    (tmp_path / "rows.txt").write_text("a\n")
+    assert main(["invoke", "ep", "--data", str(tmp_path / "rows.txt")]) == 2
+    assert main(["capture", "read", "--endpoint", "nothing-here"]) == 2
+    assert main(["serve", str(tmp_path / "no-model"), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "privml: error:" in err
+
+
+def test_serve_subprocess_answers_boto3(fitted_model, model_workspace: Path, raw_requests, tmp_path: Path) -> None:
+    model_dir = save_model_dir(fitted_model, tmp_path / "model", model_workspace)
+    env = {**os.environ, "PRIVML_WORKSPACE": str(model_workspace)}  # where the model's tokenize key lives
+    proc = subprocess.Popen([sys.executable, "-m", "privml", "serve", str(model_dir), "--port", "0",
+                             "--name", "sub"], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        deadline = time.monotonic() + 60
+        while "serving" not in line and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line and proc.poll() is not None:
+                pytest.fail("privml serve exited")
+        url = line.split(" at ")[1].split()[0]
+        creds = load_or_create_credentials(model_workspace)
+        client = boto3.client("sagemaker-runtime", endpoint_url=url, region_name="local",
+                              verify=str(ensure_tls_material(model_workspace).ca_bundle),
+                              aws_access_key_id=creds.access_key_id, aws_secret_access_key=creds.secret_access_key)
+        out = client.invoke_endpoint(EndpointName="sub", ContentType="text/csv",
+                                     Body=raw_requests.head(4).to_csv(index=False))
+        assert len(out["Body"].read().split()) == 4
+        client.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)

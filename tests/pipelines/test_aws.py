@@ -1,0 +1,114 @@
+"""`run_on_aws` against moto's ThreadedMotoServer on 127.0.0.1 (in a child process: the in-process
+mock the definition build uses resets moto's in-process state, so the server keeps its own)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from pipelines.aws import run_on_aws
+from privml.errors import CheckFailed, PrivmlError
+
+from .conftest import REGION, Built, make_config
+
+SERVER = """
+import sys
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+server.start()
+host, port = server.get_host_and_port()
+print(f"PORT={port}", flush=True)
+sys.stdin.read()  # runs until the test closes stdin
+server.stop()
+"""
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    proc = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        while line and not line.startswith("PORT="):
+            line = proc.stdout.readline()
+        port = int(line.removeprefix("PORT="))
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    session = boto3.Session(region_name=REGION)
+    clients = {
+        name: session.client(name, endpoint_url=moto_endpoint, region_name=REGION) for name in ("s3", "sagemaker")
+    }
+    buckets = {b["Name"] for b in clients["s3"].list_buckets().get("Buckets", [])}
+    if "privml-test-bucket" not in buckets:
+        clients["s3"].create_bucket(Bucket="privml-test-bucket")
+    return {"session": session, "endpoint": moto_endpoint, **clients}
+
+
+def test_run_upserts_pipeline_uploads_code_and_starts_execution(
+    built: Built, aws: dict[str, Any], sdk_config_file: Path
+) -> None:
+    config = make_config(code={"custom_image": True}, pipeline_name="privml-aws-test")
+    record = run_on_aws(config, boto_session=aws["session"], endpoint_url=aws["endpoint"])
+    assert record["waivers"] == [] and record["updated"] is False
+
+    described = aws["sagemaker"].describe_pipeline(PipelineName="privml-aws-test")
+    definition = json.loads(described["PipelineDefinition"])
+    assert [s["Name"] for s in definition["Steps"]] == ["Anonymize", "Train", "Evaluate", "Gates"]
+    assert described["RoleArn"] == config.role_arn
+    executions = aws["sagemaker"].list_pipeline_executions(PipelineName="privml-aws-test")
+    assert record["execution_arn"] in [e["PipelineExecutionArn"] for e in executions["PipelineExecutionSummaries"]]
+
+    # Every code object the definition references is in the bucket, written with SSE-KMS.
+    code = next(i for i in definition["Steps"][0]["Arguments"]["ProcessingInputs"] if i["InputName"] == "code")
+    prefix = code["S3Input"]["S3Uri"].removeprefix("s3://privml-test-bucket/")
+    listed = aws["s3"].list_objects_v2(Bucket="privml-test-bucket", Prefix=prefix)["Contents"]
+    assert {o["Key"].removeprefix(prefix) for o in listed} >= {"anonymize.py"}
+    head = aws["s3"].head_object(Bucket="privml-test-bucket", Key=listed[0]["Key"])
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == config.kms.data
+
+    again = run_on_aws(config, boto_session=aws["session"], endpoint_url=aws["endpoint"])
+    assert again["updated"] is True and again["pipeline_arn"] == record["pipeline_arn"]
+
+
+def test_run_refuses_on_finding_unless_waived_and_records_the_waiver(
+    aws: dict[str, Any], sdk_config_file: Path
+) -> None:
+    config = make_config(code={"custom_image": True}, pipeline_name="privml-no-vpc", network={})
+    with pytest.raises(CheckFailed, match="PRIVML-JOB-004"):
+        run_on_aws(config, boto_session=aws["session"], endpoint_url=aws["endpoint"])
+    names = [p["PipelineName"] for p in aws["sagemaker"].list_pipelines()["PipelineSummaries"]]
+    assert "privml-no-vpc" not in names
+
+    record = run_on_aws(config, waivers=["PRIVML-JOB-004"], boto_session=aws["session"], endpoint_url=aws["endpoint"])
+    assert record["waivers"] == ["PRIVML-JOB-004"]
+    assert {f["rule_id"] for f in record["waived_findings"]} == {"PRIVML-JOB-004"}
+    execution = aws["sagemaker"].describe_pipeline_execution(PipelineExecutionArn=record["execution_arn"])
+    assert "PRIVML-JOB-004" in execution["PipelineExecutionDescription"]
+
+
+def test_run_needs_a_wheelhouse_or_a_custom_image(tmp_path: Path) -> None:
+    with pytest.raises(PrivmlError, match=r"code\.wheelhouse"):
+        run_on_aws(make_config())
+    with pytest.raises(PrivmlError, match="local"):
+        from pipelines.config import PipelineConfig
+
+        run_on_aws(PipelineConfig.local_defaults())
