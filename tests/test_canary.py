@@ -37,7 +37,8 @@ def planted(tmp_path: Path) -> Path:
 
 
 def leaks(text: str) -> list[str]:
-    needles = [*CANARIES.values(), *NOTE_CANARIES, "qwcanary", "zxcanary", "canaryville", "canary.qz81", "canary.note77"]
+    fragments = ["qwcanary", "zxcanary", "canaryville", "canary.qz81", "canary.note77"]
+    needles = [*CANARIES.values(), *NOTE_CANARIES, *fragments]
     return [n for n in needles if n.lower() in text.lower()]
 
 
