@@ -1,0 +1,112 @@
+"""Run the pipeline on AWS: audit, ship the code, upsert the pipeline, start an execution.
+
+The audit runs first and refuses on any blocking finding that is not waived by rule id; waivers are
+recorded in the returned record and in the execution's description, so the run carries its waivers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from pipelines import packaging
+from pipelines.audit import audit, validate_waivers
+from pipelines.config import PipelineConfig
+from pipelines.definition import build_definition_with_artifacts, endpoint_config_request
+from privml.errors import CheckFailed, PrivmlError
+
+log = logging.getLogger("privml")
+
+
+def run_on_aws(
+    config: PipelineConfig,
+    *,
+    waivers: Iterable[str] = (),
+    boto_session: Any = None,
+    endpoint_url: str | None = None,
+) -> dict:
+    """Audit, upload the build's code objects, upsert the pipeline and start one execution.
+
+    Returns the run record: pipeline and execution ARNs, the waived findings, the uploaded URIs.
+    `endpoint_url` points every AWS client at one endpoint (tests: a moto server on 127.0.0.1).
+    """
+    import boto3
+
+    requested_waivers = list(validate_waivers(waivers))
+    if config.local:
+        raise PrivmlError("config: a local-mode config (local KMS aliases) cannot run on AWS")
+    if not config.code.custom_image:
+        missing = packaging.missing_dependency_wheels(config.code.wheelhouse)
+        if missing:
+            raise PrivmlError(
+                "code.wheelhouse: jobs run in network isolation and cannot pip install; no wheel for "
+                f"{', '.join(missing)} (or set code.custom_image: true for images that hold them)"
+            )
+
+    definition, artifacts = build_definition_with_artifacts(config)
+    endpoint_config = endpoint_config_request(config, f"{config.pipeline_name}-model")
+    result = audit(definition, config=config, endpoint_configs=[endpoint_config], waivers=requested_waivers)
+    if result.blocking:
+        ids = sorted({f.rule_id for f in result.blocking})
+        raise CheckFailed(f"audit: {len(result.blocking)} finding(s) ({', '.join(ids)}); not started")
+
+    session = boto_session or boto3.Session(region_name=config.region)
+    client_args = {"region_name": config.region, **({"endpoint_url": endpoint_url} if endpoint_url else {})}
+    s3 = session.client("s3", **client_args)
+    sagemaker = session.client("sagemaker", **client_args)
+
+    uploaded = []
+    for uri, artifact in sorted(artifacts.objects.items()):
+        bucket, key = uri[len("s3://") :].split("/", 1)
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=artifact.data,
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=artifact.kms_key_id or config.key_arn("data"),
+        )
+        uploaded.append(uri)
+
+    body = json.dumps(definition)
+    tags = [{"Key": k, "Value": v} for k, v in sorted(config.tags.items())]
+    # ListPipelines rather than DescribePipeline: "not found" is a different error code on AWS and moto.
+    summaries = sagemaker.list_pipelines(PipelineNamePrefix=config.pipeline_name).get("PipelineSummaries", [])
+    exists = any(p.get("PipelineName") == config.pipeline_name for p in summaries)
+    if exists:
+        response = sagemaker.update_pipeline(
+            PipelineName=config.pipeline_name, PipelineDefinition=body, RoleArn=config.role_arn
+        )
+    else:
+        response = sagemaker.create_pipeline(
+            PipelineName=config.pipeline_name,
+            PipelineDefinition=body,
+            RoleArn=config.role_arn,
+            ClientRequestToken=str(uuid.uuid4()),
+            **({"Tags": tags} if tags else {}),
+        )
+    pipeline_arn = response["PipelineArn"]
+
+    description = "privml run" + (f"; audit waivers: {', '.join(requested_waivers)}" if requested_waivers else "")
+    execution = sagemaker.start_pipeline_execution(
+        PipelineName=config.pipeline_name,
+        PipelineExecutionDescription=description,
+        ClientRequestToken=str(uuid.uuid4()),
+    )
+    for finding in result.waived:
+        log.warning("audit finding waived: %s at %s: %s", finding.rule_id, finding.location, finding.message)
+    return {
+        "mode": "aws",
+        "region": config.region,
+        "pipeline_name": config.pipeline_name,
+        "pipeline_arn": pipeline_arn,
+        "execution_arn": execution["PipelineExecutionArn"],
+        "updated": exists,
+        "waivers": requested_waivers,
+        "waived_findings": [f.to_dict() for f in result.waived],
+        "warnings": [f.to_dict() for f in result.findings if not f.blocking],
+        "uploaded": uploaded,
+        "endpoint_config": endpoint_config,
+    }

@@ -1,0 +1,125 @@
+"""`privml pipeline definition|endpoint-config`, `privml audit`, `privml iam-policy`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from privml.cli.output import add_json_flag, emit_json
+from privml.errors import PrivmlError
+
+
+def register(subparsers: Any) -> None:
+    pipeline = subparsers.add_parser("pipeline", help="the SageMaker pipeline definition")
+    sub = pipeline.add_subparsers(dest="pipeline_command", metavar="SUBCOMMAND")
+    definition = sub.add_parser("definition", help="print the pipeline definition JSON (no AWS needed)")
+    definition.add_argument("--config", type=Path, help="pipeline config YAML (default: local-mode defaults)")
+    definition.set_defaults(func=_definition)
+    endpoint = sub.add_parser("endpoint-config", help="print the CreateEndpointConfig request for a model")
+    endpoint.add_argument("--config", type=Path, help="pipeline config YAML (default: local-mode defaults)")
+    endpoint.add_argument("--model-name", help="model name (default: <pipeline_name>-model)")
+    endpoint.set_defaults(func=_endpoint_config)
+    pipeline.set_defaults(func=lambda _args: _usage(pipeline))
+
+    audit = subparsers.add_parser("audit", help="check a pipeline definition for privml's security controls")
+    audit.add_argument("definition", type=Path, metavar="DEFINITION.json")
+    audit.add_argument("--config", type=Path, help="pipeline config YAML (enables the bucket rule)")
+    audit.add_argument(
+        "--endpoint-config",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a CreateEndpointConfig request / DescribeEndpointConfig response (JSON) to audit too",
+    )
+    audit.add_argument("--waive", action="append", default=[], metavar="RULE_ID", help="waive a rule by id")
+    add_json_flag(audit)
+    audit.set_defaults(func=_audit)
+
+    iam = subparsers.add_parser("iam-policy", help="least-privilege execution role, KMS key and bucket policies")
+    iam.add_argument("--config", type=Path, help="pipeline config YAML (required: the documents name your keys)")
+    iam.set_defaults(func=_iam_policy)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _config(path: Path | None) -> Any:
+    from pipelines.config import PipelineConfig
+
+    return PipelineConfig.load(path) if path else PipelineConfig.local_defaults()
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PrivmlError(f"{path}: no such {what} file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PrivmlError(f"{path}: not valid JSON ({type(exc).__name__})") from None
+
+
+def _definition(args: argparse.Namespace) -> int:
+    from pipelines.definition import build_definition
+
+    emit_json(build_definition(_config(args.config)))
+    return 0
+
+
+def _endpoint_config(args: argparse.Namespace) -> int:
+    from pipelines.definition import endpoint_config_request
+
+    config = _config(args.config)
+    emit_json(endpoint_config_request(config, args.model_name or f"{config.pipeline_name}-model"))
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from pipelines.audit import audit
+
+    definition = _read_json(args.definition, "definition")
+    endpoint_configs = [_read_json(path, "endpoint config") for path in args.endpoint_config]
+    for path, document in zip(args.endpoint_config, endpoint_configs, strict=True):
+        if not isinstance(document, dict):
+            raise PrivmlError(f"{path}: expected a JSON object")
+    config = _config(args.config) if args.config else None
+    result = audit(definition, config=config, endpoint_configs=endpoint_configs, waivers=args.waive)
+    if args.json:
+        emit_json(
+            {
+                "passed": not result.blocking,
+                "findings": [f.to_dict() for f in result.findings],
+                "waived": [f.to_dict() for f in result.waived],
+            }
+        )
+    else:
+        for f in result.findings:
+            print(f"{f.rule_id} [{f.severity}] {f.location}: {f.message}\n    fix: {f.fix}")
+            if f.counterparts:
+                print("    see also: " + "; ".join(f"{k} {v}" for k, v in f.counterparts.items()))
+        for f in result.waived:
+            print(f"{f.rule_id} waived: {f.location}: {f.message}")
+        blocking = len(result.blocking)
+        print(
+            f"audit: {'FAILED' if blocking else 'passed'} ({blocking} finding(s), "
+            f"{len(result.findings) - blocking} warning(s), {len(result.waived)} waived)"
+        )
+    return 1 if result.blocking else 0
+
+
+def _iam_policy(args: argparse.Namespace) -> int:
+    from pipelines.definition import build_definition
+    from pipelines.iam import iam_documents
+
+    if args.config is None:
+        raise PrivmlError(
+            "iam-policy: --config CONFIG.yaml is required (the documents name your role, bucket and keys)"
+        )
+    config = _config(args.config)
+    emit_json(iam_documents(config, build_definition(config)))
+    return 0

@@ -1,0 +1,371 @@
+"""The pipeline config file: one YAML document, validated with pydantic, errors that name the field.
+
+No account id, key or region is built into privml: every one comes from this file, from the
+SageMaker SDK's own defaults config (honoured for the fields this file leaves out), or — for local
+mode only — from `PipelineConfig.local_defaults()`, which names local KMS aliases and a local bucket.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from privml.errors import PrivmlError
+
+KEY_PURPOSES = ("data", "volume", "model", "endpoint", "capture")
+
+_ROLE_ARN = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
+_KMS_ARN = re.compile(r"^arn:aws(?:-[a-z]+)*:kms:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):(key/[\w-]+|alias/[\w/-]+)$")
+_KMS_ALIAS = re.compile(r"^alias/[\w/-]{1,250}$")
+_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]{8,17}$")
+_PLACEHOLDER = re.compile(r"<[A-Z0-9_-]+>")
+_INSTANCE = re.compile(r"^(ml\.[a-z0-9]+\.[a-z0-9]+|local)$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KmsKeys(_Model):
+    """One KMS key per purpose: S3 objects (data), job volumes, model artifacts, endpoint, capture."""
+
+    data: str
+    volume: str
+    model: str
+    endpoint: str
+    capture: str
+
+
+class Network(_Model):
+    subnets: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+
+    @field_validator("subnets")
+    @classmethod
+    def _subnets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if not _SUBNET.match(item):
+                raise ValueError("each subnet must look like subnet-0123abcd")
+        return value
+
+    @field_validator("security_group_ids")
+    @classmethod
+    def _groups(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if not _SECURITY_GROUP.match(item):
+                raise ValueError("each security group must look like sg-0123abcd")
+        return value
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Network:
+        if self.subnets and not self.security_group_ids:
+            raise ValueError("security_group_ids: subnets are given but no security group")
+        if self.security_group_ids and not self.subnets:
+            raise ValueError("subnets: security groups are given but no subnet")
+        return self
+
+
+class Instance(_Model):
+    type: str
+    count: int = Field(default=1, ge=1, le=100)
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        if not _INSTANCE.match(value):
+            raise ValueError("an instance type looks like ml.m5.xlarge")
+        return value
+
+
+class Instances(_Model):
+    processing: Instance = Instance(type="ml.m5.xlarge")
+    training: Instance = Instance(type="ml.m5.xlarge")
+    endpoint: Instance = Instance(type="ml.m5.large")
+
+
+class Images(_Model):
+    """Container image URIs. The defaults are resolved from the SDK's image registry for the region
+    (scikit-learn framework image) when left empty."""
+
+    processing: str | None = None
+    training: str | None = None
+    inference: str | None = None
+    sklearn_version: str = "1.2-1"
+
+
+class Code(_Model):
+    """How the job code and its dependencies reach jobs that cannot reach the internet."""
+
+    # A directory of wheels for privml's runtime dependencies that the images lack (made with
+    # `pip download --only-binary=:all: --platform ... -d DIR`). Required to run on AWS unless
+    # `custom_image` says the images already hold them.
+    wheelhouse: Path | None = None
+    custom_image: bool = False
+
+
+class Privacy(_Model):
+    k: int = Field(default=5, ge=2)
+    dp_epsilon: float = Field(default=0.0, ge=0.0)
+    quality_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
+    model: Literal["hgb", "logreg", "dp_logreg", "dp_nb", "dp_rf"] = "hgb"
+    seed: int = 0
+
+
+class Capture(_Model):
+    enabled: bool = True
+    sampling_percentage: int = Field(default=100, ge=0, le=100)
+    # Request bodies carry personal data before the endpoint's PrivacyTransformer sees them.
+    capture_inputs: bool = False
+
+
+class PipelineConfig(_Model):
+    region: str
+    role_arn: str
+    bucket: str
+    prefix: str = "privml"
+    pipeline_name: str = "privml"
+    kms: KmsKeys
+    network: Network = Network()
+    tags: dict[str, str] = Field(default_factory=dict)
+    images: Images = Images()
+    instances: Instances = Instances()
+    code: Code = Code()
+    privacy: Privacy = Privacy()
+    capture: Capture = Capture()
+    input_data_uri: str | None = None
+    policy_uri: str | None = None
+    # Set by local_defaults(): KMS aliases of the local key store are accepted then.
+    local: bool = False
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not _REGION.match(value):
+            raise ValueError("not an AWS region name (like eu-west-1)")
+        return value
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if not _ROLE_ARN.match(value):
+            raise ValueError("not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)")
+        return value
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        if not _BUCKET.match(value) or ".." in value:
+            raise ValueError("not a valid S3 bucket name")
+        return value
+
+    @field_validator("prefix", "pipeline_name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{0,62}", value):
+            raise ValueError("use letters, digits and hyphens (at most 63)")
+        return value
+
+    @field_validator("input_data_uri", "policy_uri")
+    @classmethod
+    def _s3_uri(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("s3://"):
+            raise ValueError("must be an s3:// URI")
+        return value
+
+    @model_validator(mode="after")
+    def _keys(self) -> PipelineConfig:
+        for purpose in KEY_PURPOSES:
+            key = getattr(self.kms, purpose)
+            match = _KMS_ARN.match(key)
+            if match:
+                if match.group(1) != self.region:
+                    raise ValueError(
+                        f"kms.{purpose}: the key is in region {match.group(1)} but the pipeline runs in {self.region}"
+                    )
+            elif not (self.local and _KMS_ALIAS.match(key)):
+                raise ValueError(f"kms.{purpose}: not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)")
+        for name, uri in (("input_data_uri", self.input_data_uri), ("policy_uri", self.policy_uri)):
+            if uri is not None and not uri.startswith(f"s3://{self.bucket}/"):
+                raise ValueError(f"{name}: must be inside the configured bucket")
+        return self
+
+    # --- derived values -------------------------------------------------------------------------
+    @property
+    def account_id(self) -> str:
+        match = _ROLE_ARN.match(self.role_arn)
+        assert match  # validated
+        return match.group(1)
+
+    @property
+    def partition(self) -> str:
+        return self.role_arn.split(":")[1]
+
+    @property
+    def base_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    @property
+    def default_input_data_uri(self) -> str:
+        return self.input_data_uri or f"{self.base_uri}/input/data/"
+
+    @property
+    def default_policy_uri(self) -> str:
+        return self.policy_uri or f"{self.base_uri}/input/policy/policy.yaml"
+
+    def key_arn(self, purpose: str) -> str:
+        """The key for a purpose as an ARN (local aliases become alias ARNs in the config region)."""
+        key = getattr(self.kms, purpose)
+        if key.startswith("arn:"):
+            return key
+        return f"arn:{self.partition}:kms:{self.region}:{self.account_id}:{key}"
+
+    # --- constructors ---------------------------------------------------------------------------
+    @classmethod
+    def from_mapping(cls, raw: Any, *, source: str = "config", sdk_config: dict | None = None) -> PipelineConfig:
+        if not isinstance(raw, dict):
+            raise PrivmlError(f"{source}: expected a mapping of settings")
+        merged = _merge(sdk_defaults(sdk_config or {}), raw)
+        _reject_placeholders(merged, source)
+        try:
+            return cls.model_validate(merged)
+        except ValidationError as exc:
+            raise PrivmlError(f"{source}: {_first_error(exc)}") from None
+
+    @classmethod
+    def load(cls, path: str | Path, *, sdk_config: dict | None = None) -> PipelineConfig:
+        """Load a YAML config; fields it leaves out come from the SageMaker SDK's defaults config."""
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise PrivmlError(f"{path}: no such config file") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark else ""
+            raise PrivmlError(f"{path}: not valid YAML{where}") from None
+        if sdk_config is None:
+            sdk_config = load_sdk_config()
+        return cls.from_mapping(raw, source=str(path), sdk_config=sdk_config)
+
+    @classmethod
+    def local_defaults(
+        cls,
+        *,
+        region: str = "us-east-1",
+        bucket: str = "privml-local",
+        account_id: str = "000000000000",
+        **overrides: Any,
+    ) -> PipelineConfig:
+        """A config for local mode: the local key store's aliases, a local bucket, a placeholder role.
+
+        The account id is a local stand-in (all zeros), never a real account; nothing leaves the machine.
+        """
+        raw: dict[str, Any] = {
+            "region": region,
+            "role_arn": f"arn:aws:iam::{account_id}:role/privml-local-execution",
+            "bucket": bucket,
+            "kms": {purpose: f"alias/privml-{purpose}" for purpose in KEY_PURPOSES},
+            # Stand-ins: the local executor emulates the VPC by giving jobs no network at all.
+            "network": {"subnets": ["subnet-00000000000000000"], "security_group_ids": ["sg-00000000000000000"]},
+            "local": True,
+        }
+        return cls.from_mapping(_merge(raw, overrides), source="local defaults")
+
+
+def load_sdk_config() -> dict:
+    """The SageMaker SDK's own defaults config (admin + user files), or {} when there is none."""
+    from sagemaker.core.config.config import load_sagemaker_config
+
+    # The SDK sets this logger to INFO when unset, narrating every config lookup; privml's -v is enough.
+    logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
+    try:
+        return load_sagemaker_config() or {}
+    except Exception as exc:  # a broken SDK config file is bad input, not a crash
+        raise PrivmlError(f"SageMaker SDK defaults config: {type(exc).__name__}") from None
+
+
+def _get(config: dict, *path: str) -> Any:
+    node: Any = config
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def sdk_defaults(sdk_config: dict) -> dict[str, Any]:
+    """The privml fields that the SDK defaults config provides (privml's own file wins over these)."""
+    out: dict[str, Any] = {}
+    role = _get(sdk_config, "SageMaker", "ProcessingJob", "RoleArn") or _get(
+        sdk_config, "SageMaker", "TrainingJob", "RoleArn"
+    )
+    if role:
+        out["role_arn"] = role
+    bucket = _get(sdk_config, "SageMaker", "PythonSDK", "Modules", "Session", "DefaultS3Bucket")
+    if bucket:
+        out["bucket"] = bucket
+    vpc = _get(sdk_config, "SageMaker", "ProcessingJob", "NetworkConfig", "VpcConfig") or _get(
+        sdk_config, "SageMaker", "TrainingJob", "VpcConfig"
+    )
+    if isinstance(vpc, dict):
+        out["network"] = {
+            "subnets": list(vpc.get("Subnets", [])),
+            "security_group_ids": list(vpc.get("SecurityGroupIds", [])),
+        }
+    kms: dict[str, str] = {}
+    for purpose, path in (
+        ("volume", ("SageMaker", "ProcessingJob", "ProcessingResources", "ClusterConfig", "VolumeKmsKeyId")),
+        ("data", ("SageMaker", "ProcessingJob", "ProcessingOutputConfig", "KmsKeyId")),
+        ("model", ("SageMaker", "TrainingJob", "OutputDataConfig", "KmsKeyId")),
+        ("endpoint", ("SageMaker", "EndpointConfig", "KmsKeyId")),
+        ("capture", ("SageMaker", "EndpointConfig", "DataCaptureConfig", "KmsKeyId")),
+    ):
+        value = _get(sdk_config, *path)
+        if value:
+            kms[purpose] = value
+    if kms:
+        out["kms"] = kms
+    return out
+
+
+def _merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _placeholder_fields(raw: Any, path: str = "") -> list[str]:
+    if isinstance(raw, dict):
+        return [f for k, v in raw.items() for f in _placeholder_fields(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(raw, list):
+        return [f for i, v in enumerate(raw) for f in _placeholder_fields(v, f"{path}[{i}]")]
+    return [path] if isinstance(raw, str) and _PLACEHOLDER.search(raw) else []
+
+
+def _reject_placeholders(raw: Any, source: str) -> None:
+    """The shipped template holds <PLACEHOLDERS>; refuse them, naming every field still to fill."""
+    fields = _placeholder_fields(raw)
+    if fields:
+        raise PrivmlError(f"{source}: {', '.join(fields)}: still template placeholders; fill in your own values")
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    location = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    # A message that already starts with a field name (cross-field checks) needs no location.
+    if re.match(r"^[a-z_.]+(\[\d+\])?: ", message):
+        return f"{location}.{message}" if location else message
+    return f"{location}: {message}" if location else message

@@ -1,0 +1,400 @@
+"""The SageMaker Pipeline definition, built with the SDK v3, every control on.
+
+Anonymize (processing) → Train (training) → Evaluate (processing, property file `EvaluationReport`)
+→ Gates (condition: privacy gate AND quality threshold) → CreateModel, else Fail with the reason.
+Every job: KMS volume key, KMS output key, network isolation, a VPC, inter-container encryption.
+
+The build needs no AWS: it runs under moto (see sdk_env.py).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipelines import packaging
+from pipelines.config import PipelineConfig
+from pipelines.sdk_env import Artifact, BuildArtifacts, collect_uploads, offline_sdk, session
+
+__all__ = [
+    "Artifact",
+    "BuildArtifacts",
+    "build_definition",
+    "build_definition_with_artifacts",
+    "endpoint_config_request",
+    "images",
+    "session",
+]
+
+ANONYMIZE, TRAIN, EVALUATE, GATES, MODEL, FAIL = "Anonymize", "Train", "Evaluate", "Gates", "CreateModel", "GateFailed"
+EVALUATION_PROPERTY_FILE = "EvaluationReport"
+# JsonGet paths into evaluation.json (see CONTRACTS.md).
+GATE_PASSED_PATH = "gates.passed"
+ACCURACY_PATH = "metrics.accuracy"
+GATE_REASON_PATH = "gates.reason"
+
+JOB_SCRIPTS = {
+    ANONYMIZE: Path("processing/anonymize.py"),
+    TRAIN: Path("training/train.py"),
+    EVALUATE: Path("processing/evaluate.py"),
+}
+PROC = "/opt/ml/processing"
+SERVING_ENV = {
+    "SAGEMAKER_PROGRAM": "inference.py",
+    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+    "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+}
+
+
+def build_definition(
+    config: PipelineConfig,
+    *,
+    local_store: Any = None,
+    scripts_root: Path | None = None,
+) -> dict:
+    """The pipeline definition (the dict form of `Pipeline.definition()`), built with no AWS access.
+
+    With `local_store` (a privml LocalObjectStore), every object the SDK uploaded during the build
+    is copied into it at the same s3:// URI, encrypted under the key the upload named.
+    """
+    definition, artifacts = build_definition_with_artifacts(config, scripts_root=scripts_root)
+    if local_store is not None:
+        for uri, artifact in sorted(artifacts.objects.items()):
+            local_store.put_bytes(uri, artifact.data, key_id=artifact.kms_key_id)
+    return definition
+
+
+def build_definition_with_artifacts(
+    config: PipelineConfig, *, scripts_root: Path | None = None
+) -> tuple[dict, BuildArtifacts]:
+    """The definition and the objects the SDK uploaded while building it (by s3:// URI)."""
+    root = scripts_root or packaging.REPO_ROOT
+    with tempfile.TemporaryDirectory(prefix="privml-build-") as tmp, offline_sdk(config) as boto_session:
+        pipeline = _pipeline(config, Path(tmp), root, boto_session)
+        definition = json.loads(pipeline.definition())
+        artifacts = collect_uploads(boto_session, config)
+    return definition, artifacts
+
+
+def images(config: PipelineConfig) -> dict[str, str]:
+    from sagemaker.core import image_uris
+
+    def resolve(explicit: str | None, instance_type: str) -> str:
+        if explicit:
+            return explicit
+        return image_uris.retrieve(
+            "sklearn", config.region, version=config.images.sklearn_version, instance_type=instance_type
+        )
+
+    return {
+        "processing": resolve(config.images.processing, config.instances.processing.type),
+        "training": resolve(config.images.training, config.instances.training.type),
+        "inference": resolve(config.images.inference, config.instances.endpoint.type),
+    }
+
+
+def _key(config: PipelineConfig, purpose: str) -> str:
+    # As configured: a key ARN on AWS, a local key store alias in local mode.
+    return str(getattr(config.kms, purpose))
+
+
+def _tags(config: PipelineConfig) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in sorted(config.tags.items())]
+
+
+def _upload_bundle(sess: Any, config: PipelineConfig, step: str, bundle: Path) -> str:
+    """Upload a code bundle (content-addressed, SSE-KMS) and return the entry script's S3 URI."""
+    digest = packaging.tree_digest(bundle)
+    key_prefix = f"{config.prefix}/code/{step.lower()}/{digest}"
+    s3 = sess.boto_session.client("s3", region_name=config.region)
+    for path in sorted(p for p in bundle.rglob("*") if p.is_file()):
+        s3.put_object(
+            Bucket=config.bucket,
+            Key=f"{key_prefix}/{path.relative_to(bundle).as_posix()}",
+            Body=path.read_bytes(),
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=_key(config, "data"),
+        )
+    return f"s3://{config.bucket}/{key_prefix}/{JOB_SCRIPTS[step].name}"
+
+
+def _bundle_processor_class() -> type:
+    from sagemaker.core.processing import ScriptProcessor
+    from sagemaker.core.shapes import ProcessingInput, ProcessingS3Input
+
+    class BundleScriptProcessor(ScriptProcessor):
+        """A ScriptProcessor whose code input is the whole bundle prefix (script + wheels/), not the
+        script alone, so the wheelhouse lands in /opt/ml/processing/input/code/wheels."""
+
+        def _convert_code_and_add_to_inputs(self, inputs: Any, s3_uri: str) -> Any:
+            prefix = s3_uri.rsplit("/", 1)[0] + "/"
+            code = ProcessingInput(
+                input_name="code",
+                s3_input=ProcessingS3Input(
+                    s3_uri=prefix,
+                    local_path=f"{PROC}/input/code",
+                    s3_data_type="S3Prefix",
+                    s3_input_mode="File",
+                    s3_data_distribution_type="FullyReplicated",
+                ),
+            )
+            return (inputs or []) + [code]
+
+    return BundleScriptProcessor
+
+
+def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) -> Any:
+    from sagemaker.core.network import NetworkConfig
+    from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output, Tag
+    from sagemaker.core.training.configs import Compute, InputData, Networking, OutputDataConfig, SourceCode
+    from sagemaker.core.workflow.conditions import ConditionEquals, ConditionGreaterThanOrEqualTo
+    from sagemaker.core.workflow.execution_variables import ExecutionVariables
+    from sagemaker.core.workflow.functions import Join, JsonGet
+    from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
+    from sagemaker.core.workflow.properties import PropertyFile
+    from sagemaker.mlops.workflow.condition_step import ConditionStep
+    from sagemaker.mlops.workflow.fail_step import FailStep
+    from sagemaker.mlops.workflow.model_step import ModelStep
+    from sagemaker.mlops.workflow.pipeline import Pipeline
+    from sagemaker.mlops.workflow.steps import ProcessingStep, TrainingStep
+    from sagemaker.train.model_trainer import ModelTrainer
+
+    sess = session(config, boto_session)
+    image = images(config)
+    tags = _tags(config)
+    p = config.privacy
+    params = {
+        "input": ParameterString("InputDataUri", default_value=config.default_input_data_uri),
+        "policy": ParameterString("PolicyUri", default_value=config.default_policy_uri),
+        "k": ParameterInteger("K", default_value=p.k),
+        "epsilon": ParameterString("DpEpsilon", default_value=repr(float(p.dp_epsilon))),
+        "model": ParameterString("ModelKind", default_value=p.model),
+        "quality": ParameterFloat("QualityThreshold", default_value=float(p.quality_threshold)),
+        "proc_type": ParameterString("ProcessingInstanceType", default_value=config.instances.processing.type),
+        "proc_count": ParameterInteger("ProcessingInstanceCount", default_value=config.instances.processing.count),
+        "train_type": ParameterString("TrainingInstanceType", default_value=config.instances.training.type),
+        "train_count": ParameterInteger("TrainingInstanceCount", default_value=config.instances.training.count),
+    }
+    subnets = list(config.network.subnets) or None
+    groups = list(config.network.security_group_ids) or None
+
+    wheel = packaging.build_privml_wheel(tmp / "dist")
+    code_uri = {}
+    for step, script in JOB_SCRIPTS.items():
+        bundle = packaging.make_bundle(root / script, tmp / "bundles" / step, wheel, config.code.wheelhouse)
+        code_uri[step] = bundle if step == TRAIN else _upload_bundle(sess, config, step, bundle)
+
+    def run_uri(*parts: str) -> Join:
+        return Join(on="/", values=[config.base_uri, "runs", ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
+
+    def processor(name: str) -> Any:
+        return _bundle_processor_class()(
+            role=config.role_arn,
+            image_uri=image["processing"],
+            command=["python3"],
+            instance_type=params["proc_type"],
+            instance_count=params["proc_count"],
+            volume_kms_key=_key(config, "volume"),
+            output_kms_key=_key(config, "data"),
+            max_runtime_in_seconds=3 * 3600,
+            base_job_name=f"{config.pipeline_name}-{name.lower()}",
+            sagemaker_session=sess,
+            tags=tags,
+            network_config=NetworkConfig(
+                enable_network_isolation=True,
+                security_group_ids=groups,
+                subnets=subnets,
+                encrypt_inter_container_traffic=True,
+            ),
+        )
+
+    def s3_in(name: str, uri: Any, local: str) -> ProcessingInput:
+        return ProcessingInput(
+            input_name=name,
+            s3_input=ProcessingS3Input(
+                s3_uri=uri,
+                local_path=local,
+                s3_data_type="S3Prefix",
+                s3_input_mode="File",
+                s3_data_distribution_type="FullyReplicated",
+            ),
+        )
+
+    def s3_out(step: str, name: str) -> ProcessingOutput:
+        return ProcessingOutput(
+            output_name=name,
+            s3_output=ProcessingS3Output(
+                s3_uri=run_uri(step.lower(), name), local_path=f"{PROC}/output/{name}", s3_upload_mode="EndOfJob"
+            ),
+        )
+
+    # --- Anonymize --------------------------------------------------------------------------------
+    splits = ("train", "validation", "test", "report", "transformer")
+    anonymize_args = processor(ANONYMIZE).run(
+        code=code_uri[ANONYMIZE],
+        inputs=[
+            s3_in("data", params["input"], f"{PROC}/input/data"),
+            s3_in("policy", params["policy"], f"{PROC}/input/policy"),
+        ],
+        outputs=[s3_out(ANONYMIZE, name) for name in splits],
+        arguments=[
+            "--policy",
+            f"{PROC}/input/policy/policy.yaml",
+            "--input",
+            f"{PROC}/input/data",
+            "--output",
+            f"{PROC}/output",
+            "--k",
+            params["k"].to_string(),
+            "--seed",
+            str(p.seed),
+        ],
+    )
+    anonymize = ProcessingStep(name=ANONYMIZE, step_args=anonymize_args)
+
+    def output_uri(step: Any, name: str) -> Any:
+        return step.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
+
+    # --- Train ------------------------------------------------------------------------------------
+    trainer = ModelTrainer(
+        training_image=image["training"],
+        source_code=SourceCode(source_dir=str(code_uri[TRAIN]), entry_script=JOB_SCRIPTS[TRAIN].name),
+        compute=Compute(
+            instance_type=params["train_type"],
+            instance_count=params["train_count"],
+            volume_size_in_gb=30,
+            volume_kms_key_id=_key(config, "volume"),
+        ),
+        networking=Networking(
+            subnets=subnets,
+            security_group_ids=groups,
+            enable_network_isolation=True,
+            enable_inter_container_traffic_encryption=True,
+        ),
+        output_data_config=OutputDataConfig(
+            s3_output_path=f"{config.base_uri}/models", kms_key_id=_key(config, "model")
+        ),
+        hyperparameters={"model": params["model"], "dp_epsilon": params["epsilon"], "seed": str(p.seed)},
+        role=config.role_arn,
+        sagemaker_session=sess,
+        base_job_name=f"{config.pipeline_name}-train",
+        tags=[Tag(key=t["Key"], value=t["Value"]) for t in tags] or None,
+    )
+    train_args = trainer.train(
+        input_data_config=[
+            InputData(channel_name=name, data_source=output_uri(anonymize, name))
+            for name in ("train", "validation", "transformer")
+        ]
+    )
+    train = TrainingStep(name=TRAIN, step_args=train_args)
+    model_data = train.properties.ModelArtifacts.S3ModelArtifacts
+
+    # --- Evaluate ---------------------------------------------------------------------------------
+    evaluation = PropertyFile(name=EVALUATION_PROPERTY_FILE, output_name="evaluation", path="evaluation.json")
+    evaluate_args = processor(EVALUATE).run(
+        code=code_uri[EVALUATE],
+        inputs=[
+            s3_in("model", model_data, f"{PROC}/input/model"),
+            s3_in("test", output_uri(anonymize, "test"), f"{PROC}/input/test"),
+            s3_in("report", output_uri(anonymize, "report"), f"{PROC}/input/report"),
+        ],
+        outputs=[s3_out(EVALUATE, "evaluation")],
+        arguments=[
+            "--model-dir",
+            f"{PROC}/input/model",
+            "--test",
+            f"{PROC}/input/test",
+            "--report",
+            f"{PROC}/input/report",
+            "--output",
+            f"{PROC}/output/evaluation",
+            "--quality-threshold",
+            params["quality"].to_string(),
+            "--k",
+            params["k"].to_string(),
+        ],
+    )
+    evaluate = ProcessingStep(name=EVALUATE, step_args=evaluate_args, property_files=[evaluation])
+
+    # --- Model, gates -----------------------------------------------------------------------------
+    model = ModelStep(
+        name=MODEL, step_args=_create_model_args(sess, config, image["inference"], model_data, subnets, groups)
+    )
+
+    def gate(path: str) -> JsonGet:
+        return JsonGet(step_name=evaluate.name, property_file=evaluation, json_path=path)
+
+    fail = FailStep(name=FAIL, error_message=Join(on="", values=["Gate failed: ", gate(GATE_REASON_PATH)]))
+    gates = ConditionStep(
+        name=GATES,
+        conditions=[  # a list is a conjunction: both must hold
+            ConditionEquals(left=gate(GATE_PASSED_PATH), right=1),
+            ConditionGreaterThanOrEqualTo(left=gate(ACCURACY_PATH), right=params["quality"]),
+        ],
+        if_steps=[model],
+        else_steps=[fail],
+    )
+    return Pipeline(
+        name=config.pipeline_name,
+        parameters=list(params.values()),
+        steps=[anonymize, train, evaluate, gates],
+        sagemaker_session=sess,
+    )
+
+
+@dataclass
+class _ServingModel:
+    """What ModelStep needs to see of a model: the PipelineSession that captured its request."""
+
+    sagemaker_session: Any
+
+
+def _create_model_args(
+    sess: Any, config: PipelineConfig, image_uri: str, model_data: Any, subnets: Any, groups: Any
+) -> Any:
+    # The SDK's own CreateModel request builder, intercepted by the PipelineSession (as
+    # ModelBuilder.build() does) — without ModelBuilder's framework detection, which wants the model.
+    sess.context = None
+    sess.init_model_step_arguments(_ServingModel(sess))
+    sess.create_model(
+        name=f"{config.pipeline_name}-model",
+        role=config.role_arn,
+        container_defs={"Image": image_uri, "ModelDataUrl": model_data, "Environment": dict(SERVING_ENV)},
+        vpc_config={"Subnets": subnets, "SecurityGroupIds": groups} if subnets else None,
+        enable_network_isolation=True,
+        tags=_tags(config),
+    )
+    return sess.context
+
+
+def endpoint_config_request(config: PipelineConfig, model_name: str, *, name: str | None = None) -> dict:
+    """The CreateEndpointConfig request for a model: KMS on the volume, capture encrypted, outputs only."""
+    capture_modes = [{"CaptureMode": "Output"}]
+    if config.capture.capture_inputs:
+        capture_modes.insert(0, {"CaptureMode": "Input"})
+    request: dict[str, Any] = {
+        "EndpointConfigName": name or f"{model_name}-config",
+        "ProductionVariants": [
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": model_name,
+                "InstanceType": config.instances.endpoint.type,
+                "InitialInstanceCount": config.instances.endpoint.count,
+            }
+        ],
+        "KmsKeyId": _key(config, "endpoint"),
+        "DataCaptureConfig": {
+            "EnableCapture": config.capture.enabled,
+            "InitialSamplingPercentage": config.capture.sampling_percentage,
+            "DestinationS3Uri": f"{config.base_uri}/capture",
+            "KmsKeyId": _key(config, "capture"),
+            "CaptureOptions": capture_modes,
+            "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]},
+        },
+    }
+    if config.tags:
+        request["Tags"] = _tags(config)
+    return request

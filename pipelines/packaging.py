@@ -1,0 +1,152 @@
+"""Ship the job code and its dependencies to jobs that run in network isolation.
+
+Each job's code input is a bundle directory: the entry script plus `wheels/` holding a wheel of the
+`privml` library and, when configured, the wheels of its runtime dependencies. The entry script runs
+`pip install --no-index --find-links <code>/wheels privml` when privml is not importable.
+
+The privml wheel is assembled here with zipfile rather than by `pip wheel`: building through pip
+needs a build backend from PyPI (build isolation) or the `wheel` package, and a definition must be
+buildable with no network at all. The archive is deterministic (fixed timestamps, sorted entries),
+so the same source gives the same bytes and the same code hash in S3.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import shutil
+import tomllib
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from privml.errors import PrivmlError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# The library the jobs import; the orchestration packages (pipelines/) stay on the user's machine.
+SHIPPED_PACKAGES = ("privml",)
+# Orchestration-only requirements: the jobs never import them, and the SageMaker SDK alone pulls
+# in hundreds of megabytes (mlflow) that a wheelhouse would have to carry for nothing.
+NOT_SHIPPED_REQUIREMENTS = frozenset({"sagemaker"})
+_DATA_SUFFIXES = (".py", ".typed", ".json", ".yaml", ".yml", ".html", ".css", ".txt", ".csv", ".j2")
+_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    version: str
+    requires_python: str
+    requirements: tuple[str, ...]
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_name(requirement: str) -> str:
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    if not match:
+        raise PrivmlError(f"pyproject.toml: unreadable requirement {requirement!r}")
+    return normalize(match.group(1))
+
+
+def read_project(root: Path = REPO_ROOT) -> Project:
+    try:
+        doc = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise PrivmlError(f"{root / 'pyproject.toml'}: cannot read the project metadata ({exc})") from None
+    project = doc["project"]
+    requirements = tuple(
+        r for r in project.get("dependencies", []) if requirement_name(r) not in NOT_SHIPPED_REQUIREMENTS
+    )
+    return Project(project["name"], project["version"], project.get("requires-python", ""), requirements)
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"sha256={digest}"
+
+
+def _package_files(root: Path) -> list[tuple[str, bytes]]:
+    files: list[tuple[str, bytes]] = []
+    for package in SHIPPED_PACKAGES:
+        for path in sorted((root / package).rglob("*")):
+            if not path.is_file() or "__pycache__" in path.parts or not path.name.endswith(_DATA_SUFFIXES):
+                continue
+            files.append((path.relative_to(root).as_posix(), path.read_bytes()))
+    return files
+
+
+def build_privml_wheel(out_dir: Path, root: Path = REPO_ROOT) -> Path:
+    """Write `privml-<version>-py3-none-any.whl` into out_dir and return its path."""
+    project = read_project(root)
+    dist = f"{normalize(project.name).replace('-', '_')}-{project.version}"
+    info = f"{dist}.dist-info"
+    metadata = [
+        "Metadata-Version: 2.1",
+        f"Name: {project.name}",
+        f"Version: {project.version}",
+    ]
+    if project.requires_python:
+        metadata.append(f"Requires-Python: {project.requires_python}")
+    metadata += [f"Requires-Dist: {r}" for r in project.requirements]
+    entries = _package_files(root)
+    entries.append((f"{info}/METADATA", ("\n".join(metadata) + "\n").encode()))
+    entries.append(
+        (f"{info}/WHEEL", b"Wheel-Version: 1.0\nGenerator: privml\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+    )
+    entries.append((f"{info}/top_level.txt", ("\n".join(SHIPPED_PACKAGES) + "\n").encode()))
+    record = "".join(f"{name},{_record_hash(data)},{len(data)}\n" for name, data in entries)
+    record += f"{info}/RECORD,,\n"
+    entries.append((f"{info}/RECORD", record.encode()))
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{dist}-py3-none-any.whl"
+    tmp = target.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries:
+            item = zipfile.ZipInfo(name, date_time=_EPOCH)
+            item.external_attr = 0o644 << 16
+            item.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(item, data)
+    tmp.replace(target)
+    return target
+
+
+def wheel_names(wheelhouse: Path) -> set[str]:
+    """Normalized distribution names of the wheels in a directory."""
+    return {normalize(path.name.split("-", 1)[0]) for path in wheelhouse.glob("*.whl")}
+
+
+def missing_dependency_wheels(wheelhouse: Path | None, root: Path = REPO_ROOT) -> list[str]:
+    """privml's runtime requirements that have no wheel in the wheelhouse."""
+    have = wheel_names(wheelhouse) if wheelhouse and wheelhouse.is_dir() else set()
+    return sorted(name for name in map(requirement_name, read_project(root).requirements) if name not in have)
+
+
+def make_bundle(entry_script: Path, bundle_dir: Path, privml_wheel: Path, wheelhouse: Path | None) -> Path:
+    """Lay out one job's code input: the entry script and `wheels/`. Returns the bundle directory."""
+    if not entry_script.is_file():
+        raise PrivmlError(f"{entry_script}: job entry script not found")
+    wheels = bundle_dir / "wheels"
+    wheels.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(entry_script, bundle_dir / entry_script.name)
+    shutil.copy2(privml_wheel, wheels / privml_wheel.name)
+    if wheelhouse is not None:
+        if not wheelhouse.is_dir():
+            raise PrivmlError(f"code.wheelhouse: {wheelhouse} is not a directory")
+        for wheel in sorted(wheelhouse.glob("*.whl")):
+            if normalize(wheel.name.split("-", 1)[0]) != "privml":
+                shutil.copy2(wheel, wheels / wheel.name)
+    return bundle_dir
+
+
+def tree_digest(directory: Path) -> str:
+    """A short content hash of a directory tree (names and bytes), for content-addressed S3 keys."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(directory).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
