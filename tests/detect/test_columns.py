@@ -68,3 +68,15 @@ def test_numeric_dtypes_and_floats() -> None:
     assert classify_column("age", pd.Series([34.0, 51.0, 72.0])).pii_type == "age"
     cards = pd.Series([4111111111111111, 5500000000000004] * 20, dtype="int64")
     assert classify_column("c2", cards).pii_type == "credit_card"
+
+
+def test_unformatted_ssns_and_phones_need_the_name() -> None:
+    rng = np.random.default_rng(2)
+    ssns = pd.Series([f"{a:03d}{g:02d}{s:04d}" for a, g, s in zip(rng.integers(1, 899, 200), rng.integers(1, 99, 200),
+                                                                  rng.integers(1, 9999, 200), strict=True)])
+    assert classify_column("c1", ssns).pii_type is None  # nine digits could be anything
+    assert classify_column("member_ssn", ssns).pii_type == "ssn"
+    phones = pd.Series([f"{a}{e}{n:04d}" for a, e, n in zip(rng.integers(201, 989, 200), rng.integers(201, 999, 200),
+                                                            rng.integers(0, 9999, 200), strict=True)])
+    assert classify_column("c2", phones).pii_type is None
+    assert classify_column("mobile", phones).pii_type == "phone"

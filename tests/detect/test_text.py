@@ -33,6 +33,11 @@ def test_scrub_replaces_spans_with_labels() -> None:
     assert scrub_text(text) == "Contact [NAME] at [EMAIL] or [PHONE]. [NAME] agreed."
 
 
+def test_titles_mark_names_the_lexicon_lacks() -> None:
+    assert scrub_text("Seen by Dr. Okonkwo-Adeyemi today; Mrs Zbigniewska called.") == (
+        "Seen by [NAME] today; [NAME] called.")
+
+
 def test_spans_do_not_overlap_and_the_longer_name_wins() -> None:
     spans = find_pii_spans("Email john.smith@example.com then call John Smith.", single_names=True)
     assert [(s.kind, s.end - s.start) for s in spans] == [("email", 22), ("person_name", 10)]

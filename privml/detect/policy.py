@@ -1,0 +1,99 @@
+"""From a scan to a proposed policy: the role and action each detected type gets by default.
+
+The proposal is a starting point a person reviews: direct identifiers are removed or replaced by the
+technique that keeps what is still useful (a token that joins, a masked tail, a realistic pseudonym),
+quasi-identifiers keep a built-in generalization hierarchy for the anonymity engine, and the policy asks
+for k-anonymity (Mondrian, k=5) when there are quasi-identifiers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from privml.policy import AnonymityPolicy, ColumnPolicy, Policy, Role
+
+if TYPE_CHECKING:
+    from privml.detect.scan import ScanResult
+
+__all__ = ["KEY_NAME", "KEY_REFERENCE", "PROPOSALS", "Proposal", "proposal_for", "propose_policy"]
+
+KEY_NAME = "tokens"
+KEY_REFERENCE = "alias/privml-tokens"
+DEFAULT_K = 5
+# Keyed techniques, in case the technique registry cannot be asked (it is authoritative when it can).
+_KEYED = frozenset({"tokenize", "pseudonymize", "encrypt", "date_shift"})
+
+
+@dataclass(frozen=True)
+class Proposal:
+    role: Role
+    action: str
+    params: dict[str, Any] = field(default_factory=dict)
+    hierarchy: dict[str, Any] | None = None
+
+    @property
+    def needs_key(self) -> bool:
+        try:
+            from privml.transforms import technique_class
+
+            return bool(technique_class(self.action).needs_key)
+        except (ImportError, LookupError):
+            return self.action in _KEYED
+
+
+_ID = Role.IDENTIFIER
+_QI = Role.QUASI_IDENTIFIER
+
+PROPOSALS: dict[str | None, Proposal] = {
+    # direct identifiers
+    "email": Proposal(_ID, "tokenize"),  # a keyed token still joins records of one person
+    "phone": Proposal(_ID, "mask", {"keep_last": 2}),
+    "ssn": Proposal(_ID, "drop"),
+    "credit_card": Proposal(_ID, "mask", {"keep_last": 4}),
+    "iban": Proposal(_ID, "tokenize"),
+    "ip_address": Proposal(_ID, "tokenize"),
+    "url": Proposal(_ID, "redact"),
+    "person_name": Proposal(_ID, "pseudonymize", {"kind": "name"}),
+    "street_address": Proposal(_ID, "drop"),
+    "free_text_pii": Proposal(_ID, "scrub"),
+    # quasi-identifiers: a built-in hierarchy the anonymity engine generalizes along
+    "date_of_birth": Proposal(_QI, "generalize", {"date": "year"}, {"type": "date", "levels": ["year", "decade"]}),
+    "date": Proposal(_QI, "generalize", {"date": "month"}, {"type": "date", "levels": ["month", "year"]}),
+    "postcode": Proposal(_QI, "generalize", {"prefix": 3}, {"type": "prefix", "levels": 2}),
+    "age": Proposal(_QI, "keep", hierarchy={"type": "interval", "width": 5, "levels": 3}),
+    "sex": Proposal(_QI, "keep"),
+    # the rest
+    "health": Proposal(Role.SENSITIVE, "keep"),
+    "special_category": Proposal(Role.SENSITIVE, "keep"),  # race, religion, ... (GDPR art. 9)
+    "label": Proposal(Role.LABEL, "keep"),
+    "free_text": Proposal(Role.FEATURE, "scrub"),  # no PII in the sample is no proof of none in the rest
+    None: Proposal(Role.FEATURE, "keep"),
+}
+
+
+def proposal_for(pii_type: str | None) -> Proposal:
+    return PROPOSALS.get(pii_type, PROPOSALS[None])
+
+
+def propose_policy(scan: ScanResult, *, k: int = DEFAULT_K) -> Policy:
+    """A valid policy for the scanned table: every column listed with its proposed role and action."""
+    columns: dict[str, ColumnPolicy] = {}
+    uses_key = False
+    for col in scan.columns:
+        proposal = Proposal(col.role, col.action, dict(col.params), col.hierarchy)
+        uses_key |= proposal.needs_key
+        columns[col.name] = ColumnPolicy(
+            role=col.role,
+            action=col.action,
+            params=dict(col.params),
+            key=KEY_NAME if proposal.needs_key else None,
+            hierarchy=col.hierarchy,
+            pii_type=col.pii_type,
+        )
+    has_qi = any(c.role is Role.QUASI_IDENTIFIER for c in columns.values())
+    return Policy(
+        keys={KEY_NAME: KEY_REFERENCE} if uses_key else {},
+        columns=columns,
+        anonymity=AnonymityPolicy(algorithm="mondrian", k=k) if has_qi else None,
+    )
