@@ -81,7 +81,7 @@ def test_single_new_record_with_unseen_and_missing_values(fitted):
     new["email"] = None
     out = fitted.transform(new)
     assert len(out) == 1
-    assert out["email"].iloc[0] is None and out["age"].iloc[0] is None
+    assert pd.isna(out["email"].iloc[0]) and pd.isna(out["age"].iloc[0])
     assert out["city"].iloc[0] == "Nowhere"
 
 

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
 
 from privml.errors import PrivmlError
@@ -90,17 +90,17 @@ def as_text(values: pd.Series) -> pd.Series:
 def map_distinct(values: pd.Series, fn: Callable[[str], str]) -> pd.Series:
     """Apply `fn` once per distinct non-missing value and broadcast: keyed hashing and encryption cost
     one call per distinct value, not per row."""
-    return map_distinct_batch(values, lambda uniques: [fn(u) for u in uniques])
+    return map_distinct_batch(values, lambda uniques: [fn(u) for u in uniques.to_pylist()])
 
 
-def map_distinct_batch(values: pd.Series, fn: Callable[[list[str]], Sequence[Any]]) -> pd.Series:
-    """Like `map_distinct`, with `fn` taking all distinct values at once (for vectorized techniques)."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = fn([str(u) for u in uniques])
-    lookup = np.empty(len(mapped) + 1, dtype=object)
-    lookup[: len(mapped)] = mapped
-    lookup[-1] = None
-    return pd.Series(lookup[codes], index=values.index, name=values.name, dtype=object)
+def map_distinct_batch(values: pd.Series, fn: Callable[[pa.Array], pa.Array | Sequence[str]]) -> pd.Series:
+    """Like `map_distinct`, with `fn` taking all distinct values at once as an Arrow string array and
+    returning their images in the same order (for vectorized techniques). Missing stays missing."""
+    encoded = arrow_strings(values).dictionary_encode()
+    mapped = fn(encoded.dictionary)
+    if not isinstance(mapped, pa.Array):
+        mapped = pa.array(mapped, pa.large_string())
+    return from_arrow(mapped.take(encoded.indices), values)
 
 
 def arrow_strings(values: pd.Series) -> pa.Array:
@@ -114,7 +114,10 @@ def arrow_strings(values: pd.Series) -> pa.Array:
 
 
 def from_arrow(arr: pa.Array, like: pd.Series) -> pd.Series:
-    return pd.Series(arr.to_numpy(zero_copy_only=False), index=like.index, name=like.name, dtype=object)
+    """An Arrow string array as a pandas string column (no copy), aligned with `like`."""
+    if not pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.large_string())
+    return pd.Series(pd.array(arr, dtype="str"), index=like.index, name=like.name)
 
 
 def parse_numbers(values: pd.Series, column: str) -> pd.Series:
@@ -130,8 +133,18 @@ def parse_numbers(values: pd.Series, column: str) -> pd.Series:
     return numbers.astype("float64")
 
 
+def iso_dates(values: pd.Series) -> pa.Array | None:
+    """The column as Arrow timestamps when every present value is a plain ISO date (YYYY-MM-DD), else None."""
+    arr = arrow_strings(values)
+    stamps = pc.strptime(arr, format="%Y-%m-%d", unit="s", error_is_null=True)
+    return stamps if stamps.null_count == arr.null_count else None
+
+
 def parse_dates(values: pd.Series, column: str) -> pd.Series:
-    try:  # the common case, ISO 8601, parses an order of magnitude faster than format inference
+    stamps = iso_dates(values)
+    if stamps is not None:  # the common case, parsed by Arrow an order of magnitude faster than pandas
+        return pd.Series(stamps.to_pandas(), index=values.index, name=values.name)
+    try:
         dates = pd.to_datetime(values, errors="raise", format="ISO8601")
     except (ValueError, TypeError):
         dates = pd.to_datetime(values, errors="coerce", format="mixed")

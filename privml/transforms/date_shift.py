@@ -44,7 +44,7 @@ class DateShift(Technique):
             subjects = as_text(values).fillna("")
         key, span = ctx.secret, 2 * p.max_days + 1
         codes, uniques = pd.factorize(subjects)
-        numbers = digest_integers(cmac_digests([str(u) for u in uniques], key))
+        numbers = digest_integers(cmac_digests(uniques.tolist(), key))
         offsets = (numbers % np.uint64(span)).astype(np.int64) - p.max_days
         shifted = dates + pd.to_timedelta(offsets[codes], unit="D")
         out = shifted.dt.strftime(p.format).astype(object)

@@ -18,7 +18,16 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from privml.errors import PrivmlError
-from privml.transforms.base import Context, Technique, arrow_strings, from_arrow, parse_dates, parse_numbers, register
+from privml.transforms.base import (
+    Context,
+    Technique,
+    arrow_strings,
+    from_arrow,
+    iso_dates,
+    parse_dates,
+    parse_numbers,
+    register,
+)
 
 
 class GeneralizeParams(BaseModel):
@@ -107,8 +116,13 @@ class Generalize(Technique):
         elif p.cuts is not None:
             out = cut_labels(parse_numbers(values, ctx.column), p.cuts)
         elif p.date is not None:
-            dates = parse_dates(values, ctx.column)
-            out = dates.dt.strftime("%Y-%m" if p.date == "month" else "%Y").astype(object)
+            if iso_dates(values) is not None:  # YYYY-MM-DD: the month and year are prefixes of the text
+                out = from_arrow(
+                    pc.utf8_slice_codeunits(arrow_strings(values), 0, 7 if p.date == "month" else 4), values
+                )
+            else:
+                dates = parse_dates(values, ctx.column)
+                out = dates.dt.strftime("%Y-%m" if p.date == "month" else "%Y").astype(object)
         elif p.prefix is not None:
             arr = arrow_strings(values)
             stars = pc.replace_substring_regex(pc.utf8_slice_codeunits(arr, p.prefix), ".", "*")

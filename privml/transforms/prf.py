@@ -9,9 +9,10 @@ of the per-value cost. Callers get digests, never the key schedule or subkeys.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
+import pyarrow as pa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 _BLOCK = 16
@@ -25,43 +26,84 @@ def _double(block: bytes) -> bytes:
     return value.to_bytes(_BLOCK, "big")
 
 
-def cmac_digests(values: Sequence[str], key: bytes) -> np.ndarray:
-    """AES-CMAC of each value's UTF-8 bytes: an (n, 16) uint8 array."""
+_ROWS_PER_BATCH = 1 << 16  # bounds the temporary gather arrays to a few MB
+
+
+def _as_large_strings(values: pa.Array | Sequence[str]) -> pa.Array:
+    arr = values if isinstance(values, pa.Array) else pa.array(values, pa.large_string())
+    if not pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.large_string())
+    return arr
+
+
+def cmac_digests(values: pa.Array | Sequence[str], key: bytes) -> np.ndarray:
+    """AES-CMAC of each value's UTF-8 bytes: an (n, 16) uint8 array. Values must not be missing."""
     if len(key) not in (16, 24, 32):
         raise ValueError("AES key must be 16, 24 or 32 bytes")
     encrypt = Cipher(algorithms.AES(key), modes.ECB()).encryptor().update  # noqa: S305 - CMAC's block cipher
     k1 = _double(encrypt(bytes(_BLOCK)))
-    k2 = _double(k1)
-    n = len(values)
+    subkeys = np.stack([np.frombuffer(k1, np.uint8), np.frombuffer(_double(k1), np.uint8)])
+    arr = _as_large_strings(values)
+    n = len(arr)
+    out = np.zeros((n, _BLOCK), dtype=np.uint8)
     if n == 0:
-        return np.zeros((0, _BLOCK), dtype=np.uint8)
-    raw = [v.encode("utf-8") for v in values]
-    packed = np.array(raw, dtype=bytes)  # fixed width, zero-padded: CMAC's padding after the 0x80 marker
-    lengths = np.fromiter(map(len, raw), dtype=np.int64, count=n)
+        return out
+    # Read the UTF-8 bytes straight from Arrow's buffers: no Python object per value.
+    _, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset : arr.offset + n + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(1, np.uint8)
+    if len(data) == 0:
+        data = np.zeros(1, np.uint8)
+    for lo in range(0, n, _ROWS_PER_BATCH):
+        hi = min(n, lo + _ROWS_PER_BATCH)
+        out[lo:hi] = _cmac_batch(encrypt, subkeys, data, offsets[lo : hi + 1])
+    return out
+
+
+def _cmac_batch(
+    encrypt: Callable[[bytes], bytes], subkeys: np.ndarray, data: np.ndarray, offsets: np.ndarray
+) -> np.ndarray:
+    m = len(offsets) - 1
+    lengths = np.diff(offsets)
     blocks = np.maximum(1, -(-lengths // _BLOCK))  # ceil; an empty message is one padded block
     width = int(blocks.max()) * _BLOCK
-    data = np.zeros((n, width), dtype=np.uint8)
-    data[:, : packed.itemsize] = packed.view(np.uint8).reshape(n, packed.itemsize)
+    # Scatter the messages' bytes into a zero-padded (m, width) matrix in one vectorized step.
+    segment = data[offsets[0] : offsets[-1]]
+    rows = np.repeat(np.arange(m, dtype=np.intp), lengths)
+    cols = np.arange(len(segment), dtype=np.intp) - np.repeat(offsets[:-1] - offsets[0], lengths)
+    padded = np.zeros((m, width), dtype=np.uint8)
+    padded[rows, cols] = segment
     complete = (lengths > 0) & (lengths % _BLOCK == 0)
-    incomplete = np.flatnonzero(~complete)
-    data[incomplete, lengths[incomplete]] = 0x80
-    subkeys = np.where(complete[:, None], np.frombuffer(k1, np.uint8), np.frombuffer(k2, np.uint8))
-    last = blocks - 1
-    state = np.zeros((n, _BLOCK), dtype=np.uint8)
+    open_rows = np.flatnonzero(~complete)
+    padded[open_rows, lengths[open_rows]] = 0x80  # CMAC padding: a one bit, then zeros
+    last = (blocks - 1) * _BLOCK
+    last_block = (np.arange(m)[:, None], last[:, None] + np.arange(_BLOCK))
+    padded[last_block] ^= subkeys[np.where(complete, 0, 1)]
+    state = np.zeros((m, _BLOCK), dtype=np.uint8)
     for j in range(int(blocks.max())):
+        chunk = padded[:, j * _BLOCK : (j + 1) * _BLOCK]
+        if blocks.min() > j:  # every message has this block
+            state = np.frombuffer(encrypt((state ^ chunk).tobytes()), dtype=np.uint8).reshape(m, _BLOCK)
+            continue
         active = np.flatnonzero(blocks > j)
-        mixed = state[active] ^ data[active, j * _BLOCK : (j + 1) * _BLOCK]
-        ending = last[active] == j
-        mixed[ending] ^= subkeys[active[ending]]
+        mixed = state[active] ^ chunk[active]
+        state = state.copy()
         state[active] = np.frombuffer(encrypt(mixed.tobytes()), dtype=np.uint8).reshape(-1, _BLOCK)
     return state
 
 
-def hex_digests(digests: np.ndarray, length: int, prefix: str = "") -> list[str]:
-    """`prefix` + the first `length` hex characters of each digest."""
-    text = digests.tobytes().hex()
-    step = 2 * digests.shape[1]
-    return [prefix + text[i : i + length] for i in range(0, len(text), step)]
+_HEX_PAIRS = np.frombuffer(b"".join(f"{i:02x}".encode() for i in range(256)), dtype=np.uint8).reshape(256, 2)
+
+
+def hex_strings(digests: np.ndarray, length: int, prefix: str = "") -> pa.Array:
+    """`prefix` + the first `length` hex characters of each digest, as an Arrow string array."""
+    n = len(digests)
+    head = np.frombuffer(prefix.encode("utf-8"), dtype=np.uint8)
+    rows = np.empty((n, len(head) + length), dtype=np.uint8)
+    rows[:, : len(head)] = head
+    rows[:, len(head) :] = _HEX_PAIRS[digests].reshape(n, 2 * digests.shape[1])[:, :length]
+    offsets = np.arange(n + 1, dtype=np.int64) * rows.shape[1]
+    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(rows)])
 
 
 def digest_integers(digests: np.ndarray) -> np.ndarray:

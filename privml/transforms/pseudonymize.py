@@ -14,6 +14,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
 
 from privml.transforms.base import Context, Technique, map_distinct_batch, register
@@ -48,14 +50,18 @@ class Pseudonymize(Technique):
         kind = self.params.kind  # type: ignore[attr-defined]
         firsts, lasts = _name_lists()
 
-        def pseudonyms(uniques: list[str]) -> list[str]:
+        def pseudonyms(uniques: pa.Array) -> pa.Array | list[str]:
             numbers = digest_integers(cmac_digests(uniques, key))
             n_first, n_last = np.uint64(len(firsts)), np.uint64(len(lasts))
             first = firsts[(numbers % n_first).astype(np.intp)]
             last = lasts[((numbers // n_first) % n_last).astype(np.intp)]
             rest = (numbers // (n_first * n_last)).astype(np.int64)
             if kind == "name":
-                return [f"{f} {la}" for f, la in zip(first, last, strict=True)]
+                return pc.binary_join_element_wise(
+                    pa.array(first, pa.large_string()),
+                    pa.array(last, pa.large_string()),
+                    pa.scalar(" ", pa.large_string()),
+                )
             if kind == "first_name":
                 return first.tolist()
             if kind == "last_name":

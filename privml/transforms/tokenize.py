@@ -16,7 +16,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from privml.transforms.base import Context, Technique, map_distinct_batch, register
-from privml.transforms.prf import cmac_digests, hex_digests
+from privml.transforms.prf import cmac_digests, hex_strings
 
 
 class TokenizeParams(BaseModel):
@@ -44,5 +44,5 @@ class Tokenize(Technique):
         params: TokenizeParams = self.params  # type: ignore[assignment]
         key = ctx.secret
         return map_distinct_batch(
-            values, lambda uniques: hex_digests(cmac_digests(uniques, key), params.length, params.prefix)
+            values, lambda uniques: hex_strings(cmac_digests(uniques, key), params.length, params.prefix)
         )

@@ -13,7 +13,8 @@ def mask(values, **params):
     technique = technique_class("mask")(params)
     as_object = technique.apply(pd.Series(values, dtype=object), Context("c")).tolist()
     as_arrow = technique.apply(pd.Series(values, dtype="str"), Context("c")).tolist()  # what read_table gives
-    assert [None if v != v else v for v in as_arrow] == as_object
+    as_object, as_arrow = ([None if pd.isna(v) else v for v in out] for out in (as_object, as_arrow))
+    assert as_arrow == as_object
     return as_object
 
 

@@ -5,7 +5,7 @@ from cryptography.hazmat.primitives.cmac import CMAC
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privml.transforms.prf import cmac_digests, digest_integers, hex_digests
+from privml.transforms.prf import cmac_digests, digest_integers, hex_strings
 
 KEY = bytes(range(32))
 
@@ -33,5 +33,5 @@ def test_keys_separate_and_helpers_shape():
     other = cmac_digests(["v"], os.urandom(32))
     assert other.tobytes() != cmac_digests(["v"], KEY).tobytes()
     digests = cmac_digests(["a", "b"], KEY)
-    assert hex_digests(digests, 10, "t_") == ["t_" + reference("a").hex()[:10], "t_" + reference("b").hex()[:10]]
+    assert hex_strings(digests, 10, "t_").to_pylist() == ["t_" + reference("a").hex()[:10], "t_" + reference("b").hex()[:10]]
     assert digest_integers(digests)[0] == int.from_bytes(reference("a")[:8], "big")
