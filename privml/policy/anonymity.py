@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class LDiversity(BaseModel):
@@ -13,6 +13,12 @@ class LDiversity(BaseModel):
     kind: Literal["distinct", "entropy", "recursive"] = "distinct"
     l: float = Field(ge=1)  # noqa: E741 - the field's name in the literature
     c: float | None = Field(default=None, gt=0, description="the c of recursive-(c,l) diversity")
+
+    @model_validator(mode="after")
+    def _recursive_needs_c(self) -> LDiversity:
+        if self.kind == "recursive" and self.c is None:
+            raise ValueError("l_diversity: kind 'recursive' needs `c` (recursive-(c,l) diversity)")
+        return self
 
 
 class TCloseness(BaseModel):
@@ -34,3 +40,9 @@ class AnonymityPolicy(BaseModel):
     max_suppression: float = Field(default=0.0, ge=0, le=1, description="share of records that may be suppressed")
     max_risk: float | None = Field(default=None, gt=0, le=1, description="highest prosecutor risk allowed")
     metric: Literal["entropy", "loss", "discernibility"] = "entropy"
+    risk_threshold: float = Field(
+        default=0.2, gt=0, le=1, description="a record whose prosecutor risk exceeds this counts as at risk"
+    )
+    population: str | None = Field(
+        default=None, description="population table (path) for journalist risk, same quasi-identifier columns"
+    )

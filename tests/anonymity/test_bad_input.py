@@ -112,3 +112,15 @@ anonymity: {{algorithm: global_recoding, k: 2}}
     assert proc.returncode == 2, proc.stderr
     assert "city" in proc.stderr and "row 2" in proc.stderr
     assert not out.exists()
+
+
+def test_max_risk_raises_k_and_index_is_preserved():
+    df = pd.DataFrame({"age": [str(20 + i % 12) for i in range(60)]}, index=range(100, 160))
+    policy = make_policy({"age": {"type": "interval", "width": 2, "levels": 3}},
+                         {"algorithm": "global_recoding", "k": 2, "max_risk": 0.1, "max_suppression": 0.0})
+    engine = AnonymityEngine(policy)
+    out = engine.fit_transform(df)
+    report = engine.report()
+    assert report["targets"]["k"] == 10
+    assert report["risk"]["prosecutor_max"] <= 0.1 and report["k"] >= 10
+    assert list(out.index) == list(df.index)

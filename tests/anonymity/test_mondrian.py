@@ -85,3 +85,15 @@ def test_journalist_risk_with_population(tmp_path):
     risk = engine.report()["risk"]
     assert 0 < risk["journalist_max"] <= risk["prosecutor_max"]
     assert risk["journalist_avg"] <= risk["prosecutor_avg"] + 1e-12
+
+
+def test_dates_are_an_ordered_axis():
+    rng = np.random.default_rng(4)
+    days = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 365, 300), unit="D")
+    df = pd.DataFrame({"visit": days.strftime("%Y-%m-%d"), "zip": rng.choice(["A", "B"], 300)})
+    policy = make_policy({"visit": {"type": "date"}, "zip": None}, {"algorithm": "mondrian", "k": 5})
+    engine = AnonymityEngine(policy)
+    out = engine.fit_transform(df)
+    assert engine.report()["k"] >= 5
+    lo, _, hi = out.iloc[0]["visit"].partition("..")
+    assert lo <= df.iloc[0]["visit"] <= (hi or lo)

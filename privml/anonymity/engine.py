@@ -1,0 +1,377 @@
+"""AnonymityEngine: the policy's `anonymity:` targets applied to the quasi-identifiers of a table.
+
+    engine = AnonymityEngine(policy)
+    released = engine.fit_transform(df)      # suppressed rows dropped, index preserved
+    engine.transform(new_rows)               # same levels / same Mondrian boxes, never an error
+    engine.report()                          # k, l, t, risk before/after, utility, transformation
+    AnonymityEngine.from_state(engine.get_state())   # plain JSON-able data, no code
+
+`fit` raises CheckFailed when the targets cannot be met, PrivmlError for bad input (a value missing
+from a hierarchy, an uneven hierarchy, k larger than the table). Messages name columns, never values.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from privml.anonymity import risk as risk_mod
+from privml.anonymity.axes import axis_values, box_label, days_since_epoch
+from privml.anonymity.encoding import EncodedTable
+from privml.anonymity.hierarchy import ROOT, Hierarchy, leaf_index, load_hierarchy
+from privml.anonymity.lattice import search
+from privml.anonymity.metrics import LossMetric, make_metric
+from privml.anonymity.models import Constraints, SensitiveColumn, classes_ok, measure
+from privml.anonymity.mondrian import MondrianTree, mondrian, ncp
+from privml.anonymity.utility import average_class_size, discernibility, hierarchy_ncp
+from privml.errors import CheckFailed, PrivmlError
+
+STATE_VERSION = 1
+
+
+class AnonymityEngine:
+    def __init__(self, policy: Any = None, *, config: dict[str, Any] | None = None) -> None:
+        if config is None:
+            config = config_from_policy(policy)
+        self.config = config
+        self.hierarchies_: dict[str, Hierarchy] = {}
+        self.levels_: dict[str, int] = {}
+        self.tree_: MondrianTree | None = None
+        self.axes_: dict[str, dict[str, Any]] = {}
+        self.labels_: list[list[str]] = []
+        self.suppressed_index_: list[Any] = []
+        self.report_: dict[str, Any] = {}
+
+    # -- properties of the config ------------------------------------------------------------------
+    @property
+    def quasi_identifiers(self) -> list[str]:
+        return list(self.config["quasi_identifiers"])
+
+    @property
+    def sensitive(self) -> list[str]:
+        return list(self.config["sensitive"])
+
+    def constraints(self) -> Constraints:
+        c = self.config
+        k = int(c["k"])
+        if c.get("max_risk"):
+            k = max(k, math.ceil(1.0 / float(c["max_risk"]) - 1e-9))
+        ld, tc = c.get("l_diversity"), c.get("t_closeness")
+        return Constraints(
+            k=k,
+            l_kind=ld["kind"] if ld else None,
+            l=float(ld["l"]) if ld else 1.0,
+            c=ld.get("c") if ld else None,
+            t=float(tc["t"]) if tc else None,
+            t_distance=tc.get("distance", "equal") if tc else "equal",
+            sensitive=tuple(self.sensitive),
+        )
+
+    # -- fit ---------------------------------------------------------------------------------------
+    def fit(self, df: pd.DataFrame) -> AnonymityEngine:
+        self._fit(df)
+        return self
+
+    def fit_transform(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The generalized training rows without the suppressed ones (index preserved)."""
+        return self._fit(df)
+
+    def _fit(self, df: pd.DataFrame) -> pd.DataFrame:
+        qis, sens = self.quasi_identifiers, self.sensitive
+        for col in [*qis, *sens]:
+            if col not in df.columns:
+                raise PrivmlError(f"column {col}: listed in the policy but not in the table")
+        if not qis:
+            raise PrivmlError("anonymity: the policy lists no quasi_identifier columns")
+        constraints = self.constraints()
+        if constraints.needs_sensitive and not sens:
+            raise PrivmlError("anonymity: l-diversity and t-closeness need a column with role 'sensitive'")
+        n = len(df)
+        if constraints.k > n:
+            raise PrivmlError(f"anonymity: k={constraints.k} is larger than the table ({n} rows)")
+        for col in [*qis, *sens]:
+            missing = df[col].isna().to_numpy()
+            if missing.any():
+                row = int(np.flatnonzero(missing)[0]) + 1
+                raise PrivmlError(f"column {col}: data row {row} is empty")
+        sensitive = [SensitiveColumn.encode(s, df[s]) for s in sens]
+        threshold = float(self.config.get("risk_threshold", risk_mod.DEFAULT_THRESHOLD))
+        before_ids, before_n = risk_mod.class_ids_of(df, qis)
+        before_sizes = np.bincount(before_ids, minlength=before_n)
+        if self.config["algorithm"] == "global_recoding":
+            suppressed, utility, transformation = self._fit_global(df, constraints, sensitive)
+        else:
+            suppressed, utility, transformation = self._fit_mondrian(df, constraints, sensitive)
+        self.suppressed_index_ = [_plain(v) for v in df.index[suppressed]]
+        released = self.transform(df).loc[~suppressed]
+        ids, n_classes = risk_mod.class_ids_of(released, qis)
+        sizes = np.bincount(ids, minlength=n_classes)
+        kept_sensitive = [s.subset(np.flatnonzero(~suppressed)) for s in sensitive]
+        achieved = measure(ids, n_classes, kept_sensitive, constraints.t_distance)
+        after = risk_mod.prosecutor(sizes, threshold)
+        before = risk_mod.prosecutor(before_sizes, threshold)
+        if self.config.get("population"):
+            population = self._population()
+            after.update(risk_mod.journalist(risk_mod.row_keys(released, qis),
+                                             risk_mod.row_keys(self.transform(population), qis), threshold))
+            before.update(risk_mod.journalist(risk_mod.row_keys(df, qis), risk_mod.row_keys(population, qis),
+                                              threshold))
+        if self.config.get("max_risk") and after["prosecutor_max"] > float(self.config["max_risk"]) + 1e-12:
+            raise CheckFailed(
+                f"anonymity: highest prosecutor risk {after['prosecutor_max']:.4g} exceeds max_risk "
+                f"{self.config['max_risk']}"
+            )
+        self.report_ = {
+            "algorithm": self.config["algorithm"],
+            "rows_in": n,
+            "rows_out": int(n - suppressed.sum()),
+            "suppressed_rows": int(suppressed.sum()),
+            "quasi_identifiers": qis,
+            "sensitive_attributes": sens,
+            **achieved.as_dict(),
+            "targets": self._targets(constraints),
+            "risk": after,
+            "risk_before": before,
+            "utility": {
+                **utility,
+                "discernibility": discernibility(sizes, int(suppressed.sum()), n),
+                "avg_class_size": average_class_size(sizes),
+                "classes": int(n_classes),
+            },
+            "transformation": transformation,
+            "class_sizes": risk_mod.size_histogram(sizes),
+            "class_sizes_before": risk_mod.size_histogram(before_sizes),
+        }
+        return released
+
+    def _population(self) -> pd.DataFrame:
+        from privml.io import read_table
+
+        population = read_table(self.config["population"])
+        for col in self.quasi_identifiers:
+            if col not in population.columns:
+                raise PrivmlError(f"column {col}: not in the population table")
+        return population[self.quasi_identifiers].fillna("")
+
+    def _targets(self, constraints: Constraints) -> dict[str, Any]:
+        c = self.config
+        return {
+            "k": constraints.k,
+            "l_diversity": c.get("l_diversity"),
+            "t_closeness": c.get("t_closeness"),
+            "max_suppression": c.get("max_suppression", 0.0),
+            "max_risk": c.get("max_risk"),
+            "metric": c.get("metric", "entropy") if c["algorithm"] == "global_recoding" else "ncp",
+        }
+
+    def _fit_global(self, df: pd.DataFrame, constraints: Constraints, sensitive: list[SensitiveColumn]):
+        qis = self.quasi_identifiers
+        hier_specs = self.config.get("hierarchies", {})
+        self.hierarchies_ = {
+            col: load_hierarchy(col, hier_specs.get(col), df[col])
+            for col in qis
+        }
+        table = EncodedTable.encode(df, self.hierarchies_)
+        metric = make_metric(self.config.get("metric", "entropy"), table)
+        max_supp = float(self.config.get("max_suppression", 0.0))
+        result = search(table, constraints, sensitive, max_supp, metric)
+        if result is None:
+            raise CheckFailed(_unmet_message(constraints, max_supp, "no generalization of the quasi-identifiers"))
+        self.levels_ = {col: int(level) for col, level in zip(qis, result.node, strict=True)}
+        suppressed = result.suppressed_rows
+        if isinstance(metric, LossMetric):
+            per_column = dict(zip(qis, metric.per_column(result.node, suppressed).tolist(), strict=True))
+        else:
+            pc = metric.per_column(result.node)
+            per_column = dict(zip(qis, pc.tolist(), strict=True)) if pc is not None else {}
+        col_ncp = hierarchy_ncp(table, result.node, suppressed)
+        utility = {
+            "metric": metric.name,
+            "information_loss": float(result.loss),
+            "per_column": per_column,
+            "ncp": float(np.mean(list(col_ncp.values()))),
+            "ncp_per_column": col_ncp,
+            "lattice_nodes_checked": result.checked,
+        }
+        return suppressed, utility, dict(self.levels_)
+
+    def _fit_mondrian(self, df: pd.DataFrame, constraints: Constraints, sensitive: list[SensitiveColumn]):
+        qis = self.quasi_identifiers
+        self.axes_ = {col: self._axis_for(col, df[col]) for col in qis}
+        x = np.column_stack([axis_values(self.axes_[col], df[col], strict=True) for col in qis])
+        n = len(df)
+        root_ok = classes_ok(np.zeros(n, dtype=np.int64), 1, np.array([n]), constraints, sensitive)
+        if not root_ok[0]:
+            raise CheckFailed(_unmet_message(constraints, 0.0, "the whole table"))
+        result = mondrian(x, constraints, sensitive)
+        self.tree_ = result.tree
+        self.labels_ = [
+            [box_label(self.axes_[col], result.low[p, j], result.high[p, j]) for j, col in enumerate(qis)]
+            for p in range(result.n_partitions)
+        ]
+        sizes = np.bincount(result.partition_of_row, minlength=result.n_partitions)
+        spread = x.max(axis=0) - x.min(axis=0)
+        spread = np.where(spread == 0, 1.0, spread)
+        widths = (result.high - result.low) / spread
+        per_column = {col: float(np.sum(widths[:, j] * sizes) / n) for j, col in enumerate(qis)}
+        total = ncp(result.low, result.high, sizes, spread)
+        utility = {"metric": "ncp", "information_loss": total, "ncp": total, "per_column": per_column,
+                   "ncp_per_column": per_column}
+        return np.zeros(n, dtype=bool), utility, {"algorithm": "mondrian", "partitions": result.n_partitions}
+
+    def _axis_for(self, col: str, values: pd.Series) -> dict[str, Any]:
+        """How a column becomes a Mondrian axis: numeric, or categories in a fixed order."""
+        dtype = self.config.get("dtypes", {}).get(col, "auto")
+        spec = self.config.get("hierarchies", {}).get(col)
+        if dtype == "date" or (isinstance(spec, dict) and spec.get("type") == "date"):
+            days = days_since_epoch(values)
+            if np.isnan(days).any():
+                row = int(np.flatnonzero(np.isnan(days))[0]) + 1
+                raise PrivmlError(f"column {col}: data row {row} is not a date")
+            return {"kind": "date"}
+        if dtype in ("numeric", "auto") and not isinstance(spec, str):
+            parsed = pd.to_numeric(values, errors="coerce")
+            if not parsed.isna().any():
+                return {"kind": "numeric", "integer": bool((parsed == np.floor(parsed)).all())}
+            if dtype == "numeric":
+                row = int(np.flatnonzero(parsed.isna().to_numpy())[0]) + 1
+                raise PrivmlError(f"column {col}: data row {row} is not a number")
+        if isinstance(spec, str):
+            hierarchy = load_hierarchy(col, spec, values)
+            leaf_index(hierarchy, values, strict=True)
+            present = set(values.astype(str))
+            rows = [r for r in hierarchy.rows if r[0] in present]
+            # a box over several categories is labelled with their lowest common generalization
+            return {"kind": "category", "categories": [r[0] for r in rows], "generalizations": rows}
+        else:
+            categories = [str(v) for v in pd.unique(values.astype(str))]
+        return {"kind": "category", "categories": categories}
+
+    # -- transform ---------------------------------------------------------------------------------
+    def transform(self, df: pd.DataFrame) -> pd.DataFrame:
+        if not self.report_ and not self.levels_ and self.tree_ is None:
+            raise PrivmlError("anonymity: the engine is not fitted")
+        out = df.copy()
+        qis = self.quasi_identifiers
+        for col in qis:
+            if col not in df.columns:
+                raise PrivmlError(f"column {col}: quasi-identifier missing from the table")
+        if self.config["algorithm"] == "global_recoding":
+            for col in qis:
+                out[col] = self._generalize(col, df[col])
+            return out
+        assert self.tree_ is not None
+        x = np.column_stack([axis_values(self.axes_[col], df[col], strict=False) for col in qis]) \
+            if len(df) else np.zeros((0, len(qis)))
+        parts = self.tree_.route(x)
+        labels = np.asarray(self.labels_, dtype=object).reshape(-1, len(qis))
+        for j, col in enumerate(qis):
+            column = labels[parts, j] if len(df) else np.array([], dtype=object)
+            column = np.where(np.isnan(x[:, j]), ROOT, column) if len(df) else column
+            out[col] = pd.Series(column, index=df.index, dtype=object)
+        return out
+
+    def _generalize(self, col: str, values: pd.Series) -> pd.Series:
+        hierarchy = self.hierarchies_[col]
+        level = self.levels_[col]
+        text = values.astype(str)
+        codes = leaf_index(hierarchy, text, strict=False)
+        column = np.array([row[level] for row in hierarchy.rows], dtype=object)
+        result = np.where(codes >= 0, column[np.maximum(codes, 0)], ROOT)
+        unseen = np.flatnonzero(codes < 0)
+        if len(unseen) and level > 0:
+            for i in unseen:
+                result[i] = hierarchy.generalize_unseen(text.iloc[i])[level - 1]
+        return pd.Series(result, index=values.index, dtype=object)
+
+    # -- report and state --------------------------------------------------------------------------
+    def report(self) -> dict[str, Any]:
+        return dict(self.report_)
+
+    def get_state(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "config": self.config,
+            "hierarchies": {c: h.get_state() for c, h in self.hierarchies_.items()},
+            "levels": dict(self.levels_),
+            "tree": self.tree_.get_state() if self.tree_ is not None else None,
+            "axes": self.axes_,
+            "labels": self.labels_,
+            "suppressed_index": self.suppressed_index_,
+            "report": _jsonable(self.report_),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> AnonymityEngine:
+        if state.get("version") != STATE_VERSION:
+            raise PrivmlError("anonymity: fitted engine state has an unknown version")
+        engine = cls(config=dict(state["config"]))
+        engine.hierarchies_ = {c: Hierarchy.from_state(h) for c, h in state["hierarchies"].items()}
+        engine.levels_ = {c: int(v) for c, v in state["levels"].items()}
+        engine.tree_ = MondrianTree.from_state(state["tree"]) if state.get("tree") else None
+        engine.axes_ = dict(state.get("axes", {}))
+        engine.labels_ = [list(r) for r in state.get("labels", [])]
+        engine.suppressed_index_ = list(state.get("suppressed_index", []))
+        engine.report_ = dict(state.get("report", {}))
+        return engine
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def config_from_policy(policy: Any) -> dict[str, Any]:
+    """The plain-data configuration the engine needs from a privml Policy."""
+    from privml.policy.anonymity import AnonymityPolicy
+
+    anon = policy.anonymity if policy.anonymity is not None else AnonymityPolicy()
+    qis = list(policy.quasi_identifiers)
+    hierarchies: dict[str, Any] = {}
+    dtypes: dict[str, str] = {}
+    for col in qis:
+        cp = policy.columns[col]
+        dtypes[col] = cp.dtype
+        if isinstance(cp.hierarchy, str):
+            hierarchies[col] = str(policy.resolve_path(cp.hierarchy))
+        elif isinstance(cp.hierarchy, dict):
+            hierarchies[col] = dict(cp.hierarchy)
+    return {
+        "algorithm": anon.algorithm,
+        "k": anon.k,
+        "l_diversity": anon.l_diversity.model_dump() if anon.l_diversity else None,
+        "t_closeness": anon.t_closeness.model_dump() if anon.t_closeness else None,
+        "max_suppression": anon.max_suppression,
+        "max_risk": anon.max_risk,
+        "metric": anon.metric,
+        "risk_threshold": anon.risk_threshold,
+        "population": str(policy.resolve_path(anon.population)) if anon.population else None,
+        "quasi_identifiers": qis,
+        "sensitive": list(policy.sensitive_attributes),
+        "hierarchies": hierarchies,
+        "dtypes": dtypes,
+    }
+
+
+def _unmet_message(c: Constraints, max_supp: float, what: str) -> str:
+    parts = [f"k={c.k}"]
+    if c.l_kind:
+        parts.append(f"{c.l_kind} l-diversity l={c.l:g}" + (f" c={c.c:g}" if c.c else ""))
+    if c.t is not None:
+        parts.append(f"t-closeness t={c.t:g} ({c.t_distance} distance)")
+    return f"anonymity: {what} meets {', '.join(parts)} within a suppression budget of {max_supp:.2%}"
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return obj
