@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from privml.crypto import message as fmt
-from privml.crypto.atomic import atomic_output
 from privml.crypto.context import PUBLIC_KEY_FIELD, check_required, check_user_context, serialize_context
 from privml.crypto.keys import DataKey, KeyProvider, owns
 from privml.crypto.streams import (
@@ -43,6 +42,7 @@ from privml.crypto.streams import (
     write_all,
 )
 from privml.errors import IntegrityError, KeyUnavailable, PrivmlError
+from privml.io.atomic import atomic_output
 
 DEFAULT_FRAME_LENGTH = 1 << 20
 DEFAULT_MAX_FRAME_LENGTH = 1 << 26  # decrypt refuses bigger frames: they would break the memory bound

@@ -24,9 +24,9 @@ from typing import Any, Protocol
 from urllib.parse import quote, unquote, urlparse
 
 from privml.crypto import envelope
-from privml.crypto.atomic import atomic_output
 from privml.crypto.local_kms import LocalKms
 from privml.errors import PrivmlError
+from privml.io.atomic import atomic_output
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _SUFFIX = ".obj"

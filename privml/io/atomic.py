@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -16,21 +17,54 @@ from privml.errors import PrivmlError
 OUTPUT_MARKER = ".privml-output"
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o600) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+@contextlib.contextmanager
+def atomic_output(path: Path, *, fsync: bool = True, mode: int = 0o600) -> Iterator[int]:
+    """Yield a file descriptor; on a clean exit the data appears at `path`, else nothing does.
+
+    The temporary file lives in the same directory (so the rename is atomic) with mode 0600 from birth.
+    """
+    parent = path.parent
+    if not parent.is_dir():
+        raise PrivmlError(f"output directory does not exist: {parent}")
+    if path.is_dir():
+        raise PrivmlError(f"output is a directory, not a file: {path}")
+    tmp = parent / f".{path.name}.{secrets.token_hex(6)}.partial"
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except OSError as exc:
+        raise PrivmlError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        try:
+            yield fd
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
+        if fsync:
+            _fsync_dir(parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):  # not every filesystem lets a directory be fsynced
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o600) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path, mode=mode) as fd:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, mode: int = 0o600) -> None:

@@ -80,15 +80,6 @@ def cut_labels(numbers: pd.Series, cuts: list[float]) -> pd.Series:
     return pd.Series(table[idx], index=numbers.index, dtype=object)
 
 
-def load_arx_hierarchy(path: str, column: str) -> list[list[str]]:
-    """Rows of an ARX hierarchy CSV (`;`-separated, no header): a value and its ever coarser forms."""
-    try:
-        frame = pd.read_csv(path, sep=";", header=None, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise PrivmlError(f"column '{column}': cannot read hierarchy {path} ({type(exc).__name__})") from None
-    return frame.to_numpy().tolist()
-
-
 @register
 class Generalize(Technique):
     name = "generalize"
@@ -102,11 +93,15 @@ class Generalize(Technique):
             parse_dates(values, ctx.column)
         if p.hierarchy is None:
             return {}
-        rows = load_arx_hierarchy(self.state.get("hierarchy_path", p.hierarchy), ctx.column)
-        depth = len(rows[0]) if rows else 0
-        if p.level is not None and p.level >= depth:
-            raise PrivmlError(f"column '{ctx.column}': hierarchy has levels 0..{depth - 1}, level {p.level} asked")
-        mapping = {row[0]: row[p.level or 0] for row in rows if len(row) > (p.level or 0)}
+        from privml.anonymity.hierarchy import Hierarchy
+
+        hierarchy = Hierarchy.from_csv(ctx.column, self.state.get("hierarchy_path", p.hierarchy))
+        level = p.level or 0
+        if level >= hierarchy.height:
+            raise PrivmlError(
+                f"column '{ctx.column}': hierarchy has levels 0..{hierarchy.height - 1}, level {level} asked"
+            )
+        mapping = {row[0]: row[level] for row in hierarchy.rows}
         return {"mapping": mapping}
 
     def apply(self, values: pd.Series, ctx: Context) -> pd.Series:
