@@ -70,7 +70,9 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
         return self
 
     def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
+        # A copy: on Python 3.11 object.__getstate__ returns the live __dict__, and popping from it would
+        # strip the in-memory provider and secrets from the object being saved.
+        state = dict(super().__getstate__())
         for attr in _RUNTIME_ATTRS:
             state.pop(attr, None)
         return state

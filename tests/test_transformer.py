@@ -140,3 +140,10 @@ def test_policy_errors_name_field():
         parse_policy(bad)
     with pytest.raises(PrivmlError, match="never key material"):
         parse_policy({"keys": {"k": "c2VjcmV0c2VjcmV0"}, "columns": {}})
+
+
+def test_saving_keeps_the_live_object_usable(fitted, tmp_path):
+    fitted.transform(frame())  # secrets now cached in memory
+    fitted.save(tmp_path / "t.skops")
+    assert hasattr(fitted, "_secrets") and hasattr(fitted, "_provider")
+    assert len(fitted.transform(frame())) == 6

@@ -57,9 +57,22 @@ def test_invoke_and_capture_read_against_the_local_endpoint(fitted_model, raw_re
         assert len(json.loads(capsys.readouterr().out)["predictions"]) == 3
         assert main(["invoke", "missing-ep", "--data", str(data), "--port", str(ep.port)]) == 2
         assert "ValidationError" in capsys.readouterr().err
+        # the named profile `privml credentials` prints works with an unmodified boto3 session
+        assert main(["credentials", "--port", str(ep.port)]) == 0
+        text = capsys.readouterr().out
+        creds_part, config_part = text.split("# and in ~/.aws/config:")
+        (tmp_path / "credentials").write_text(creds_part[creds_part.index("[privml-local]"):].split("\n\n")[0])
+        (tmp_path / "config").write_text(config_part.split("\n\n")[0])
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+            mp.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+            client = boto3.Session(profile_name="privml-local").client(
+                "sagemaker-runtime", endpoint_url=ep.url, verify=ep.ca_bundle)
+            out = client.invoke_endpoint(EndpointName="cli-ep", ContentType="text/csv", Body=data.read_bytes())
+            assert len(out["Body"].read().split()) == 3
     assert main(["capture", "read", "--endpoint", "cli-ep"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert len(records) == 2
+    assert len(records) == 3
     assert all(set(r["captureData"]) == {"endpointOutput"} for r in records)  # default: outputs only
     for path in (workspace / "capture").rglob("*"):
         if path.is_file():
@@ -100,3 +113,27 @@ def test_serve_subprocess_answers_boto3(fitted_model, model_workspace: Path, raw
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
+
+
+def test_invoke_aws_goes_through_the_boto3_chain(tmp_path: Path, monkeypatch, capsys) -> None:
+    from moto import mock_aws
+
+    data = tmp_path / "rows.json"
+    data.write_text('[{"age": "41"}]')
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # tests only
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    sent: list[dict] = []
+    with mock_aws():
+        original = boto3.client
+
+        def recording_client(*args, **kwargs):
+            client = original(*args, **kwargs)
+            client.meta.events.register("provide-client-params.sagemaker-runtime.InvokeEndpoint",
+                                        lambda params, **kw: sent.append(dict(params)))
+            return client
+
+        monkeypatch.setattr(boto3, "client", recording_client)
+        assert main(["invoke", "prod-ep", "--data", str(data), "--aws"]) == 0
+    assert sent[0]["EndpointName"] == "prod-ep" and sent[0]["ContentType"] == "application/json"
+    assert capsys.readouterr().out == "body"  # moto's canned InvokeEndpoint body

@@ -182,3 +182,42 @@ def test_concurrent_requests_are_batched_yet_answered_individually(endpoint, fit
             assert status == 400
         else:
             assert status == 200 and text.split() == [str(v) for v in expected[i]], i
+
+
+def test_the_users_own_certificate_is_served(fitted_model, tmp_path: Path):
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from inference.tls import user_tls_material
+    from privml.errors import PrivmlError
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "my-org localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                         serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    with start_local_endpoint(fitted_model, workspace=tmp_path / "ws", certfile=str(tmp_path / "cert.pem"),
+                              keyfile=str(tmp_path / "key.pem")) as ep:
+        assert ep.ca_bundle == str(tmp_path / "cert.pem")
+        with requests.Session() as s:
+            s.trust_env = False
+            assert s.get(f"{ep.url}/ping", verify=ep.ca_bundle, timeout=5).status_code == 200
+    other = ec.generate_private_key(ec.SECP256R1())
+    (tmp_path / "other.pem").write_bytes(other.private_bytes(serialization.Encoding.PEM,
+                                                             serialization.PrivateFormat.PKCS8,
+                                                             serialization.NoEncryption()))
+    with pytest.raises(PrivmlError, match="usable pair"):
+        user_tls_material(tmp_path / "cert.pem", tmp_path / "other.pem")

@@ -1,0 +1,197 @@
+"""Data capture as SageMaker writes it, each capture file envelope-encrypted.
+
+Records are SageMaker's capture JSON Lines (`captureData.endpointInput/endpointOutput`, `eventMetadata`,
+`eventVersion`). Captured requests hold raw personal data, so the default captures outputs only; the
+audit warns when an endpoint captures inputs. Records are buffered in memory and written as one file
+per flush, encrypted under the endpoint's capture key before anything touches the disk, laid out as
+SageMaker does: `<workspace>/capture/<endpoint>/AllTraffic/YYYY/MM/DD/HH/<uuid>.jsonl.enc`.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import logging
+import os
+import random
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from privml.errors import PrivmlError
+from privml.workspace import workspace_dir
+
+log = logging.getLogger("privml.capture")
+VARIANT = "AllTraffic"
+SUFFIX = ".jsonl.enc"
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    """SageMaker's DataCaptureConfig, locally. Default: outputs only, every request."""
+
+    enabled: bool = True
+    sampling_percentage: int = 100
+    capture_input: bool = False
+    capture_output: bool = True
+    key_alias: str | None = None  # default: privml/endpoint/<endpoint>/capture
+    flush_records: int = 1000
+    flush_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.sampling_percentage <= 100:
+            raise PrivmlError("capture sampling percentage must be between 0 and 100")
+        if self.enabled and not (self.capture_input or self.capture_output):
+            raise PrivmlError("capture must include Input, Output or both")
+
+    @classmethod
+    def from_options(cls, modes: str, sampling_percentage: int = 100, **kw: Any) -> CaptureConfig:
+        """`modes`: "Output", "Input", "Input,Output" or "none" (capture off)."""
+        chosen = {m.strip().lower() for m in modes.split(",") if m.strip()}
+        if chosen == {"none"}:
+            return cls(enabled=False, **kw)
+        if not chosen or not chosen <= {"input", "output"}:
+            raise PrivmlError("capture modes must be Input, Output, Input,Output or none")
+        return cls(True, sampling_percentage, "input" in chosen, "output" in chosen, **kw)
+
+
+def capture_alias(endpoint: str) -> str:
+    return f"privml/endpoint/{endpoint}/capture"
+
+
+def capture_dir(endpoint: str, workspace: str | os.PathLike[str] | None = None) -> Path:
+    return workspace_dir(workspace) / "capture" / endpoint
+
+
+def _payload(mode: str, content_type: str, data: bytes) -> dict[str, Any]:
+    kind = content_type.split(";", 1)[0].strip().lower()
+    encoding = {"text/csv": "CSV", "application/json": "JSON"}.get(kind)
+    if encoding is not None:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            encoding = None
+    if encoding is None:
+        return {"observedContentType": content_type, "mode": mode,
+                "data": base64.b64encode(data).decode("ascii"), "encoding": "BASE64"}
+    return {"observedContentType": content_type, "mode": mode, "data": text, "encoding": encoding}
+
+
+def _context(endpoint: str) -> dict[str, str]:
+    return {"privml:purpose": "endpoint-data-capture", "privml:endpoint": endpoint}
+
+
+class CaptureWriter:
+    """Buffers capture records and writes them as encrypted files. Thread-safe."""
+
+    def __init__(self, endpoint: str, config: CaptureConfig, workspace: str | os.PathLike[str] | None = None,
+                 *, provider: Any = None) -> None:
+        from privml.crypto.providers import default_key_provider
+
+        self.endpoint = endpoint
+        self.config = config
+        self.directory = capture_dir(endpoint, workspace)
+        self._provider = provider or default_key_provider(workspace_dir(workspace))
+        alias = config.key_alias or capture_alias(endpoint)
+        ensure = getattr(self._provider, "ensure_key", None)
+        self.key_id = ensure(alias) if ensure else alias
+        self._lock = threading.Lock()
+        self._buffer: list[str] = []
+        self._last_flush = time.monotonic()
+        self._flushers: list[threading.Thread] = []
+        self._random = random.Random()  # sampling only; not security relevant  # noqa: S311
+
+    def sampled(self) -> bool:
+        pct = self.config.sampling_percentage
+        return self.config.enabled and (pct >= 100 or self._random.uniform(0, 100) < pct)
+
+    def record(self, *, request: bytes, request_type: str, response: bytes, response_type: str,
+               event_id: str | None = None, inference_id: str | None = None) -> None:
+        capture: dict[str, Any] = {}
+        if self.config.capture_input:
+            capture["endpointInput"] = _payload("INPUT", request_type, request)
+        if self.config.capture_output:
+            capture["endpointOutput"] = _payload("OUTPUT", response_type, response)
+        meta = {"eventId": event_id or str(uuid.uuid4()),
+                "inferenceTime": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"}
+        if inference_id:
+            meta["inferenceId"] = inference_id
+        line = json.dumps({"captureData": capture, "eventMetadata": meta, "eventVersion": "0"})
+        with self._lock:
+            self._buffer.append(line)
+            due = (len(self._buffer) >= self.config.flush_records
+                   or time.monotonic() - self._last_flush >= self.config.flush_seconds)
+        if due:  # encrypt and write off the request path
+            worker = threading.Thread(target=self._flush_logged, name="privml-capture-flush", daemon=True)
+            with self._lock:
+                self._flushers = [t for t in self._flushers if t.is_alive()] + [worker]
+            worker.start()
+
+    def _flush_logged(self) -> None:
+        try:
+            self.flush()
+        except Exception as exc:  # records are dropped, never written in the clear; say so, without data
+            log.error("data capture: could not write a capture file (%s); its records are dropped",
+                      type(exc).__name__)
+
+    def close(self) -> None:
+        """Wait for background flushes, then write what is left."""
+        with self._lock:
+            pending = list(self._flushers)
+        for t in pending:
+            t.join()
+        self._flush_logged()
+
+    def flush(self) -> Path | None:
+        """Encrypt and write the buffered records as one file; returns its path (None if empty)."""
+        from privml.crypto import envelope
+
+        with self._lock:
+            lines, self._buffer = self._buffer, []
+            self._last_flush = time.monotonic()
+        if not lines:
+            return None
+        now = dt.datetime.now(dt.UTC)
+        folder = self.directory / VARIANT / now.strftime("%Y/%m/%d/%H")
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        plaintext = ("\n".join(lines) + "\n").encode("utf-8")
+        message = envelope.encrypt(plaintext, provider=self._provider, key_id=self.key_id,
+                                   context=_context(self.endpoint))
+        name = f"{now.strftime('%M-%S-%f')}-{uuid.uuid4().hex}{SUFFIX}"
+        tmp = folder / (name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(message)
+        os.replace(tmp, folder / name)
+        log.info("wrote capture file with %d record(s)", len(lines))
+        return folder / name
+
+
+def capture_files(endpoint: str | None, workspace: str | os.PathLike[str] | None = None) -> list[Path]:
+    root = workspace_dir(workspace) / "capture"
+    base = root / endpoint if endpoint else root
+    return sorted(base.rglob(f"*{SUFFIX}")) if base.exists() else []
+
+
+def read_capture_file(path: Path, *, endpoint: str, provider: Any = None,
+                      workspace: str | os.PathLike[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Decrypt one capture file (key holders only) and yield its records."""
+    from privml.crypto import envelope
+    from privml.crypto.providers import default_key_provider
+
+    provider = provider or default_key_provider(workspace_dir(workspace))
+    plaintext = envelope.decrypt(path.read_bytes(), provider=provider, required_context=_context(endpoint))
+    for line in plaintext.decode("utf-8").splitlines():
+        if line.strip():
+            yield json.loads(line)
+
+
+def endpoint_of(path: Path, workspace: str | os.PathLike[str] | None = None) -> str:
+    """The endpoint a capture file belongs to, from its place under <workspace>/capture/."""
+    rel = path.resolve().relative_to(workspace_dir(workspace) / "capture")
+    return rel.parts[0]
