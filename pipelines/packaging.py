@@ -25,7 +25,7 @@ from privml.errors import PrivmlError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The library the jobs import; the orchestration packages (pipelines/) stay on the user's machine.
-SHIPPED_PACKAGES = ("privml",)
+SHIPPED_PACKAGES = ("privml", "inference")  # the model artifact carries the serving handler
 # Orchestration-only requirements: the jobs never import them, and the SageMaker SDK alone pulls
 # in hundreds of megabytes (mlflow) that a wheelhouse would have to carry for nothing.
 NOT_SHIPPED_REQUIREMENTS = frozenset({"sagemaker"})

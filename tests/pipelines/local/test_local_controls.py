@@ -217,3 +217,19 @@ def test_training_requirement_not_shipped_fails(defs: Defs, store: Any, kms: Any
     record = run(definition([training_step(code, drivers, f"s3://{BUCKET}/splits/train")]), store, kms, workspace)
     assert "no-such-dist-xyz" in record["steps"][0]["failure_reason"]
     assert store.list(f"s3://{BUCKET}/model/") == []
+
+
+@pytest.mark.skipif(not namespaces_available(), reason="needs unprivileged mount namespaces")
+def test_child_interpreter_of_a_job_cannot_import_privml_from_the_checkout(defs: Defs, store: Any, kms: Any,
+                                                                          workspace: Path) -> None:
+    # A child interpreter runs with site-packages' .pth files (the editable install) and without the
+    # parent's guard; the checkout is hidden in the job's mount namespace, so the import still fails.
+    source = """
+        import subprocess, sys
+        proc = subprocess.run([sys.executable, "-c", "import privml.errors"], capture_output=True, text=True)
+        assert proc.returncode != 0 and "Error" in proc.stderr, proc.stderr
+        assert not __import__("os").path.exists({repo!r})
+    """.replace("{repo!r}", repr(str(REPO / "pyproject.toml")))
+    record = run(one_step(defs, source, out=False), store, kms, workspace)
+    assert record["status"] == "Succeeded", record["failure_reason"]
+    assert "the source checkout hidden" in record["steps"][0]["controls"]["filesystem"]

@@ -1,0 +1,103 @@
+"""Run records: `<workspace>/runs/<run_id>/record.json`.
+
+A record holds step names, statuses, timings, the controls applied, failure reasons, artifact URIs and
+aggregate privacy and model figures — no data values, no key material, no credentials. It is stored as
+plaintext JSON (mode 0600, written atomically) on purpose: it is the audit trail of what ran under which
+controls, and it must stay readable by `privml runs list|show` when a key has been disabled or
+scheduled for deletion (crypto-shredding the data must not erase the evidence of how it was processed).
+Everything a record points to (splits, reports, models) stays encrypted in the object store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from privml.errors import PrivmlError
+from privml.io.atomic import atomic_output
+
+RECORD = "record.json"
+_RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{5,62}$")
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def runs_dir(workspace: Path) -> Path:
+    path = workspace / "runs"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def run_dir(workspace: Path, run_id: str) -> Path:
+    if not _RUN_ID.match(run_id):
+        raise PrivmlError(f"not a run id: {run_id!r}")
+    return runs_dir(workspace) / run_id
+
+
+def write_record(workspace: Path, record: dict[str, Any]) -> Path:
+    directory = run_dir(workspace, record["run_id"])
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / RECORD
+    write_json(path, record)
+    return path
+
+
+def write_json(path: Path, payload: Any) -> None:
+    data = json.dumps(payload, indent=2, default=str).encode()
+    with atomic_output(path, fsync=False) as fd:
+        os.write(fd, data)
+
+
+def read_record(workspace: Path, run_id: str) -> dict[str, Any]:
+    path = run_dir(workspace, run_id) / RECORD
+    if not path.is_file():
+        raise PrivmlError(f"no run {run_id} in {runs_dir(workspace)}")
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        raise PrivmlError(f"run record {path} is not valid JSON") from None
+
+
+def list_records(workspace: Path) -> list[dict[str, Any]]:
+    records = []
+    for path in sorted(runs_dir(workspace).glob(f"*/{RECORD}")):
+        try:
+            records.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            records.append({"run_id": path.parent.name, "status": "Unreadable"})
+    return sorted(records, key=lambda r: str(r.get("started_at", "")))
+
+
+def is_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def mark_interrupted(workspace: Path) -> list[str]:
+    """Records still `Executing` whose runner process is gone become `Failed` (interrupted)."""
+    fixed = []
+    for record in list_records(workspace):
+        if record.get("status") == "Executing" and not is_alive(int(record.get("pid", 0) or 0)):
+            record["status"] = "Failed"
+            record["failure_reason"] = "interrupted: the runner process ended before the execution finished"
+            for step in record.get("steps", []):
+                if step.get("status") == "Executing":
+                    step["status"] = "Failed"
+                    step["failure_reason"] = "interrupted"
+            write_record(workspace, record)
+            fixed.append(record["run_id"])
+    return fixed

@@ -1,0 +1,269 @@
+"""`privml run --local`: sample or user data → policy → definition (built offline) → audit → local
+execution → local HTTPS endpoint + smoke request → run record.
+
+Nothing here reaches the network beyond loopback: the definition is built under moto with the SDK's
+telemetry off, the jobs run without network, the endpoint listens on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import ssl
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pipelines.local import records
+from pipelines.local.executor import LocalExecutor
+from pipelines.local.progress import Progress
+from privml.errors import CheckFailed, PrivmlError
+
+DEFAULT_ROWS = 1000
+DEFAULT_SEED = 0
+_SMOKE_ROWS = 3
+
+
+def _say(quiet: bool, text: str) -> None:
+    if not quiet:
+        print(f"privml: {text}", file=sys.stderr)
+
+
+def _config(config_path: Path | None) -> Any:
+    from pipelines.config import PipelineConfig
+
+    if config_path is None:
+        return PipelineConfig.local_defaults(), True
+    return PipelineConfig.load(config_path), False
+
+
+def _keys(kms: Any, config: Any, create: bool) -> None:
+    """Local-defaults keys are created on first use (the local KMS is privml's own); a user config's
+    keys must already exist in the local key store."""
+    from pipelines.config import KEY_PURPOSES
+    from pipelines.local.controls import local_key_ref
+
+    for purpose in KEY_PURPOSES:
+        ref = local_key_ref(getattr(config.kms, purpose))
+        if create and ref.startswith("alias/"):
+            kms.ensure_key(ref)
+        else:
+            kms.resolve(ref)  # KeyUnavailable names the key
+
+
+def _raw_table(data: Path | None, rows: int, seed: int) -> tuple[Any, bytes, str, str]:
+    """(DataFrame, the bytes to store, file name, description) — sample data is never written to disk."""
+    from privml.io import read_table
+
+    if data is None:
+        from privml.sampledata import generate
+
+        df = generate(rows=rows, seed=seed)
+        buf = io.StringIO()
+        df.to_csv(buf, index=False)
+        return df, buf.getvalue().encode(), "data.csv", f"sample data ({rows} rows, seed {seed})"
+    if not data.is_file():
+        raise PrivmlError(f"{data}: data file not found")
+    df = read_table(data)
+    return df, data.read_bytes(), f"data{data.suffix.lower() or '.csv'}", f"{data.name} ({len(df)} rows)"
+
+
+def _policy(df: Any, policy: Path | None, run_dir: Path, quiet: bool) -> tuple[bytes, str]:
+    from privml.policy import dump_policy, load_policy
+
+    if policy is not None:
+        load_policy(policy)  # validate before anything is stored
+        return policy.read_bytes(), str(policy)
+    from privml.detect import propose_policy, scan_table
+
+    text = dump_policy(propose_policy(scan_table(df)))
+    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    out = run_dir / "policy.yaml"
+    out.write_text(text)
+    _say(quiet, f"no --policy given: using the policy `privml scan` proposes; review it at {out}")
+    return text.encode(), str(out)
+
+
+def _policy_keys(kms: Any, policy_text: bytes, *, create: bool, quiet: bool) -> list[str]:
+    """The keys the policy's keyed transforms use; with local defaults, aliases are created on first use."""
+    import yaml
+
+    from pipelines.local.controls import local_key_ref
+
+    refs = [local_key_ref(str(r)) for r in ((yaml.safe_load(policy_text) or {}).get("keys") or {}).values()]
+    for ref in refs:
+        try:
+            kms.resolve(ref)
+        except PrivmlError:
+            if not (create and ref.startswith("alias/")):
+                raise
+            kms.ensure_key(ref)
+            _say(quiet, f"created local key {ref} for the policy's keyed transforms")
+    return refs
+
+
+def _audit(definition: dict, config: Any, waivers: Sequence[str]) -> dict[str, Any]:
+    from pipelines.audit import audit
+
+    result = audit(definition, config=config, waivers=waivers)
+    if result.blocking:
+        ids = ", ".join(sorted({f.rule_id for f in result.blocking}))
+        raise CheckFailed(f"the pipeline definition fails the audit ({ids}); fix it or waive with --waive ID")
+    return {"findings": [f.to_dict() for f in result.findings],
+            "waived": [f.to_dict() for f in result.waived]}
+
+
+def _outputs(record: dict[str, Any], step: str) -> list[str]:
+    return next((s["outputs"] for s in record.get("steps", []) if s["name"] == step), [])
+
+
+def _artifacts(record: dict[str, Any]) -> dict[str, Any]:
+    anonymize = _outputs(record, "Anonymize")
+
+    def under(kind: str) -> str | None:
+        hits = sorted(u for u in anonymize if f"/{kind}/" in u)
+        return hits[0] if hits else None
+
+    model = _outputs(record, "Train")
+    evaluation = _outputs(record, "Evaluate")
+    return {k: v for k, v in {
+        "train": under("train"), "validation": under("validation"), "test": under("test"),
+        "report": next((u for u in anonymize if u.endswith("/report.json")), None),
+        "report_html": next((u for u in anonymize if u.endswith("/report.html")), None),
+        "transformer": next((u for u in anonymize if u.endswith(".skops")), None),
+        "model": next((u for u in model if u.endswith("model.tar.gz")), None),
+        "evaluation": next((u for u in evaluation if u.endswith("evaluation.json")), None),
+        "model_card": next((u for u in evaluation if u.endswith("model_card.md")), None),
+    }.items() if v}
+
+
+def _figures(store: Any, artifacts: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    privacy = metrics = None
+    if "report" in artifacts:
+        report = json.loads(store.get_bytes(artifacts["report"]))
+        privacy = {"k": report.get("k"), "l": report.get("l"), "t": report.get("t"), "risk": report.get("risk"),
+                   "rows_in": report.get("rows_in"), "rows_out": report.get("rows_out"),
+                   "suppressed_rows": report.get("suppressed_rows")}
+    if "evaluation" in artifacts:
+        evaluation = json.loads(store.get_bytes(artifacts["evaluation"]))
+        metrics = evaluation.get("metrics")
+        if privacy is not None and evaluation.get("privacy", {}).get("epsilon_spent") is not None:
+            privacy["epsilon_spent"] = evaluation["privacy"]["epsilon_spent"]
+    return privacy, metrics
+
+
+def _endpoint(model_uri: str, workspace: Path, df: Any, policy_text: bytes) -> dict[str, Any]:
+    """Deploy the model to the local HTTPS endpoint and send it a smoke request of a few raw rows (the
+    endpoint's PrivacyTransformer anonymizes them before the model sees them)."""
+    try:
+        from inference.server import start_local_endpoint
+    except ImportError:
+        return {"status": "not started: the local endpoint (inference.server) is not available"}
+    import yaml
+
+    label = next((name for name, col in (yaml.safe_load(policy_text) or {}).get("columns", {}).items()
+                  if (col or {}).get("role") == "label"), None)
+    rows = df.head(_SMOKE_ROWS).drop(columns=[label] if label in df.columns else [])
+    body = rows.to_csv(index=False).encode()
+    handle = start_local_endpoint(model_uri, workspace=workspace)
+    try:
+        context = ssl.create_default_context(cafile=handle.ca_bundle)
+        if not handle.url.startswith(("https://127.0.0.1:", "https://localhost:")):
+            raise PrivmlError(f"the local endpoint is not on https loopback: {handle.url}")
+        request = urllib.request.Request(f"{handle.url}/invocations", data=body, method="POST",  # noqa: S310
+                                         headers={"Content-Type": "text/csv", "Accept": "application/json"})
+        t0 = time.perf_counter()
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=30) as resp:  # noqa: S310 - https, loopback
+                status, payload = resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            status, payload = exc.code, b""
+        smoke = {"status": status, "rows": len(rows), "seconds": round(time.perf_counter() - t0, 3),
+                 "predictions": len(json.loads(payload).get("predictions", [])) if status == 200 and payload
+                 and payload.startswith(b"{") else None}
+    finally:
+        handle.stop()
+    return {"url": handle.url, "ca_bundle": handle.ca_bundle, "smoke_request": smoke,
+            "status": "stopped after the smoke request; `privml serve MODEL` serves it again"}
+
+
+def run_local(
+    *,
+    data: Path | None = None,
+    policy: Path | None = None,
+    config_path: Path | None = None,
+    waivers: Sequence[str] = (),
+    workspace: Path | None = None,
+    rows: int = DEFAULT_ROWS,
+    seed: int = DEFAULT_SEED,
+    quiet: bool = False,
+    endpoint: bool = True,
+    parameters: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    from pipelines.audit import validate_waivers
+    from pipelines.definition import build_definition
+    from privml.crypto.local_kms import LocalKms
+    from privml.crypto.objectstore import LocalObjectStore
+    from privml.workspace import workspace_dir
+
+    wall = time.perf_counter()
+    waivers = validate_waivers(waivers)
+    for path, what in ((data, "data"), (policy, "policy"), (config_path, "config")):
+        if path is not None and not Path(path).is_file():
+            raise PrivmlError(f"{path}: {what} file not found")
+    ws = workspace_dir(workspace)
+    config, local_defaults = _config(config_path)
+    kms = LocalKms.open(ws)
+    _keys(kms, config, create=local_defaults)
+    store = LocalObjectStore(ws / "objects", kms)
+    store.set_bucket_key(config.bucket, config.kms.data)
+    run_id = records.new_run_id()
+    run_dir = records.run_dir(ws, run_id)
+
+    df, raw, raw_name, described = _raw_table(data, rows, seed)
+    policy_text, policy_source = _policy(df, policy, run_dir, quiet)
+    policy_keys = _policy_keys(kms, policy_text, create=local_defaults, quiet=quiet)
+    base = f"s3://{config.bucket}/{config.prefix}/runs/{run_id}/input"
+    data_key = config.kms.data
+    store.put_bytes(f"{base}/data/{raw_name}", raw, key_id=data_key)
+    store.put_bytes(f"{base}/policy/policy.yaml", policy_text, key_id=data_key)
+    del raw
+
+    _say(quiet, "building the pipeline definition (offline) …")
+    t0 = time.perf_counter()
+    definition = build_definition(config, local_store=store)
+    build_seconds = time.perf_counter() - t0
+    audit_result = _audit(definition, config, waivers)
+    # The exact definition this run executed (the one `privml run --aws` would upsert): re-auditable with
+    # `privml audit`. It holds URIs, key aliases and settings, no data and no secrets (the audit checks).
+    records.write_json(run_dir / "definition.json", definition)
+
+    progress = Progress(_count_steps(definition), enabled=not quiet)
+    executor = LocalExecutor(
+        definition, store=store, kms=kms, workspace=ws, run_id=run_id, pipeline_name=config.pipeline_name,
+        parameters={**(parameters or {}), "InputDataUri": f"{base}/data/", "PolicyUri": f"{base}/policy/policy.yaml"},
+        progress=progress,
+        jobs_read_keys=bool(policy_keys),
+        record_extra={"data": described, "policy": policy_source, "audit": audit_result,
+                      "waivers": list(waivers), "build_seconds": round(build_seconds, 3)},
+    )
+    record = executor.run()
+    record["artifacts"] = _artifacts(record)
+    record["privacy"], record["metrics"] = _figures(store, record["artifacts"])
+    if endpoint and record["status"] == "Succeeded" and "model" in record["artifacts"]:
+        _say(quiet, "deploying the model to the local HTTPS endpoint for a smoke request …")
+        record["endpoint"] = _endpoint(record["artifacts"]["model"], ws, df, policy_text)
+    elif endpoint:
+        record["endpoint"] = {"status": "not started: the execution produced no model"}
+    record["timing"]["wall_seconds"] = round(time.perf_counter() - wall, 3)
+    records.write_record(ws, record)
+    return record
+
+
+def _count_steps(definition: dict) -> int:
+    from pipelines.local.graph import build_graph
+
+    return len(build_graph(definition))

@@ -1,0 +1,226 @@
+"""Run one host of a job as a subprocess that sees only what the definition shipped to it.
+
+The "image" is this interpreter's standard library and site-packages, read-only, without `.pth`
+processing (so the editable install of privml and the repository are invisible). The job's shipped
+wheels (any `*.whl` in its inputs, as `pip install --no-index --find-links <code>/wheels` would find
+them) are unpacked into the job's own image layer; privml is importable only from there. The
+interpreter runs isolated (`-I -S -B`) from a bootstrap copied into the job directory, with a cwd
+inside the job directory and HOME/TMPDIR pointing into it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+import zipfile
+from dataclasses import dataclass
+from email.parser import Parser
+from importlib import metadata
+from pathlib import Path
+
+from pipelines.local.controls import JobControls, sandbox_prefix
+from pipelines.local.jobdir import HostDir
+from privml.errors import PrivmlError
+
+BOOT_SOURCE = Path(__file__).with_name("job_boot.py")
+IMAGE_LAYER = "_image"
+# Distributions the "image" never provides: the job must bring them in its code input.
+NOT_IN_IMAGE = frozenset({"privml"})
+_SYSTEM_READ_ROOTS = ("/usr", "/lib", "/lib64", "/etc", "/dev", "/proc", "/sys", "/bin")
+_REQ_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def image_sys_path() -> list[str]:
+    """The stdlib and site-packages entries of this interpreter's sys.path, nothing from the repo."""
+    paths = sysconfig.get_paths()
+    keep = [paths["stdlib"], paths["platstdlib"], paths["purelib"], paths["platlib"]]
+    dynload = [p for p in sys.path if p.endswith("lib-dynload")]
+    zips = [p for p in sys.path if p.endswith(".zip") and "python3" in Path(p).name]
+    out: list[str] = []
+    for p in zips + keep[:2] + dynload + keep[2:]:
+        if p and p not in out:
+            out.append(p)
+    return out
+
+
+def image_distributions() -> set[str]:
+    names = set()
+    for entry in image_sys_path():
+        for dist in metadata.distributions(path=[entry]):
+            name = dist.metadata.get("Name")
+            if name:
+                names.add(_normalize(name))
+    return names - NOT_IN_IMAGE
+
+
+def install_shipped_wheels(hd: HostDir, search_dirs: list[Path]) -> list[str]:
+    """Unpack every shipped wheel into the job's image layer; check that what they require is either in
+    the image or shipped too (as pip --no-index would). Returns the distribution names installed."""
+    layer = hd.root / IMAGE_LAYER
+    layer.mkdir(exist_ok=True)
+    wheels = sorted({w for d in search_dirs if d.is_dir() for w in d.rglob("*.whl")})
+    installed: dict[str, list[str]] = {}
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as zf:
+            for member in zf.namelist():
+                if member.startswith("/") or ".." in Path(member).parts:
+                    raise PrivmlError(f"shipped wheel {wheel.name} has an unsafe member path")
+            zf.extractall(layer)
+            meta_name = next((n for n in zf.namelist() if n.endswith(".dist-info/METADATA")), None)
+            requires: list[str] = []
+            name = _normalize(wheel.name.split("-", 1)[0])
+            if meta_name:
+                meta = Parser().parsestr(zf.read(meta_name).decode("utf-8", "replace"))
+                name = _normalize(meta.get("Name", name))
+                requires = [r for r in meta.get_all("Requires-Dist") or [] if "extra ==" not in r]
+            installed[name] = requires
+    if installed:
+        available = image_distributions() | set(installed)
+        missing = sorted({
+            _normalize(m.group(1)) for reqs in installed.values() for r in reqs
+            if (m := _REQ_NAME.match(r)) and _normalize(m.group(1)) not in available
+        })
+        if missing:
+            raise JobSetupError(
+                f"shipped wheels require {', '.join(missing)}, which neither the image nor the job's "
+                "wheelhouse provides (pip install --no-index would fail)"
+            )
+    return sorted(installed)
+
+
+def check_requirements(requirements: Path | None, shipped: list[str]) -> None:
+    """A training job's requirements file (sourcecode.json): each must be in the image or shipped."""
+    if requirements is None:
+        return
+    if not requirements.is_file():
+        raise JobSetupError(f"requirements file {requirements.name} named by sourcecode.json is not in the code")
+    available = image_distributions() | set(shipped)
+    missing = []
+    for line in requirements.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        m = _REQ_NAME.match(line)
+        if m and _normalize(m.group(1)) not in available:
+            missing.append(_normalize(m.group(1)))
+    if missing:
+        raise JobSetupError(
+            f"requirements {', '.join(sorted(missing))} are neither in the image nor shipped as wheels; "
+            "local mode installs nothing from the network"
+        )
+
+
+class JobSetupError(PrivmlError):
+    """The job cannot start as shipped (a packaging mistake): fails the step with this reason."""
+
+
+@dataclass
+class HostResult:
+    host: str
+    returncode: int
+    seconds: float
+    stderr_tail: str
+    timed_out: bool = False
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the runner dies (kill -9 of the runner kills its jobs)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def start_host(
+    hd: HostDir,
+    script: str,
+    args: list[str],
+    cwd: Path,
+    controls: JobControls,
+    key_store: Path | None = None,
+) -> tuple[subprocess.Popen[bytes], float]:
+    if not hd.host_path(script).is_file():
+        raise JobSetupError(f"entry script {Path(script).name} was not shipped to the job")
+    boot = hd.root / IMAGE_LAYER / "boot.py"
+    boot.parent.mkdir(exist_ok=True)
+    boot.write_bytes(BOOT_SOURCE.read_bytes())
+    layer = str(hd.root / IMAGE_LAYER)
+    image = image_sys_path()
+    sandbox = {
+        "sys_path": [layer, *image],
+        "read_roots": [str(hd.root), *image, sys.base_prefix, sys.prefix, *_SYSTEM_READ_ROOTS],
+        "write_roots": [str(hd.root), *(["/opt/ml"] if hd.mounted else [])],
+        "parent_pid": os.getpid(),
+        "network_isolation": controls.network_isolation,
+        "own_network_namespace": controls.network_isolation and hd.mounted,
+        "script": str(script),
+        "args": args,
+    }
+    kms_env: dict[str, str] = {}
+    if key_store is not None:
+        # Keyed transforms derive their secrets from the local KMS: the job may read the key store (and take
+        # its lock), through a workspace of its own that holds nothing else.
+        job_ws = hd.root / "privml-workspace"
+        job_ws.mkdir(exist_ok=True)
+        link = job_ws / "kms"
+        if not link.exists():
+            link.symlink_to(key_store.parent, target_is_directory=True)
+        sandbox["read_roots"].append(str(key_store.parent))
+        sandbox["write_roots"].append(str(key_store.parent / ".keystore.lock"))
+        kms_env = {"PRIVML_WORKSPACE": str(job_ws), "PRIVML_KEY_PROVIDER": "local"}
+        passphrase = os.environ.get("PRIVML_KEYSTORE_PASSPHRASE")
+        if passphrase:
+            kms_env["PRIVML_KEYSTORE_PASSPHRASE"] = passphrase
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        **kms_env,
+        "HOME": str(hd.root / "home"),
+        "TMPDIR": str(hd.scratch),
+        "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        # One OpenMP thread per job unless the user says otherwise: on a shared, oversubscribed machine
+        # OpenMP's barriers make scikit-learn's HistGradientBoosting ~100x slower with 2 threads (measured).
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+        **hd.env,
+        "PRIVML_JOB_SANDBOX": json.dumps(sandbox),
+    }
+    command = [*sandbox_prefix(controls, hd.root / "opt/ml", hd.mounted), sys.executable, "-I", "-S", "-B", str(boot)]
+    log_dir = hd.root / "logs"
+    log_dir.mkdir(exist_ok=True)
+    stdout = open(log_dir / "stdout", "wb")  # noqa: SIM115 - closed by wait_host
+    stderr = open(log_dir / "stderr", "wb")  # noqa: SIM115
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                            preexec_fn=_die_with_parent)
+    stdout.close()
+    stderr.close()
+    return proc, started
+
+
+def wait_host(hd: HostDir, proc: subprocess.Popen[bytes], started: float, timeout: float | None) -> HostResult:
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        timed_out = True
+    seconds = time.perf_counter() - started
+    tail = ""
+    err = hd.root / "logs" / "stderr"
+    if err.is_file():
+        with open(err, "rb") as fh:
+            fh.seek(max(0, err.stat().st_size - 4096))
+            tail = fh.read().decode("utf-8", "replace")
+    return HostResult(host=hd.host, returncode=proc.returncode, seconds=seconds, stderr_tail=tail,
+                      timed_out=timed_out)

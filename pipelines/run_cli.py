@@ -1,0 +1,150 @@
+"""`privml run --local|--aws` and `privml runs list|show RUN_ID`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from privml.cli.output import add_json_flag, emit_json
+from privml.errors import PrivmlError
+
+
+def register(subparsers: Any) -> None:
+    run = subparsers.add_parser("run", help="run the whole pipeline: locally (no AWS, no Docker) or on SageMaker")
+    where = run.add_mutually_exclusive_group(required=True)
+    where.add_argument("--local", action="store_true", help="execute the definition on this machine")
+    where.add_argument("--aws", action="store_true", help="upsert the pipeline and start an execution")
+    run.add_argument("--data", type=Path, help="CSV/Parquet with personal data (default: generated sample data)")
+    run.add_argument("--policy", type=Path, help="privacy policy YAML (default with --data: the scanned one)")
+    run.add_argument("--config", type=Path, help="pipeline config YAML (default for --local: local defaults)")
+    run.add_argument("--rows", type=int, default=None, help="rows of sample data when no --data (default 1000)")
+    run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="--local: override a pipeline parameter (K, QualityThreshold, ModelKind, DpEpsilon …)")
+    run.add_argument("--no-endpoint", action="store_true", help="--local: skip the endpoint smoke request")
+    run.add_argument("--waive", action="append", default=[], metavar="RULE_ID",
+                     help="start despite this audit rule's findings (recorded in the run record)")
+    add_json_flag(run)
+    run.set_defaults(func=_run)
+
+    runs = subparsers.add_parser("runs", help="the run records of local executions")
+    sub = runs.add_subparsers(dest="runs_command", metavar="SUBCOMMAND")
+    ls = sub.add_parser("list", help="list runs: id, status, time, steps")
+    add_json_flag(ls)
+    ls.set_defaults(func=_list)
+    show = sub.add_parser("show", help="one run record: steps, timings, controls, artifacts")
+    show.add_argument("run_id", metavar="RUN_ID")
+    add_json_flag(show)
+    show.set_defaults(func=_show)
+    runs.set_defaults(func=lambda _a: _usage(runs))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.aws:
+        if args.config is None:
+            raise PrivmlError("run --aws needs --config C.yaml (region, role, bucket, keys)")
+        if args.data or args.policy:
+            raise PrivmlError("run --aws reads data and policy from the config's S3 locations; "
+                              "--data/--policy are for --local")
+        from pipelines.aws import run_on_aws
+        from pipelines.config import PipelineConfig
+
+        record = run_on_aws(PipelineConfig.load(args.config), waivers=args.waive)
+        if args.json:
+            emit_json(record)
+        else:
+            print(f"started {record.get('execution_arn') or record}")
+        return 0
+    if args.rows is not None and args.data is not None:
+        raise PrivmlError("--rows applies to generated sample data; it cannot be used with --data")
+    if args.rows is not None and args.rows < 50:
+        raise PrivmlError("--rows must be at least 50")
+    from pipelines.local.run_local import DEFAULT_ROWS, run_local
+
+    params = {}
+    for item in args.param:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise PrivmlError(f"--param {item!r}: expected NAME=VALUE")
+        params[name.strip()] = value
+    record = run_local(data=args.data, policy=args.policy, config_path=args.config, waivers=args.waive,
+                       rows=args.rows or DEFAULT_ROWS, endpoint=not args.no_endpoint, parameters=params)
+    if args.json:
+        emit_json(record)
+    else:
+        print(summary(record))
+    return 0 if record["status"] == "Succeeded" else 1
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def summary(record: dict[str, Any]) -> str:
+    lines = [f"run {record['run_id']}: {record['status']}"]
+    if record.get("failure_reason"):
+        lines.append(f"  failed: {record['failure_reason']}")
+    for step in record.get("steps", []):
+        extra = f" (cache {step['cache']})" if step.get("cache") == "hit" else ""
+        lines.append(f"  {step['name']:<12} {step['status']:<10} {step['seconds']:>6.1f}s{extra}")
+    privacy = record.get("privacy") or {}
+    if privacy:
+        risk = privacy.get("risk") or {}
+        lines.append(f"  privacy: k={privacy.get('k')} l={_fmt(privacy.get('l'))} t={_fmt(privacy.get('t'))} "
+                     f"prosecutor risk max={_fmt(risk.get('prosecutor_max'))}")
+    metrics = record.get("metrics") or {}
+    if metrics:
+        lines.append("  model: " + " ".join(f"{k}={_fmt(v)}" for k, v in metrics.items()))
+    for name, uri in (record.get("artifacts") or {}).items():
+        lines.append(f"  {name:<12} {uri}")
+    endpoint = record.get("endpoint") or {}
+    if endpoint.get("url"):
+        smoke = endpoint.get("smoke_request") or {}
+        lines.append(f"  endpoint: {endpoint['url']} (CA {endpoint['ca_bundle']}); smoke request → HTTP "
+                     f"{smoke.get('status')}; {endpoint.get('status')}")
+    elif endpoint:
+        lines.append(f"  endpoint: {endpoint.get('status')}")
+    timing = record.get("timing") or {}
+    if timing:
+        lines.append(f"  time: {timing.get('wall_seconds', timing.get('total_seconds'))}s total, "
+                     f"executor overhead {timing.get('executor_overhead_seconds')}s")
+    return "\n".join(lines)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from pipelines.local.records import list_records
+    from privml.workspace import workspace_dir
+
+    rows = [{"run_id": r.get("run_id"), "status": r.get("status"), "started_at": r.get("started_at"),
+             "steps": len(r.get("steps", [])), "failure_reason": r.get("failure_reason")}
+            for r in list_records(workspace_dir())]
+    if args.json:
+        emit_json(rows)
+        return 0
+    if not rows:
+        print("no runs yet (privml run --local)")
+    for r in rows:
+        print(f"{r['run_id']}  {r['status']:<10} {r['started_at'] or '':<32} {r['steps']} steps"
+              + (f"  — {r['failure_reason']}" if r["failure_reason"] else ""))
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from pipelines.local.records import read_record
+    from privml.workspace import workspace_dir
+
+    record = read_record(workspace_dir(), args.run_id)
+    if args.json:
+        emit_json(record)
+        return 0
+    print(summary(record))
+    for step in record.get("steps", []):
+        for name, how in (step.get("controls") or {}).items():
+            print(f"  {step['name']}.{name}: {how}")
+    return 0
