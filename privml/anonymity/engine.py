@@ -239,7 +239,7 @@ class AnonymityEngine:
             if dtype == "numeric":
                 row = int(np.flatnonzero(parsed.isna().to_numpy())[0]) + 1
                 raise PrivmlError(f"column {col}: data row {row} is not a number")
-        if isinstance(spec, str):
+        if spec is not None:  # an ARX file or a built-in (e.g. postcode prefixes)
             hierarchy = load_hierarchy(col, spec, values)
             leaf_index(hierarchy, values, strict=True)
             present = set(values.astype(str))
