@@ -17,6 +17,7 @@ def register(subparsers: Any) -> None:
     sub = pipeline.add_subparsers(dest="pipeline_command", metavar="SUBCOMMAND")
     definition = sub.add_parser("definition", help="print the pipeline definition JSON (no AWS needed)")
     definition.add_argument("--config", type=Path, help="pipeline config YAML (default: local-mode defaults)")
+    definition.add_argument("-o", "--output", type=Path, help="write the JSON to this file instead of stdout")
     definition.set_defaults(func=_definition)
     endpoint = sub.add_parser("endpoint-config", help="print the CreateEndpointConfig request for a model")
     endpoint.add_argument("--config", type=Path, help="pipeline config YAML (default: local-mode defaults)")
@@ -67,7 +68,16 @@ def _read_json(path: Path, what: str) -> Any:
 def _definition(args: argparse.Namespace) -> int:
     from pipelines.definition import build_definition
 
-    emit_json(build_definition(_config(args.config)))
+    definition = build_definition(_config(args.config))
+    if args.output:
+        import json
+
+        from privml.io import atomic_write_text
+
+        atomic_write_text(args.output, json.dumps(definition, indent=2) + "\n", mode=0o644)
+        print(f"wrote {args.output}")
+    else:
+        emit_json(definition)
     return 0
 
 
