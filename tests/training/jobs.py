@@ -22,6 +22,7 @@ IDENTIFIERS = ["name", "email", "phone", "ssn", "credit_card", "street_address",
 
 def sample_policy(anonymity: dict[str, Any] | None = None) -> dict[str, Any]:
     columns: dict[str, Any] = {c: {"role": "identifier", "action": "drop"} for c in IDENTIFIERS}
+    columns["phone"] = {"role": "identifier", "action": "mask"}  # released, but never a model feature
     columns.update({
         "date_of_birth": {"role": "quasi_identifier", "action": "drop"},
         "admission_date": {"role": "quasi_identifier", "action": "drop"},

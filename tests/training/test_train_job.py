@@ -28,6 +28,8 @@ def test_training_job_writes_the_model_artifact(trained_job: JobDir) -> None:
     meta = json.loads((model_dir / "metadata.json").read_text())
     assert meta["model"] == "hgb" and meta["label"] == "readmitted" and meta["classes"] == ["0", "1"]
     assert meta["epsilon_spent"] is None and meta["seed"] == 3
+    assert "phone" in read_csv(trained_job.channel("train") / "data.csv").columns  # released by the policy...
+    assert meta["excluded_identifier_columns"] == ["phone"] and "phone" not in meta["feature_columns"]  # ...unused
     assert set(meta["metrics"]) == {"train", "validation"}
     assert 0.5 < meta["metrics"]["validation"]["accuracy"] <= 1
     # lineage: the hashes are those of the channel files the job read
@@ -45,10 +47,10 @@ def test_model_artifact_serves_raw_rows_through_the_fitted_transformer(trained_j
     raw = generate(25, seed=99).drop(columns=["readmitted"])  # identifiers and all, as a request would
     proba = pipeline.predict_proba(raw)
     assert proba.shape == (25, 2) and np.allclose(proba.sum(axis=1), 1)
-    # the model part on the anonymized test split agrees with the whole pipeline on... the same people raw:
-    # not checkable here (different rows); instead the privacy step must produce the training columns
+    # the privacy step produces the released columns; the model reads the feature columns among them
     meta = json.loads((trained_job.model_dir / "metadata.json").read_text())
-    assert list(pipeline.named_steps["privacy"].transform(raw).columns) == meta["feature_columns"]
+    released = list(pipeline.named_steps["privacy"].transform(raw).columns)
+    assert sorted(released) == sorted(meta["feature_columns"] + meta["excluded_identifier_columns"])
 
 
 def test_dp_training_job_spends_exactly_the_declared_budget(job_copy: JobDir, monkeypatch: pytest.MonkeyPatch) -> None:

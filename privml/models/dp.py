@@ -1,0 +1,92 @@
+"""Differentially private classifiers (diffprivlib) on the FeatureEncoder's bounded space.
+
+Privacy comes from three things, none of them learned from the training data:
+- feature bounds: numeric columns are clipped to the bounds declared in the policy
+  (`policy.columns[name].bounds`) and scaled to [0, 1]; one-hot columns are in [0, 1] by construction;
+- the data norm: the encoder divides each row by sqrt(number of columns), so every row has L2 norm <= 1
+  and logistic regression is told `data_norm=1` (the plain use, sqrt of the one-hot feature count,
+  overstates the norm ~4x on adult and pays for it in noise);
+- the budget: one BudgetAccountant per training run with the declared ε as its budget; the model
+  spends all of it, and the run reports `accountant.total()`.
+
+Regularization of DP logistic regression follows ε (public): objective perturbation's noise is fixed by
+ε and the data norm, and low-curvature directions (rare categories) are pushed furthest, so the less
+budget, the stronger the regularization. C = 0.03·ε (clipped to [0.003, 1]) was chosen on adult at
+ε ∈ {0.1, 1, 10}; see bench/bench_privacy_utility.py.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from diffprivlib.accountant import BudgetAccountant
+from diffprivlib.models import GaussianNB, LogisticRegression, RandomForestClassifier
+from diffprivlib.utils import PrivacyLeakWarning
+
+from privml.errors import PrivmlError
+
+DP_KINDS = ("dp_logreg", "dp_nb", "dp_rf")
+
+
+def logreg_c(epsilon: float) -> float:
+    """The regularization parameter C for DP logistic regression at budget ε."""
+    return float(min(1.0, max(0.003, 0.03 * epsilon)))
+
+
+def make_accountant(epsilon: float) -> BudgetAccountant:
+    if not epsilon > 0:
+        raise PrivmlError(f"dp_epsilon must be > 0 for a differentially private model (got {epsilon})")
+    return BudgetAccountant(epsilon=epsilon, delta=0.0)
+
+
+def make_dp_classifier(
+    kind: str,
+    *,
+    epsilon: float,
+    accountant: BudgetAccountant,
+    bounds: tuple[np.ndarray, np.ndarray],
+    classes: Sequence[Any],
+    seed: int,
+) -> Any:
+    """An unfitted diffprivlib classifier for `kind`, spending exactly `epsilon` from `accountant`."""
+    if kind == "dp_logreg":
+        # every row has L2 norm <= 1: FeatureEncoder(block_norm=True) guarantees it
+        return LogisticRegression(
+            epsilon=epsilon, data_norm=1.0, C=logreg_c(epsilon), max_iter=300,
+            random_state=seed, accountant=accountant,
+        )
+    if kind == "dp_nb":
+        return GaussianNB(epsilon=epsilon, bounds=bounds, random_state=seed, accountant=accountant)
+    if kind == "dp_rf":
+        return RandomForestClassifier(
+            n_estimators=10, max_depth=8, epsilon=epsilon, bounds=bounds, classes=list(classes),
+            random_state=seed, accountant=accountant, n_jobs=1,
+        )
+    raise PrivmlError(f"unknown differentially private model '{kind}' (known: {', '.join(DP_KINDS)})")
+
+
+def fit_without_leaks(estimator: Any, X: np.ndarray, y: np.ndarray) -> Any:
+    """Fit a diffprivlib model; a PrivacyLeakWarning (a bound or norm learned from data) is an error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PrivacyLeakWarning)
+        # diffprivlib 0.6.6 passes an option scipy deprecates; nothing the caller can act on
+        warnings.filterwarnings("ignore", message=".*L-BFGS-B solver are deprecated", category=DeprecationWarning)
+        try:
+            return estimator.fit(X, y)
+        except PrivacyLeakWarning as exc:
+            raise PrivmlError(f"differentially private training would leak: {exc}") from None
+
+
+def epsilon_spent(accountant: BudgetAccountant) -> float:
+    return float(accountant.total()[0])
+
+
+def detach_accountant(estimator: Any) -> None:
+    """Drop the run's accountant from the fitted model: a saved model carries no training-run state."""
+    template = getattr(estimator, "estimator", None)
+    for est in [estimator, template, *getattr(estimator, "estimators_", [])]:
+        if hasattr(est, "accountant"):
+            est.accountant = None

@@ -1,0 +1,111 @@
+"""The registry of model kinds and the model pipeline each one builds: FeatureEncoder → classifier."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from privml.errors import PrivmlError
+from privml.models import dp
+from privml.models.features import FeatureEncoder
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    name: str
+    description: str
+    private: bool  # ε-differentially private: needs dp_epsilon > 0 and declared bounds
+
+
+MODEL_KINDS: dict[str, ModelKind] = {
+    k.name: k
+    for k in (
+        ModelKind("hgb", "histogram gradient boosting (scikit-learn), the default", private=False),
+        ModelKind("logreg", "logistic regression (scikit-learn)", private=False),
+        ModelKind("dp_logreg", "ε-DP logistic regression, objective perturbation (diffprivlib)", private=True),
+        ModelKind("dp_nb", "ε-DP Gaussian naive Bayes (diffprivlib)", private=True),
+        ModelKind("dp_rf", "ε-DP random forest (diffprivlib)", private=True),
+    )
+}
+DEFAULT_KIND = "hgb"
+DEFAULT_DP_KIND = "dp_logreg"
+
+
+def resolve_kind(kind: str | None, epsilon: float) -> str:
+    """The model kind for the hyperparameters `model` (None = not given) and `dp_epsilon`.
+
+    No model and ε > 0 means the DP default (dp_logreg); a non-private model with ε > 0, or a private
+    one with ε = 0, is a contradiction and refused rather than silently resolved.
+    """
+    if epsilon < 0 or epsilon != epsilon:
+        raise PrivmlError("hyperparameter dp_epsilon: must be a number >= 0 (0 = no differential privacy)")
+    if kind is None:
+        return DEFAULT_DP_KIND if epsilon > 0 else DEFAULT_KIND
+    if kind not in MODEL_KINDS:
+        raise PrivmlError(f"hyperparameter model: unknown model '{kind}' (known: {', '.join(MODEL_KINDS)})")
+    private = MODEL_KINDS[kind].private
+    if private and epsilon == 0:
+        raise PrivmlError(f"hyperparameter dp_epsilon: model '{kind}' is differentially private and needs ε > 0")
+    if not private and epsilon > 0:
+        raise PrivmlError(
+            f"hyperparameter model: '{kind}' is not differentially private but dp_epsilon is {epsilon}; "
+            f"use one of {', '.join(k for k, v in MODEL_KINDS.items() if v.private)}"
+        )
+    return kind
+
+
+@dataclass
+class FittedModel:
+    pipeline: Pipeline  # [("encode", FeatureEncoder), ("classifier", estimator)]
+    kind: str
+    epsilon_spent: float | None
+
+
+def fit_model(
+    kind: str,
+    X: Any,
+    y: np.ndarray,
+    *,
+    columns: Sequence[str],
+    numeric: Sequence[str] | None,
+    bounds: Mapping[str, tuple[float, float]],
+    epsilon: float = 0.0,
+    seed: int = 0,
+) -> FittedModel:
+    """Encode and fit one model kind on an (anonymized) table; `bounds` are the policy's declared bounds."""
+    spec = MODEL_KINDS[kind]
+    encoder = FeatureEncoder(
+        columns=list(columns), numeric=numeric, bounds=dict(bounds),
+        require_bounds=spec.private, block_norm=kind == "dp_logreg",
+    )
+    matrix = encoder.fit_transform(X)
+    classes = np.unique(y)
+    if spec.private:
+        accountant = dp.make_accountant(epsilon)
+        clf = dp.make_dp_classifier(
+            kind, epsilon=epsilon, accountant=accountant, bounds=encoder.output_bounds(),
+            classes=classes, seed=seed,
+        )
+        dp.fit_without_leaks(clf, matrix, y)
+        spent: float | None = dp.epsilon_spent(accountant)
+        dp.detach_accountant(clf)
+    else:
+        clf = _plain_classifier(kind, seed)
+        clf.fit(matrix, y)
+        spent = None
+    return FittedModel(Pipeline([("encode", encoder), ("classifier", clf)]), kind, spent)
+
+
+def _plain_classifier(kind: str, seed: int) -> Any:
+    if kind == "hgb":
+        return HistGradientBoostingClassifier(random_state=seed, early_stopping=False, max_iter=200,
+                                              learning_rate=0.1)
+    if kind == "logreg":
+        return LogisticRegression(max_iter=1000, C=1.0)
+    raise PrivmlError(f"unknown model '{kind}'")

@@ -1,0 +1,249 @@
+"""FeatureEncoder: an anonymized table → a numeric matrix a classifier can learn from.
+
+Categorical columns (and generalized quasi-identifier values such as "[30-40)" or "*") are one-hot
+encoded; numeric columns are scaled. A numeric column with bounds declared in the policy is clipped to
+them and mapped to [0, 1] with them — the bounds are never learned from the data, which is what lets a
+differentially private model state its sensitivity. With `block_norm`, every row is divided by
+sqrt(number of parts): each part contributes at most 1/sqrt(n) to the row's L2 norm, so every row's norm
+is at most 1 by construction (the data norm diffprivlib's logistic regression needs).
+
+Generalized values keep what they still say (`expand_generalized`): a column of numbers and ranges
+("[30-40)", "25-34", "*") also gets the range's midpoint as a numeric feature, and a column of value
+sets ("Divorced|Separated", as Mondrian releases categorical boxes) also gets one feature per member
+value, weighted 1/|set|. One-hot of the generalized label alone would treat "25-34" and "26-35" as
+unrelated and waste most of what k-anonymous data still says.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.preprocessing import OneHotEncoder
+from sklearn.utils.validation import check_is_fitted
+
+from privml.errors import PrivmlError
+
+MISSING = "<missing>"
+SUPPRESSED = "*"
+_RANGE = re.compile(r"^[\[(]?\s*(-?\d+(?:\.\d+)?)\s*(?:-|,|–)\s*(-?\d+(?:\.\d+)?)\s*[\])]?$")
+
+
+def numeric_view(values: pd.Series) -> pd.Series:
+    """The column as floats; values that are not numbers become NaN (missing stays NaN)."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype(float)
+    return pd.to_numeric(values, errors="coerce").astype(float)
+
+
+def range_midpoint(label: str) -> float:
+    """The midpoint of a number or a range label ("[30-40)", "25-34", "39"); NaN for anything else."""
+    text = label.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    match = _RANGE.match(text)
+    if match is None:
+        return math.nan
+    low, high = float(match.group(1)), float(match.group(2))
+    return (low + high) / 2 if low <= high else math.nan
+
+
+def is_interval_column(values: pd.Series) -> bool:
+    """Numbers and ranges only (with "*" for fully generalized), at least one of them a range."""
+    labels = [str(v) for v in pd.unique(values.dropna())]
+    labels = [v for v in labels if v != SUPPRESSED]
+    if not labels:
+        return False
+    mids = [range_midpoint(v) for v in labels]
+    return all(not math.isnan(m) for m in mids) and any(_RANGE.match(v.strip()) for v in labels)
+
+
+def set_members(label: str) -> list[str]:
+    return [] if label in (SUPPRESSED, MISSING) else label.split("|")
+
+
+def is_numeric_column(values: pd.Series) -> bool:
+    """True when every present value of the column is a number (a column of only missing values is not)."""
+    present = values.dropna()
+    if present.empty:
+        return False
+    if pd.api.types.is_numeric_dtype(present.dtype) and not pd.api.types.is_bool_dtype(present.dtype):
+        return True
+    return bool(numeric_view(present).notna().all())
+
+
+class FeatureEncoder(TransformerMixin, BaseEstimator):
+    """One-hot for categoricals, bounded or standardized scaling for numerics; see the module docstring.
+
+    Parameters
+    ----------
+    columns: the feature columns, in order. Other columns of the input (the label, dropped ones) are ignored.
+    numeric: the columns to treat as numeric; None = every column whose values are all numbers at fit.
+    bounds: column → (min, max) declared in the policy. Numeric columns (and range midpoints) listed here
+        are clipped and scaled with these bounds; others are standardized with the training mean and
+        standard deviation.
+    require_bounds: refuse to fit when a numeric column has no declared bounds (differential privacy);
+        range columns without bounds then get no midpoint feature.
+    block_norm: divide every row by sqrt(number of parts) so that each row's L2 norm is at most 1.
+    expand_generalized: add midpoint features for range columns and member features for set columns.
+    """
+
+    def __init__(
+        self,
+        columns: Sequence[str] = (),
+        numeric: Sequence[str] | None = None,
+        bounds: Mapping[str, tuple[float, float]] | None = None,
+        require_bounds: bool = False,
+        block_norm: bool = False,
+        expand_generalized: bool = True,
+    ) -> None:
+        self.columns = columns
+        self.numeric = numeric
+        self.bounds = bounds
+        self.require_bounds = require_bounds
+        self.block_norm = block_norm
+        self.expand_generalized = expand_generalized
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> FeatureEncoder:
+        if not isinstance(X, pd.DataFrame):
+            raise PrivmlError("FeatureEncoder expects a table with named columns")
+        columns = self._check(X, list(self.columns) or [str(c) for c in X.columns])
+        bounds = dict(self.bounds or {})
+        if self.numeric is None:
+            numeric = [c for c in columns if is_numeric_column(X[c])]
+        else:
+            numeric = [c for c in columns if c in set(self.numeric)]
+        unbounded = [c for c in numeric if c not in bounds]
+        if self.require_bounds and unbounded:
+            raise PrivmlError(
+                "differentially private training needs declared bounds for numeric columns "
+                f"(policy columns.<name>.bounds): missing for {', '.join(unbounded)}"
+            )
+        categorical = [c for c in columns if c not in set(numeric)]
+        frame = self._categorical_frame(X, categorical)
+        intervals, members = [], {}
+        if self.expand_generalized:
+            intervals = [c for c in categorical if is_interval_column(frame[c].where(frame[c] != MISSING))
+                         and (c in bounds or not self.require_bounds)]
+            for c in categorical:
+                labels = pd.unique(frame[c])
+                if any("|" in v for v in labels):
+                    members[c] = sorted({m for v in labels for m in set_members(v)})
+        self.feature_columns_ = columns
+        self.numeric_columns_ = numeric
+        self.categorical_columns_ = categorical
+        self.interval_columns_ = intervals
+        self.set_members_ = members
+        self._fit_scaling(X, bounds)
+        self.onehot_: OneHotEncoder | None = None
+        if categorical:
+            self.onehot_ = OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64)
+            self.onehot_.fit(frame)
+        parts = len(columns) + len(intervals) + len(members)
+        self.row_scale_ = 1.0 / math.sqrt(parts) if self.block_norm and parts else 1.0
+        self.n_features_out_ = (
+            len(numeric) + len(intervals) + sum(len(m) for m in members.values())
+            + (sum(len(c) for c in self.onehot_.categories_) if self.onehot_ is not None else 0)
+        )
+        return self
+
+    def _fit_scaling(self, X: pd.DataFrame, bounds: Mapping[str, tuple[float, float]]) -> None:
+        lows, highs, centers, clipped = [], [], [], []
+        for col, values in zip(self._scaled_names(), self._scaled_values(X), strict=True):
+            if col in bounds:
+                low, high = (float(b) for b in bounds[col])
+                center = (low + high) / 2
+            else:
+                present = values[~np.isnan(values)]
+                center = float(present.mean()) if len(present) else 0.0
+                std = float(present.std()) if len(present) > 1 else 0.0
+                # standardization expressed as the same affine map: (x - low) / (high - low)
+                low, high = center, center + (std if std > 0 else 1.0)
+            lows.append(low)
+            highs.append(high)
+            centers.append(center)
+            clipped.append(col in bounds)
+        self.numeric_low_ = np.asarray(lows, dtype=float)
+        self.numeric_high_ = np.asarray(highs, dtype=float)
+        self.numeric_fill_ = np.asarray(centers, dtype=float)
+        self.numeric_clipped_ = np.asarray(clipped, dtype=bool)
+
+    def _scaled_names(self) -> list[str]:
+        return [*self.numeric_columns_, *self.interval_columns_]
+
+    def _scaled_values(self, X: pd.DataFrame) -> list[np.ndarray]:
+        values = [numeric_view(X[c]).to_numpy(dtype=float) for c in self.numeric_columns_]
+        for col in self.interval_columns_:
+            labels = X[col].astype(object).where(X[col].notna(), SUPPRESSED).astype(str)
+            codes, uniques = pd.factorize(labels)
+            mids = np.asarray([range_midpoint(u) for u in uniques], dtype=float)
+            values.append(mids[codes] if len(uniques) else np.zeros(len(X)))
+        return values
+
+    @staticmethod
+    def _check(X: object, columns: list[str]) -> list[str]:
+        if not isinstance(X, pd.DataFrame):
+            raise PrivmlError("FeatureEncoder expects a table with named columns")
+        missing = [c for c in columns if c not in X.columns]
+        if missing:
+            raise PrivmlError(f"feature columns missing from the data: {', '.join(missing)}")
+        return columns
+
+    @staticmethod
+    def _categorical_frame(X: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+        frame = X[columns].astype(object)
+        return frame.where(frame.notna(), MISSING).astype(str)
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "feature_columns_")
+        self._check(X, self.feature_columns_)
+        parts = []
+        scaled = self._scaled_values(X)
+        if scaled:
+            raw = np.column_stack(scaled)
+            raw = np.where(np.isnan(raw), self.numeric_fill_, raw)
+            raw = np.where(self.numeric_clipped_, np.clip(raw, self.numeric_low_, self.numeric_high_), raw)
+            parts.append((raw - self.numeric_low_) / (self.numeric_high_ - self.numeric_low_))
+        if self.onehot_ is not None:
+            frame = self._categorical_frame(X, self.categorical_columns_)
+            parts.append(self.onehot_.transform(frame))
+            for col, vocabulary in self.set_members_.items():
+                parts.append(_member_matrix(frame[col], vocabulary))
+        matrix = np.hstack(parts) if parts else np.zeros((len(X), 0))
+        return matrix * self.row_scale_
+
+    def output_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per output feature (min, max), from the encoding and the declared bounds alone (no data)."""
+        check_is_fitted(self, "feature_columns_")
+        if not self.numeric_clipped_.all():
+            raise PrivmlError("output bounds are only known when every numeric column has declared bounds")
+        n = self.n_features_out_
+        return np.zeros(n), np.full(n, self.row_scale_)
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        check_is_fitted(self, "feature_columns_")
+        names = [*self.numeric_columns_, *(f"{c}_midpoint" for c in self.interval_columns_)]
+        if self.onehot_ is not None:
+            names += list(self.onehot_.get_feature_names_out(self.categorical_columns_))
+        for col, vocabulary in self.set_members_.items():
+            names += [f"{col}_has_{m}" for m in vocabulary]
+        return np.asarray(names, dtype=object)
+
+
+def _member_matrix(labels: pd.Series, vocabulary: list[str]) -> np.ndarray:
+    """Each row: 1/|set| on the members of its label's value set (members unseen at fit are ignored)."""
+    index = {m: i for i, m in enumerate(vocabulary)}
+    codes, uniques = pd.factorize(labels)
+    table = np.zeros((len(uniques), len(vocabulary)))
+    for row, label in enumerate(uniques):
+        members = set_members(label)
+        for member in members:
+            if member in index:
+                table[row, index[member]] = 1.0 / len(members)
+    return table[codes] if len(uniques) else np.zeros((len(labels), len(vocabulary)))

@@ -1,0 +1,220 @@
+"""The Train step as a library call: anonymized splits + fitted PrivacyTransformer → model directory.
+
+training/train.py parses nothing itself: it calls `run_training_job`, which reads the SageMaker training
+contract (privml.models.jobenv), checks the inputs, fits the model on the already-anonymized train split
+(the transformer is NOT refitted), and writes `model.skops`, `metadata.json` and `code/inference.py` into
+the model directory — all three or none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sklearn.pipeline import Pipeline
+
+from privml.errors import PrivmlError
+from privml.io import atomic_write_bytes, atomic_write_text
+from privml.models import data as splits
+from privml.models.estimators import MODEL_KINDS, fit_model, resolve_kind
+from privml.models.jobenv import TrainingEnv, job_controls
+from privml.models.metrics import model_metrics
+from privml.models.persistence import dumps_model
+from privml.policy import Policy, Role, load_policy, parse_policy
+
+log = logging.getLogger(__name__)
+
+KNOWN_HYPERPARAMETERS = ("model", "dp_epsilon", "label", "seed")
+MODEL_FILE = "model.skops"
+METADATA_FILE = "metadata.json"
+HANDLER_FILE = "code/inference.py"
+
+
+@dataclass(frozen=True)
+class TrainingRequest:
+    model: str
+    dp_epsilon: float
+    label: str | None
+    seed: int
+    ignored: tuple[str, ...] = ()
+
+
+def parse_hyperparameters(hps: Mapping[str, str]) -> TrainingRequest:
+    try:
+        epsilon = float(hps.get("dp_epsilon", "0") or "0")
+    except ValueError:
+        raise PrivmlError("hyperparameter dp_epsilon: not a number") from None
+    if not math.isfinite(epsilon):
+        raise PrivmlError("hyperparameter dp_epsilon: must be finite")
+    try:
+        seed = int(hps.get("seed", "0") or "0")
+    except ValueError:
+        raise PrivmlError("hyperparameter seed: not an integer") from None
+    kind = resolve_kind(hps.get("model") or None, epsilon)
+    ignored = tuple(sorted(k for k in hps if k not in KNOWN_HYPERPARAMETERS))
+    return TrainingRequest(kind, epsilon, hps.get("label") or None, seed, ignored)
+
+
+def load_transformer_channel(directory: Path) -> tuple[Any, Policy, list[splits.InputFile]]:
+    """The fitted PrivacyTransformer and its policy from the `transformer` channel."""
+    from privml.transformer import PrivacyTransformer
+
+    path = directory / "transformer.skops"
+    if not path.is_file():
+        raise PrivmlError(f"transformer channel: no transformer.skops in {directory}")
+    transformer = PrivacyTransformer.load(path)
+    files = [splits.describe_file("transformer", path)]
+    policy_path = directory / "policy.yaml"
+    if policy_path.is_file():
+        policy = load_policy(policy_path)
+        files.append(splits.describe_file("transformer", policy_path))
+    elif transformer.policy is not None:
+        policy = parse_policy(transformer.policy, source=f"{path} (embedded policy)")
+    else:
+        raise PrivmlError(f"transformer channel: no policy.yaml in {directory} and none in the transformer")
+    if not hasattr(transformer, "columns_out_"):
+        raise PrivmlError(f"{path}: the transformer is not fitted")
+    return transformer, policy, files
+
+
+def handler_source() -> bytes:
+    """inference/handler.py, shipped in the model as code/inference.py for the serving container.
+
+    Looked up next to the installed privml package first (the wheel ships `inference/` beside `privml/`),
+    then through the import system.
+    """
+    candidates = [Path(__file__).resolve().parents[2] / "inference" / "handler.py"]
+    try:
+        spec = importlib.util.find_spec("inference.handler")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.origin:
+        candidates.append(Path(spec.origin))
+    for path in candidates:
+        if path.is_file():
+            return path.read_bytes()
+    raise PrivmlError("cannot find inference/handler.py to ship with the model (is privml installed whole?)")
+
+
+@dataclass
+class TrainedModel:
+    pipeline: Pipeline
+    metadata: dict[str, Any]
+
+
+def train_on_splits(
+    train: Any,
+    validation: Any | None,
+    transformer: Any,
+    policy: Policy,
+    request: TrainingRequest,
+) -> TrainedModel:
+    """Fit the model on the anonymized train split and compose [privacy, model]."""
+    label = request.label or policy.label
+    if not label:
+        raise PrivmlError("no label column: set the `label` hyperparameter or give a column role 'label' in the policy")
+    y_train = splits.check_label(train, label, "train")
+    released = [str(c) for c in transformer.get_feature_names_out() if str(c) != label]
+    # identifiers stay out of the model whatever their action: a pseudonym or token is still one per
+    # person, so it can only memorize people (and would make every request's one-hot unseen)
+    identifiers = [c for c in released if c in policy.columns and policy.columns[c].role is Role.IDENTIFIER]
+    features = [c for c in released if c not in identifiers]
+    if not features:
+        raise PrivmlError("the transformer outputs no feature columns (identifiers are never model features)")
+    splits.check_columns(train, features, [], "train")
+    numeric = splits.feature_types(train, features, policy)
+    bounds = {name: col.bounds for name, col in policy.columns.items() if col.bounds is not None}
+    fitted = fit_model(
+        request.model, train[features], y_train, columns=features, numeric=numeric, bounds=bounds,
+        epsilon=request.dp_epsilon, seed=request.seed,
+    )
+    metrics = {"train": model_metrics(fitted.pipeline, train[features], y_train)}
+    rows = {"train": len(train)}
+    if validation is not None:
+        y_val = splits.check_label(validation, label, "validation")
+        splits.check_columns(validation, features, numeric, "validation")
+        metrics["validation"] = model_metrics(fitted.pipeline, validation[features], y_val)
+        rows["validation"] = len(validation)
+    pipeline = Pipeline([("privacy", transformer), ("model", fitted.pipeline)])
+    metadata = {
+        "model": request.model,
+        "model_description": MODEL_KINDS[request.model].description,
+        "differential_privacy": MODEL_KINDS[request.model].private,
+        "dp_epsilon": request.dp_epsilon if MODEL_KINDS[request.model].private else None,
+        "epsilon_spent": fitted.epsilon_spent,
+        "feature_columns": features,
+        "excluded_identifier_columns": identifiers,
+        "numeric_columns": numeric,
+        "declared_bounds": {c: list(b) for c, b in bounds.items() if c in numeric},
+        "input_columns": [str(c) for c in getattr(transformer, "feature_names_in_", [])],
+        "label": label,
+        "classes": [str(c) for c in fitted.pipeline.classes_],
+        "seed": request.seed,
+        "rows": rows,
+        "metrics": metrics,
+        "ignored_hyperparameters": list(request.ignored),
+        "versions": _versions(),
+    }
+    return TrainedModel(pipeline, metadata)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for dist in ("privml", "scikit-learn", "diffprivlib", "skops", "numpy", "pandas"):
+        with contextlib.suppress(PackageNotFoundError):
+            out[dist] = version(dist)
+    return out
+
+
+def run_training_job(env: TrainingEnv) -> dict[str, Any]:
+    """Everything the training job does; returns the metadata written. Raises PrivmlError on bad input."""
+    request = parse_hyperparameters(env.hyperparameters)
+    train, train_files = splits.read_split("train", env.channel("train"))
+    validation, val_files = None, []
+    if splits.table_files(env.channel("validation")):
+        validation, val_files = splits.read_split("validation", env.channel("validation"))
+    else:
+        log.warning("no validation channel: metrics are reported on the train split only")
+    transformer, policy, transformer_files = load_transformer_channel(env.channel("transformer"))
+    trained = train_on_splits(train, validation, transformer, policy, request)
+    metadata = trained.metadata
+    metadata["inputs"] = [f.lineage() for f in (*train_files, *val_files, *transformer_files)]
+    metadata["controls"] = job_controls(env.config_dir)
+    metadata["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    # everything is built in memory first, so a failure leaves the model directory as it was
+    outputs = {
+        MODEL_FILE: dumps_model(trained.pipeline),
+        METADATA_FILE: (json.dumps(metadata, indent=2, sort_keys=True) + "\n").encode(),
+        HANDLER_FILE: handler_source(),
+    }
+    write_model_dir(env.model_dir, outputs)
+    return metadata
+
+
+def write_model_dir(model_dir: Path, outputs: Mapping[str, bytes]) -> None:
+    written: list[Path] = []
+    try:
+        for name, payload in outputs.items():
+            path = model_dir / name
+            atomic_write_bytes(path, payload, mode=0o644)
+            written.append(path)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def write_failure(path: Path, message: str) -> None:
+    """The one-line failure reason SageMaker shows for the job (DescribeTrainingJob FailureReason)."""
+    with contextlib.suppress(OSError):
+        atomic_write_text(path, message.splitlines()[0][:1024] + "\n", mode=0o644)

@@ -1,0 +1,68 @@
+"""FeatureEncoder on anonymized values: generalized labels are categories, and what they still say
+(a range's midpoint, a value set's members) becomes features."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from privml.errors import PrivmlError
+from privml.models.features import FeatureEncoder, is_interval_column, range_midpoint
+
+
+def test_range_labels() -> None:
+    assert range_midpoint("[30-40)") == 35.0
+    assert range_midpoint("25-34") == 29.5
+    assert range_midpoint("39") == 39.0
+    assert np.isnan(range_midpoint("*")) and np.isnan(range_midpoint("Bachelors"))
+    assert is_interval_column(pd.Series(["[30-40)", "*", "41", None]))
+    assert not is_interval_column(pd.Series(["12", "13"]))  # plain numbers: a numeric column
+    assert not is_interval_column(pd.Series(["[30-40)", "Bachelors"]))
+
+
+def test_generalized_columns_are_categories_with_extra_features() -> None:
+    train = pd.DataFrame({
+        "age": ["[30-40)", "[40-50)", "*", "[30-40)"],
+        "marital": ["Divorced|Separated", "Married", "Married", "*"],
+        "hours": ["40", "38", "50", "20"],
+    })
+    enc = FeatureEncoder(bounds={"age": (0, 100)}).fit(train)
+    assert enc.numeric_columns_ == ["hours"]
+    assert enc.categorical_columns_ == ["age", "marital"]
+    assert enc.interval_columns_ == ["age"]
+    assert enc.set_members_ == {"marital": ["Divorced", "Married", "Separated"]}
+    names = list(enc.get_feature_names_out())
+    out = pd.DataFrame(enc.transform(train), columns=names)
+    assert out["age_midpoint"].tolist() == [0.35, 0.45, 0.5, 0.35]  # "*" → the middle of the declared bounds
+    assert out["marital_has_Divorced"].tolist() == [0.5, 0, 0, 0]
+    assert out["marital_has_Married"].tolist() == [0, 1, 1, 0]
+    assert out["age_[30-40)"].tolist() == [1, 0, 0, 1]
+    # unseen labels at serving time: ignored by the one-hot, still placed by their midpoint
+    unseen = enc.transform(pd.DataFrame({"age": ["[50-60)"], "marital": ["Widowed"], "hours": ["x"]}))
+    assert unseen.shape == (1, len(names)) and np.isfinite(unseen).all()
+
+
+def test_block_norm_bounds_every_row_including_expansions() -> None:
+    train = pd.DataFrame({"age": ["[30-40)", "[40-50)"], "m": ["a|b", "c"], "n": ["1", "2"]})
+    enc = FeatureEncoder(bounds={"age": (0, 100), "n": (0, 10)}, require_bounds=True, block_norm=True).fit(train)
+    wild = pd.DataFrame({"age": ["[500-600)", "*"], "m": ["a|b", "zzz"], "n": ["99", "-4"]})
+    assert np.all(np.linalg.norm(enc.transform(wild), axis=1) <= 1 + 1e-12)
+    low, high = enc.output_bounds()
+    assert np.all(low == 0) and np.all(high == enc.row_scale_)
+
+
+def test_interval_column_without_bounds_gets_no_midpoint_under_dp() -> None:
+    train = pd.DataFrame({"age": ["[30-40)", "[40-50)"], "n": ["1", "2"]})
+    enc = FeatureEncoder(bounds={"n": (0, 10)}, require_bounds=True).fit(train)
+    assert enc.interval_columns_ == []
+    with pytest.raises(PrivmlError, match="missing for n"):
+        FeatureEncoder(require_bounds=True).fit(train)
+
+
+def test_encoder_needs_a_table() -> None:
+    with pytest.raises(PrivmlError, match="named columns"):
+        FeatureEncoder().fit(np.zeros((2, 2)))
+    enc = FeatureEncoder(columns=["a"]).fit(pd.DataFrame({"a": ["x", "y"]}))
+    with pytest.raises(PrivmlError, match="missing from the data: a"):
+        enc.transform(pd.DataFrame({"b": ["x"]}))
