@@ -19,7 +19,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--data", type=Path, help="CSV/Parquet with personal data (default: generated sample data)")
     run.add_argument("--policy", type=Path, help="privacy policy YAML (default with --data: the scanned one)")
     run.add_argument("--config", type=Path, help="pipeline config YAML (default for --local: local defaults)")
-    run.add_argument("--rows", type=int, default=None, help="rows of sample data when no --data (default 1000)")
+    run.add_argument("--rows", type=int, default=None, help="rows of sample data when no --data (default 20000)")
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                      help="--local: override a pipeline parameter (K, QualityThreshold, ModelKind, DpEpsilon …)")
     run.add_argument("--no-endpoint", action="store_true", help="--local: skip the endpoint smoke request")

@@ -22,7 +22,7 @@ from pipelines.local.executor import LocalExecutor
 from pipelines.local.progress import Progress
 from privml.errors import CheckFailed, PrivmlError
 
-DEFAULT_ROWS = 1000
+DEFAULT_ROWS = 20_000  # the same default as `privml sample-data`
 DEFAULT_SEED = 0
 _SMOKE_ROWS = 3
 
@@ -239,6 +239,7 @@ def run_local(
     audit_result = _audit(definition, config, waivers)
     # The exact definition this run executed (the one `privml run --aws` would upsert): re-auditable with
     # `privml audit`. It holds URIs, key aliases and settings, no data and no secrets (the audit checks).
+    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # not yet there when --policy was given
     records.write_json(run_dir / "definition.json", definition)
 
     progress = Progress(_count_steps(definition), enabled=not quiet)
