@@ -136,6 +136,8 @@ def prepare_training(hd: HostDir, request: Mapping[str, Any], job_name: str) -> 
         }
         for c in request.get("InputDataConfig", [])
     }
+    # SageMaker writes the CreateTrainingJob request here too; the model card reads the job's controls from it.
+    _write_json(hd.container("/opt/ml/input/config/trainingjobconfig.json"), dict(request))
     _write_json(hd.container("/opt/ml/input/config/hyperparameters.json"), hyper)
     _write_json(hd.container("/opt/ml/input/config/inputdataconfig.json"), data_config)
     _write_json(hd.container("/opt/ml/input/config/resourceconfig.json"), resource)
