@@ -123,14 +123,18 @@ def from_arrow(arr: pa.Array, like: pd.Series) -> pd.Series:
 def parse_numbers(values: pd.Series, column: str) -> pd.Series:
     """Numbers from a string column; rows that do not parse are named in the error, values never."""
     numbers = pd.to_numeric(values, errors="coerce")
-    bad = numbers.isna() & values.notna()
-    if bad.any():
-        rows = [int(i) + 1 for i in bad.to_numpy().nonzero()[0][:5]]
-        raise PrivmlError(
-            f"column '{column}': {int(bad.sum())} value(s) are not numbers (rows {', '.join(map(str, rows))}"
-            f"{', ...' if bad.sum() > 5 else ''}); mixed types — fix the data or change the column's action"
-        )
+    _refuse_unparsed(values, numbers.isna(), column, "numbers", "; mixed types — fix the data or change the action")
     return numbers.astype("float64")
+
+
+def _refuse_unparsed(values: pd.Series, failed: pd.Series, column: str, what: str, hint: str = "") -> None:
+    """Raise naming the data rows (1-based) whose present value did not parse; never the values."""
+    bad = failed & values.notna()
+    if bad.any():
+        count = int(bad.sum())
+        rows = ", ".join(str(int(i) + 1) for i in bad.to_numpy().nonzero()[0][:5])
+        more = ", ..." if count > 5 else ""
+        raise PrivmlError(f"column '{column}': {count} value(s) are not {what} (rows {rows}{more}){hint}")
 
 
 def iso_dates(values: pd.Series) -> pa.Array | None:
@@ -148,11 +152,5 @@ def parse_dates(values: pd.Series, column: str) -> pd.Series:
         dates = pd.to_datetime(values, errors="raise", format="ISO8601")
     except (ValueError, TypeError):
         dates = pd.to_datetime(values, errors="coerce", format="mixed")
-    bad = dates.isna() & values.notna()
-    if bad.any():
-        rows = [int(i) + 1 for i in bad.to_numpy().nonzero()[0][:5]]
-        raise PrivmlError(
-            f"column '{column}': {int(bad.sum())} value(s) are not dates (rows {', '.join(map(str, rows))}"
-            f"{', ...' if bad.sum() > 5 else ''})"
-        )
+    _refuse_unparsed(values, dates.isna(), column, "dates")
     return dates
