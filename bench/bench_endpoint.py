@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -309,13 +310,23 @@ def report(points: list[Point], sig_points: list[Point], conns: list[int], paylo
     for c, r in ratios.items():
         print(f"  single-row throughput vs no-op ceiling, {c:>2} conns: {r:5.2f}  (target ≥ {TARGET_RATIO:.2f})"
               f"  {'MET' if r >= TARGET_RATIO else 'MISSED'}")
+        ceiling = get("no-op", "1 row", c).rps
+        print("RESULT " + json.dumps({"benchmark": "endpoint", "figure": f"1-row req/s, {c} conns, vs no-op ceiling",
+                                      "value": round(get("model", "1 row", c).rps), "unit": "req/s",
+                                      "anchor": f">= {TARGET_RATIO:.2f} x no-op {ceiling:.0f} req/s",
+                                      "ratio": round(r, 3)}))
     if P99_AT in conns:
         for payload in payloads:
             p99 = get("model", payload, P99_AT).p99_ms
             print(f"  p99 at {P99_AT} conns, {payload:8}: {p99:6.2f} ms (target ≤ {TARGET_P99_MS:.0f} ms)  "
                   f"ratio {p99 / TARGET_P99_MS:.2f}  {'MET' if p99 <= TARGET_P99_MS else 'MISSED'}")
+            print("RESULT " + json.dumps({"benchmark": "endpoint", "figure": f"p99 at {P99_AT} conns, {payload}",
+                                          "value": round(p99, 2), "unit": "ms", "anchor": f"<= {TARGET_P99_MS:.0f} ms",
+                                          "ratio": round(p99 / TARGET_P99_MS, 2)}))
     errors = sum(p.errors for p in points + sig_points)
     print(f"  errors: {errors} (target 0)  {'MET' if errors == 0 else 'MISSED'}")
+    print("RESULT " + json.dumps({"benchmark": "endpoint", "figure": "errors", "value": errors, "unit": "",
+                                  "anchor": "0", "ratio": None}))
 
 
 if __name__ == "__main__":

@@ -58,10 +58,17 @@ def main() -> int:
     ratio = best["wall"] / WALL_TARGET_S
     print(f"wall time: {best['wall']:.2f} s   anchor: target {WALL_TARGET_S:.0f} s   ratio: {ratio:.2f}"
           f"  ({'OK' if ratio <= 1 else 'over target'})")
+    print("RESULT " + json.dumps({"benchmark": "local_run",
+                                  "figure": f"privml run --local wall time (rows={args.rows or 'default'})",
+                                  "value": round(best["wall"], 2), "unit": "s",
+                                  "anchor": f"<= {WALL_TARGET_S:.0f} s", "ratio": round(ratio, 2)}))
     share = best["overhead"] / best["executor"] if best["executor"] else 0.0
     print(f"executor overhead: {best['overhead']:.2f} s of {best['executor']:.2f} s executor total "
           f"(jobs {best['jobs']:.2f} s) = {share:.1%}   anchor: target {OVERHEAD_TARGET:.0%}   "
           f"ratio: {share / OVERHEAD_TARGET:.2f}  ({'OK' if share <= OVERHEAD_TARGET else 'over target'})")
+    print("RESULT " + json.dumps({"benchmark": "local_run", "figure": "executor overhead share of executor time",
+                                  "value": round(100 * share, 1), "unit": "%",
+                                  "anchor": f"<= {OVERHEAD_TARGET:.0%}", "ratio": round(share / OVERHEAD_TARGET, 2)}))
     return 0
 
 

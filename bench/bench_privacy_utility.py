@@ -28,6 +28,7 @@ Writes bench/out/privacy_utility.png (accuracy against k and against ε).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import warnings
@@ -145,6 +146,10 @@ def row(name: str, acc: float, anchor: float | None, note: str = "") -> dict:
     ratio = f"{acc / anchor:6.3f}" if anchor else "     -"
     anchor_s = f"{anchor:7.2%}" if anchor else "      -"
     print(f"{name:<34} {acc:8.2%} {anchor_s:>9} {ratio:>7}  {note}", flush=True)
+    print("RESULT " + json.dumps({"benchmark": "privacy_utility", "figure": f"Adult test accuracy, {name}",
+                                  "value": round(100 * acc, 2), "unit": "%",
+                                  "anchor": f"{anchor:.2%}" if anchor else None,
+                                  "ratio": round(acc / anchor, 3) if anchor else None}), flush=True)
     return {"name": name, "accuracy": acc, "anchor": anchor}
 
 

@@ -113,7 +113,8 @@ def _capture_read(args: argparse.Namespace) -> int:
 
     files = list(args.files) or capture_files(args.endpoint)
     if not files:
-        raise PrivmlError(f"no capture files for endpoint {args.endpoint!r}")
+        raise PrivmlError(f"no capture files for endpoint {args.endpoint!r}: they appear once `privml serve` has "
+                          "answered a request, every few seconds and when it stops")
     for path in files:
         if not path.is_file():
             raise PrivmlError(f"capture file not found: {path}")
@@ -198,6 +199,7 @@ def _invoke(args: argparse.Namespace) -> int:
         err = exc.response.get("Error", {})
         raise PrivmlError(f"endpoint refused the request: {err.get('Code')}: {err.get('Message')}") from None
     except BotoCoreError as exc:
-        raise PrivmlError(f"cannot reach the endpoint: {type(exc).__name__}") from None
+        raise PrivmlError(f"cannot reach the endpoint ({type(exc).__name__}): is `privml serve MODEL` running "
+                          f"on that port (--port, default {DEFAULT_PORT})?") from None
     sys.stdout.write(response["Body"].read().decode("utf-8"))
     return 0

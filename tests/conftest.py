@@ -8,7 +8,20 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+
+
+def _shared_dir() -> Path:
+    """The workplace's read-only `shared/` folder (Adult data, ARX hierarchies): beside the checkout as the
+    project expects it, or where $PRIVML_SHARED_DIR says (a CI clone elsewhere)."""
+    candidates = [Path(os.environ["PRIVML_SHARED_DIR"])] if os.environ.get("PRIVML_SHARED_DIR") else []
+    candidates += [REPO.parent / "shared", Path("/work/shared")]
+    for candidate in candidates:
+        if (candidate / "data" / "adult" / "adult.csv").is_file():
+            return candidate
+    return candidates[0]
+
+
+SHARED = _shared_dir()
 ADULT = SHARED / "data" / "adult"
 
 

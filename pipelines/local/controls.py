@@ -84,14 +84,18 @@ def resolve_output_key(kms: Any, ref: str | None, step: str) -> str:
 
 # Inside the job's own user + mount namespace: a private /opt with /opt/ml bound to the job directory,
 # so container paths are real paths for the job, as in a container; then exec the interpreter.
-# "$1", when not empty, is a source checkout to hide under an empty read-only tmpfs, so that not even a
-# child interpreter the job starts (which the in-interpreter guard does not reach) imports privml from it.
+# "$1", when not empty, is a colon-separated list of the source checkout's package directories to hide under
+# empty read-only tmpfs mounts, so that not even a child interpreter the job starts (which the in-interpreter
+# guard does not reach) imports privml from the checkout. Only the packages are hidden, not the whole
+# checkout: a virtual environment inside it (`.venv`, as CI makes) must stay usable.
 _MOUNT_SCRIPT = (
     'mount -t tmpfs -o mode=755 privml-opt /opt && mkdir /opt/ml && mount --bind "$0" /opt/ml && '
-    '{ [ -z "$1" ] || mount -t tmpfs -o ro,mode=555 privml-hidden "$1"; } && shift && exec "$@"'
+    '{ [ -z "$1" ] || { IFS=:; for d in $1; do mount -t tmpfs -o ro,mode=555 privml-hidden "$d" || exit 1; done; }; }'
+    ' && shift && exec "$@"'
 )
-# The source checkout this code runs from, when it is one (an editable install); hidden from jobs.
+# The source checkout this code runs from, when it is one (an editable install); its packages are hidden.
 SOURCE_CHECKOUT = Path(__file__).resolve().parents[2]
+SOURCE_PACKAGES = ("privml", "pipelines", "inference", "training", "processing")
 
 
 @functools.cache
@@ -113,9 +117,11 @@ def namespaces_available() -> bool:
 
 def _checkout_to_hide(opt_ml: Path) -> str:
     root = SOURCE_CHECKOUT
-    if not (root / "pyproject.toml").is_file() or root == opt_ml or root in opt_ml.resolve().parents:
-        return ""  # an installed package, or the job directory lives inside the checkout
-    return str(root)
+    if not (root / "pyproject.toml").is_file():
+        return ""  # an installed package: nothing of the checkout to hide
+    job = opt_ml.resolve()
+    packages = [root / name for name in SOURCE_PACKAGES if (root / name).is_dir()]
+    return ":".join(str(p) for p in packages if p != job and p not in job.parents)
 
 
 def sandbox_prefix(controls: JobControls, opt_ml: Path, mounted: bool) -> list[str]:
@@ -124,7 +130,7 @@ def sandbox_prefix(controls: JobControls, opt_ml: Path, mounted: bool) -> list[s
     if mounted:
         controls.applied["filesystem"] = (
             "container layout: /opt/ml bind-mounted from the job directory in a private mount namespace; "
-            + ("the source checkout hidden; " if hide else "")
+            + ("the source checkout's packages hidden; " if hide else "")
             + "reads outside what was shipped refused")
     else:
         controls.applied["filesystem"] = ("container paths in arguments and environment mapped into the job "

@@ -211,6 +211,7 @@ def run_local(
 
     wall = time.perf_counter()
     waivers = validate_waivers(waivers)
+    parameters = _checked_model_parameters(dict(parameters or {}), quiet)
     for path, what in ((data, "data"), (policy, "policy"), (config_path, "config")):
         if path is not None and not Path(path).is_file():
             raise PrivmlError(f"{path}: {what} file not found")
@@ -262,6 +263,22 @@ def run_local(
     record["timing"]["wall_seconds"] = round(time.perf_counter() - wall, 3)
     records.write_record(ws, record)
     return record
+
+
+def _checked_model_parameters(parameters: dict[str, str], quiet: bool) -> dict[str, str]:
+    """Refuse contradictory model parameters before anything runs (not minutes later in Train), and let
+    `--param DpEpsilon=E` alone choose the differentially private default model."""
+    from privml.models.estimators import resolve_kind
+
+    try:
+        epsilon = float(parameters.get("DpEpsilon", "0"))
+    except ValueError:
+        raise PrivmlError("--param DpEpsilon: must be a number >= 0 (0 = no differential privacy)") from None
+    kind = resolve_kind(parameters.get("ModelKind"), epsilon)
+    if "ModelKind" not in parameters and epsilon > 0:
+        parameters["ModelKind"] = kind
+        _say(quiet, f"DpEpsilon={epsilon:g} without ModelKind: training the differentially private '{kind}'")
+    return parameters
 
 
 def _count_steps(definition: dict) -> int:

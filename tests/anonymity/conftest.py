@@ -9,9 +9,8 @@ import pandas as pd
 import pytest
 
 from privml.policy import parse_policy
+from tests.conftest import ADULT, REPO, SHARED  # noqa: F401 - re-exported for the tests here
 
-REPO = Path(__file__).resolve().parents[2]
-ADULT = REPO.parent / "shared" / "data" / "adult"
 ADULT_COLUMNS = ["sex", "age", "race", "marital-status", "education", "native-country", "workclass",
                  "occupation", "salary-class"]
 

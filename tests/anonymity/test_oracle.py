@@ -13,7 +13,7 @@ import pytest
 from privml.anonymity.engine import AnonymityEngine
 from privml.anonymity.risk import class_ids_of, prosecutor
 
-from .conftest import ADULT, ADULT_COLUMNS, REPO, adult_policy
+from .conftest import ADULT, ADULT_COLUMNS, REPO, SHARED, adult_policy
 
 
 def close(a: float, b: float) -> bool:
@@ -50,12 +50,17 @@ def test_k5_no_suppression_entropy_matches_arx(adult):
 
 
 @pytest.mark.slow
-def test_cli_reproduces_oracle(tmp_path):
+def test_cli_reproduces_oracle(tmp_path, adult):
+    # The example's hierarchy paths are relative to the repository root (`../shared/...`): run from a
+    # directory that has `shared` beside it, wherever this checkout lives.
+    (tmp_path / "shared").symlink_to(SHARED)
+    cwd = tmp_path / "checkout"
+    cwd.mkdir()
     out = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, "-m", "privml", "anonymize", str(ADULT / "adult.csv"), "--policy",
-         "examples/adult_arx.yaml", "-o", str(out), "--json"],
-        cwd=REPO, capture_output=True, text=True, env={**os.environ}, timeout=300,
+         str(REPO / "examples" / "adult_arx.yaml"), "-o", str(out), "--json"],
+        cwd=cwd, capture_output=True, text=True, env={**os.environ}, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads((out / "report.json").read_text())

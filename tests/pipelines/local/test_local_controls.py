@@ -229,7 +229,7 @@ def test_child_interpreter_of_a_job_cannot_import_privml_from_the_checkout(defs:
         proc = subprocess.run([sys.executable, "-c", "import privml.errors"], capture_output=True, text=True)
         assert proc.returncode != 0 and "Error" in proc.stderr, proc.stderr
         assert not __import__("os").path.exists({repo!r})
-    """.replace("{repo!r}", repr(str(REPO / "pyproject.toml")))
+    """.replace("{repo!r}", repr(str(REPO / "privml" / "__init__.py")))
     record = run(one_step(defs, source, out=False), store, kms, workspace)
     assert record["status"] == "Succeeded", record["failure_reason"]
-    assert "the source checkout hidden" in record["steps"][0]["controls"]["filesystem"]
+    assert "the source checkout's packages hidden" in record["steps"][0]["controls"]["filesystem"]
