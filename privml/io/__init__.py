@@ -1,7 +1,14 @@
-"""Reading user tables and writing outputs atomically."""
+"""Reading user tables and writing outputs atomically.
+
+The table functions load pandas on first use only: the crypto layer writes through `privml.io.atomic`
+and must stay light (its streaming paths promise a small memory footprint).
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 from privml.io.atomic import atomic_output, atomic_output_dir, atomic_write_bytes, atomic_write_text
-from privml.io.tables import DEFAULT_MAX_BYTES, read_table, write_table
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -12,3 +19,13 @@ __all__ = [
     "read_table",
     "write_table",
 ]
+
+_TABLES = {"DEFAULT_MAX_BYTES", "read_table", "write_table"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TABLES:
+        from privml.io import tables
+
+        return getattr(tables, name)
+    raise AttributeError(f"module 'privml.io' has no attribute {name!r}")
