@@ -67,32 +67,31 @@ def _cmac_batch(
     lengths = np.diff(offsets)
     blocks = np.maximum(1, -(-lengths // _BLOCK))  # ceil; an empty message is one padded block
     width = int(blocks.max()) * _BLOCK
-    # Scatter the messages' bytes into a zero-padded (m, width) matrix in one vectorized step.
+    # Scatter the messages' bytes into a zero-padded (m, width) matrix: byte i of the segment goes to
+    # flat position i + (row * width - row's start in the segment).
     segment = data[offsets[0] : offsets[-1]]
-    rows = np.repeat(np.arange(m, dtype=np.intp), lengths)
-    cols = np.arange(len(segment), dtype=np.intp) - np.repeat(offsets[:-1] - offsets[0], lengths)
-    padded = np.zeros((m, width), dtype=np.uint8)
-    padded[rows, cols] = segment
+    shift = np.arange(m, dtype=np.int64) * width - (offsets[:-1] - offsets[0])
+    padded = np.zeros(m * width, dtype=np.uint8)
+    padded[np.arange(len(segment), dtype=np.int64) + np.repeat(shift, lengths)] = segment
     complete = (lengths > 0) & (lengths % _BLOCK == 0)
     open_rows = np.flatnonzero(~complete)
-    padded[open_rows, lengths[open_rows]] = 0x80  # CMAC padding: a one bit, then zeros
-    last = (blocks - 1) * _BLOCK
-    last_block = (np.arange(m)[:, None], last[:, None] + np.arange(_BLOCK))
-    padded[last_block] ^= subkeys[np.where(complete, 0, 1)]
+    padded[open_rows * width + lengths[open_rows]] = 0x80  # CMAC padding: a one bit, then zeros
+    padded = padded.reshape(m, width)
+    final_key = subkeys[np.where(complete, 0, 1)]  # K1 for a complete last block, K2 for a padded one
     state = np.zeros((m, _BLOCK), dtype=np.uint8)
     for j in range(int(blocks.max())):
-        chunk = padded[:, j * _BLOCK : (j + 1) * _BLOCK]
-        if blocks.min() > j:  # every message has this block
-            state = np.frombuffer(encrypt((state ^ chunk).tobytes()), dtype=np.uint8).reshape(m, _BLOCK)
-            continue
-        active = np.flatnonzero(blocks > j)
-        mixed = state[active] ^ chunk[active]
-        state = state.copy()
-        state[active] = np.frombuffer(encrypt(mixed.tobytes()), dtype=np.uint8).reshape(-1, _BLOCK)
+        active = None if blocks.min() > j else np.flatnonzero(blocks > j)
+        rows = slice(None) if active is None else active
+        mixed = state[rows] ^ padded[rows, j * _BLOCK : (j + 1) * _BLOCK]
+        ending = blocks[rows] == j + 1
+        if ending.any():
+            mixed[ending] ^= final_key[rows][ending]
+        state[rows] = np.frombuffer(encrypt(mixed.tobytes()), dtype=np.uint8).reshape(-1, _BLOCK)
     return state
 
 
-_HEX_PAIRS = np.frombuffer(b"".join(f"{i:02x}".encode() for i in range(256)), dtype=np.uint8).reshape(256, 2)
+# Each byte's two hex characters as one 16-bit word, so a lookup writes both at once.
+_HEX_WORDS = np.frombuffer(b"".join(f"{i:02x}".encode() for i in range(256)), dtype=np.uint16)
 
 
 def hex_strings(digests: np.ndarray, length: int, prefix: str = "") -> pa.Array:
@@ -101,7 +100,8 @@ def hex_strings(digests: np.ndarray, length: int, prefix: str = "") -> pa.Array:
     head = np.frombuffer(prefix.encode("utf-8"), dtype=np.uint8)
     rows = np.empty((n, len(head) + length), dtype=np.uint8)
     rows[:, : len(head)] = head
-    rows[:, len(head) :] = _HEX_PAIRS[digests].reshape(n, 2 * digests.shape[1])[:, :length]
+    needed = digests[:, : (length + 1) // 2]
+    rows[:, len(head) :] = _HEX_WORDS[needed].view(np.uint8).reshape(n, 2 * needed.shape[1])[:, :length]
     offsets = np.arange(n + 1, dtype=np.int64) * rows.shape[1]
     return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(rows)])
 

@@ -36,3 +36,9 @@ def test_keys_separate_and_helpers_shape():
     expected = ["t_" + reference(v).hex()[:10] for v in ("a", "b")]
     assert hex_strings(digests, 10, "t_").to_pylist() == expected
     assert digest_integers(digests)[0] == int.from_bytes(reference("a")[:8], "big")
+
+
+def test_hex_strings_of_every_length():
+    digests = cmac_digests(["x", "y"], KEY)
+    for length in range(1, 33):
+        assert hex_strings(digests, length, "p").to_pylist() == ["p" + reference(v).hex()[:length] for v in "xy"]
