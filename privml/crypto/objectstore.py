@@ -26,7 +26,7 @@ from urllib.parse import quote, unquote, urlparse
 from privml.crypto import envelope
 from privml.crypto.local_kms import LocalKms
 from privml.errors import PrivmlError
-from privml.io.atomic import atomic_output
+from privml.io.atomic import atomic_output, atomic_write_bytes
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _SUFFIX = ".obj"
@@ -153,10 +153,7 @@ class LocalObjectStore:
         ctx = self._context(bucket, key, len(data), metadata)
         message = envelope.encrypt(data, provider=self.kms, key_id=self._key_for(bucket, key_id), context=ctx)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with atomic_output(path) as fd:
-            view = memoryview(message)
-            while view:
-                view = view[os.write(fd, view) :]
+        atomic_write_bytes(path, message)
 
     def put_file(
         self,
