@@ -45,7 +45,7 @@ def main() -> None:
     policy = propose_policy(scan)
     scan_s = time.perf_counter() - t0
     policy.anonymity = None
-    ensure_local_keys(policy)
+    ensure_local_keys(policy.keys.values())
 
     transformer = PrivacyTransformer.from_policy(policy)
     t0 = time.perf_counter()

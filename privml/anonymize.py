@@ -7,6 +7,7 @@ command line and the pipeline cannot drift apart.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,23 +34,24 @@ class Anonymized:
     policy: Policy
 
 
-def ensure_local_keys(policy: Policy) -> list[str]:
-    """Create the policy's `alias/...` keys in the local key store if missing; returns the aliases created.
+def ensure_local_keys(refs: Iterable[str], kms: Any = None) -> list[str]:
+    """Create the missing `alias/...` keys among `refs` in the local key store; returns those created.
 
     Only for the local KMS: on AWS a missing key is an error, never created behind the user's back.
+    Other references are left for the caller to resolve (and fail on, naming the key).
     """
-    from privml.crypto.local_kms import LocalKms
+    if kms is None:
+        from privml.crypto.local_kms import LocalKms
 
-    kms = LocalKms.open()
+        kms = LocalKms.open()
     created = []
-    for ref in policy.keys.values():
+    for ref in refs:
         if ref.startswith("alias/"):
             try:
                 kms.resolve(ref)
             except PrivmlError:
                 kms.ensure_key(ref)
                 created.append(ref)
-                log.warning("created local key %s for this policy", ref)
     return created
 
 

@@ -92,16 +92,13 @@ def _policy_keys(kms: Any, policy_text: bytes, *, create: bool, quiet: bool) -> 
     import yaml
 
     from pipelines.local.controls import local_key_ref
+    from privml.anonymize import ensure_local_keys
 
     refs = [local_key_ref(str(r)) for r in ((yaml.safe_load(policy_text) or {}).get("keys") or {}).values()]
+    for ref in ensure_local_keys(refs, kms) if create else []:
+        _say(quiet, f"created local key {ref} for the policy's keyed transforms")
     for ref in refs:
-        try:
-            kms.resolve(ref)
-        except PrivmlError:
-            if not (create and ref.startswith("alias/")):
-                raise
-            kms.ensure_key(ref)
-            _say(quiet, f"created local key {ref} for the policy's keyed transforms")
+        kms.resolve(ref)  # an unknown key that was not created fails here, naming it
     return refs
 
 

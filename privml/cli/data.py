@@ -142,7 +142,8 @@ def cmd_anonymize(args: argparse.Namespace) -> int:
     frame = read_table(args.file, sep=args.sep, max_bytes=args.max_size or DEFAULT_MAX_BYTES)
 
     if os.environ.get(PROVIDER_ENV, "local") == "local":
-        ensure_local_keys(policy)
+        for ref in ensure_local_keys(policy.keys.values()):
+            log.warning("created local key %s for this policy", ref)
     result = anonymize_table(frame, policy)
     splits = split_rows(result.data, args.split, label=policy.label, seed=args.seed) if args.split else None
     write_anonymized(result, Path(args.output), splits=splits)

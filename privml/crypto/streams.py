@@ -21,6 +21,9 @@ class Source(ByteSource):
     def view(self, n: int) -> memoryview:
         raise NotImplementedError
 
+    def read(self, n: int) -> bytes:
+        return bytes(self.view(n))
+
     def at_end(self) -> bool:
         raise NotImplementedError
 
@@ -39,9 +42,6 @@ class MemorySource(Source):
         if self.hasher:
             self.hasher.update(chunk)
         return chunk
-
-    def read(self, n: int) -> bytes:
-        return bytes(self.view(n))
 
     def at_end(self) -> bool:
         return self.pos == len(self._data)
@@ -67,9 +67,6 @@ class FileSource(Source):
         if self.hasher:
             self.hasher.update(chunk)
         return chunk
-
-    def read(self, n: int) -> bytes:
-        return bytes(self.view(n))
 
     def at_end(self) -> bool:
         return self._reader.read(1) == b""

@@ -57,7 +57,7 @@ def build(rows: int = 1500, seed: int = 3, kind: str = "hgb") -> Pipeline:
     from privml.transformer import PrivacyTransformer
 
     policy = parse_policy(POLICY, source="test policy")
-    ensure_local_keys(policy)
+    ensure_local_keys(policy.keys.values())
     raw = raw_table(rows, seed)
     privacy = PrivacyTransformer.from_policy(policy)
     anonymized = privacy.fit_transform(raw)  # fitted on the full raw table, label included, as the job does
