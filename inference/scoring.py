@@ -7,6 +7,11 @@ and the model (pandas and scikit-learn have a fixed cost per call that dwarfs a 
 adding a wait: a lone request is scored at once.
 
 When a combined call fails, each request is scored on its own, so one bad request fails alone.
+
+Small batches go through the compiled model (`inference.compiled`: the same anonymization, encoding
+and classifier, row by row without pandas) on the event loop itself, since it costs less than the
+hand-off to a thread; an input it does not cover, and every large batch, takes the pipeline in the
+worker thread.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
+
+from inference.compiled import CompiledModel, NotCompiled, compile_model
 from inference.handler import Batch, InvalidInput, Prediction, column_plan, predict_fn, to_frame
 from privml.errors import KeyUnavailable
 
@@ -36,10 +44,18 @@ class ModelFailed(Exception):
     """The model raised on input that parsed; the message carries only the exception type."""
 
 
+# Up to this many rows the compiled model beats the pipeline's vectorized path (bench_endpoint's
+# in-process timings); it is also the most the event loop does in one go.
+COMPILED_MAX_ROWS = 256
+
+
 class Scorer:
     def __init__(self, model: Any, *, max_batch_rows: int = 4096, threaded: bool = True,
-                 gather_turns: int = 3) -> None:
+                 gather_turns: int = 3, compiled: bool = True) -> None:
         self.model = model
+        self.compiled: CompiledModel | None = compile_model(model) if compiled else None
+        self.compiled_calls = 0  # model calls the compiled form served, and those it handed back
+        self.pipeline_fallbacks = 0
         self.gather_turns = gather_turns
         self.calls = 0  # model calls and the requests they served: the mean batch size
         self.requests = 0
@@ -59,6 +75,18 @@ class Scorer:
 
     # synchronous scoring, used by the worker thread and by in-process callers
     def score_one(self, batch: Batch) -> Prediction:
+        if self.compiled is not None and batch.n_rows <= COMPILED_MAX_ROWS:
+            try:
+                proba = self.compiled.predict_proba(batch.values, batch.n_rows)
+            except NotCompiled:
+                self.pipeline_fallbacks += 1
+            except Exception as exc:  # an input only the pipeline can judge: it decides below
+                self.pipeline_fallbacks += 1
+                log.debug("compiled model raised %s; scoring with the pipeline", type(exc).__name__)
+            else:
+                self.compiled_calls += 1
+                classes = self.compiled.classes
+                return Prediction([classes[i] for i in np.argmax(proba, axis=1)], proba, classes)
         try:
             frame = to_frame(batch)
             return predict_fn(frame, self.model)
@@ -91,6 +119,9 @@ class Scorer:
                     results[i] = exc
         return [r if r is not None else ModelFailed("no result") for r in results]
 
+    def _compiled_covers(self, batches: list[Batch]) -> bool:
+        return self.compiled is not None and sum(b.n_rows for b in batches) <= COMPILED_MAX_ROWS
+
     async def score(self, batch: Batch) -> Prediction:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Prediction] = loop.create_future()
@@ -121,7 +152,7 @@ class Scorer:
                 self.calls += 1
                 self.requests += len(batches)
                 try:
-                    if self._executor is None:
+                    if self._executor is None or self._compiled_covers(batches):
                         results = self._score_many(batches)
                     else:
                         results = await loop.run_in_executor(self._executor, self._score_many, batches)

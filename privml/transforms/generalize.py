@@ -62,17 +62,24 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
+def interval_label(low: float, width: float) -> str:
+    return f"[{_fmt(low)}-{_fmt(low + width)})"
+
+
 def interval_labels(numbers: pd.Series, width: float, origin: float) -> pd.Series:
     lo = np.floor((numbers.to_numpy() - origin) / width) * width + origin
     codes, uniques = pd.factorize(lo, use_na_sentinel=True)
-    labels = np.array([f"[{_fmt(u)}-{_fmt(u + width)})" for u in uniques] + [None], dtype=object)
+    labels = np.array([interval_label(u, width) for u in uniques] + [None], dtype=object)
     return pd.Series(labels[codes], index=numbers.index, dtype=object)
 
 
+def cut_bucket_labels(cuts: list[float]) -> list[str]:
+    """The label of each bucket the cut points make, lowest first (`bisect_right` order)."""
+    return [f"<{_fmt(cuts[0])}", *(f"[{_fmt(a)}-{_fmt(b)})" for a, b in pairwise(cuts)), f">={_fmt(cuts[-1])}"]
+
+
 def cut_labels(numbers: pd.Series, cuts: list[float]) -> pd.Series:
-    edges = [f"<{_fmt(cuts[0])}"]
-    edges += [f"[{_fmt(a)}-{_fmt(b)})" for a, b in pairwise(cuts)]
-    edges += [f">={_fmt(cuts[-1])}"]
+    edges = cut_bucket_labels(cuts)
     table = np.array([*edges, None], dtype=object)
     arr = numbers.to_numpy()
     idx = np.searchsorted(np.asarray(cuts), arr, side="right")

@@ -1,0 +1,105 @@
+"""A loaded model, compiled for scoring a few rows at a time.
+
+The column-wise pipeline (pandas in the privacy transform and the encoder, scikit-learn's validated
+predict) has a fixed cost of several milliseconds per call, which dominates a one-row request. The
+compiled form does the same arithmetic row by row in plain Python and numpy:
+
+    raw cells → technique cell functions (only for the columns the model reads) → anonymity routing
+    → feature row → classifier
+
+It is built from the fitted objects at load time, lives only in memory, and computes only the columns
+the model reads: identifier columns are never touched. Whenever an input is not the plain case, it
+raises `NotCompiled` and the caller scores that batch with the pipeline itself, which owns every edge
+case and error message; tests check that both paths agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from inference.compiled.anonymity import RowFunction, row_function
+from inference.compiled.features import RowEncoder
+from inference.compiled.values import Cell, CellFunction, NotCompiled, cell_function
+from privml.models.features import FeatureEncoder
+from privml.transformer import PrivacyTransformer
+
+__all__ = ["CompiledModel", "NotCompiled", "compile_model"]
+
+
+def _text(value: Any) -> Cell:
+    from inference.handler import _text as text  # the same cell normalization as the pipeline's frame
+
+    return text(value)
+
+
+def _flat_steps(model: Any) -> list[Any]:
+    steps: list[Any] = []
+    for _, step in getattr(model, "steps", []):
+        steps.extend(_flat_steps(step) if hasattr(step, "steps") else [step])
+    return steps
+
+
+class CompiledModel:
+    """`predict_proba(values, n_rows)`: raw request columns (as parsed) → class probabilities."""
+
+    def __init__(self, privacy: PrivacyTransformer, encoder: FeatureEncoder, classifier: Any) -> None:
+        try:
+            from privml.models.compiled import compile_classifier
+        except ImportError:  # TEMP until the compiled classifier lands
+            compile_classifier = lambda clf: None  # noqa: E731
+
+        self.encoder = RowEncoder(encoder)
+        self.classes = list(np.asarray(classifier.classes_).tolist())
+        compiled = compile_classifier(classifier)
+        self._proba = (compiled or classifier).predict_proba
+        engine = privacy._anonymity_engine()
+        self._route: RowFunction | None = row_function(engine) if engine is not None else None
+        self._qis: list[int] = []
+        needed = list(self.encoder.columns)
+        if engine is not None:
+            needed += [c for c in engine.quasi_identifiers if c not in needed]
+            self._qis = [needed.index(c) for c in engine.quasi_identifiers]
+        self.columns = needed
+        self._cells: list[CellFunction] = []
+        for column in needed:
+            if column not in privacy.columns_out_:
+                raise NotCompiled
+            fn = cell_function(privacy._technique(column))
+            if fn is None:  # keyed or multi-column techniques: their secret stays with the pipeline
+                raise NotCompiled
+            self._cells.append(fn)
+        self._width = len(self.encoder.columns)
+
+    def predict_proba(self, values: dict[str, list[Any]], n_rows: int) -> np.ndarray:
+        missing = [None] * n_rows
+        columns = [
+            [fn(_text(v)) for v in values.get(column, missing)]
+            for fn, column in zip(self._cells, self.columns, strict=True)
+        ]
+        rows = [list(r) for r in zip(*columns, strict=True)] if columns else [[] for _ in range(n_rows)]
+        if self._route is not None:
+            for row in rows:
+                released = self._route([row[i] for i in self._qis])
+                for i, cell in zip(self._qis, released, strict=True):
+                    row[i] = cell
+        features = self.encoder.encode([row[: self._width] for row in rows])
+        return np.asarray(self._proba(features))
+
+
+def compile_model(model: Any) -> CompiledModel | None:
+    """The compiled form of a served pipeline [privacy, encoder, classifier], or None when the model
+    has any other shape or a step this module cannot reproduce exactly."""
+    steps = _flat_steps(model)
+    if len(steps) != 3:
+        return None
+    privacy, encoder, classifier = steps
+    if type(privacy) is not PrivacyTransformer or type(encoder) is not FeatureEncoder:
+        return None
+    if not hasattr(classifier, "predict_proba"):
+        return None
+    try:
+        return CompiledModel(privacy, encoder, classifier)
+    except NotCompiled:
+        return None

@@ -1,0 +1,75 @@
+"""The fitted anonymity model, applied to one row at a time: Mondrian routing or global recoding.
+
+Mirrors `AnonymityEngine.transform` for plain inputs; anything else (a date axis, a non-plain number,
+a value global recoding would generalize as unseen) raises `NotCompiled` so the batch takes the
+column-wise path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from inference.compiled.values import Cell, NotCompiled, plain_number
+from privml.anonymity.engine import AnonymityEngine
+from privml.anonymity.hierarchy import ROOT
+
+RowFunction = Callable[[Sequence[Cell]], list[Cell]]  # quasi-identifier cells → released cells
+
+
+def _axis_position(axis: dict[str, Any]) -> Callable[[Cell], float]:
+    if axis["kind"] == "numeric":
+        return lambda cell: math.nan if cell is None else plain_number(cell)
+    if axis["kind"] == "category":
+        codes = {c: float(i) for i, c in enumerate(axis["categories"])}
+        return lambda cell: math.nan if cell is None else codes.get(cell, math.nan)
+
+    def unsupported(cell: Cell) -> float:
+        raise NotCompiled
+
+    return unsupported
+
+
+def mondrian_router(engine: AnonymityEngine) -> RowFunction:
+    assert engine.tree_ is not None
+    qis = engine.quasi_identifiers
+    positions = [_axis_position(engine.axes_[c]) for c in qis]
+    tree = engine.tree_
+    dim, threshold = tree.dim.tolist(), tree.threshold.tolist()
+    left, right, partition = tree.left.tolist(), tree.right.tolist(), tree.partition.tolist()
+    labels = [list(r) for r in engine.labels_]
+
+    def route(cells: Sequence[Cell]) -> list[Cell]:
+        x = [pos(cell) for pos, cell in zip(positions, cells, strict=True)]
+        node = 0
+        while dim[node] >= 0:
+            # NaN (unknown) goes left, as in MondrianTree.route: `not (NaN > t)` is True
+            node = left[node] if not x[dim[node]] > threshold[node] else right[node]
+        row = labels[partition[node]]
+        return [ROOT if math.isnan(v) else row[j] for j, v in enumerate(x)]
+
+    return route
+
+
+def recoding_router(engine: AnonymityEngine) -> RowFunction:
+    tables = []
+    for col in engine.quasi_identifiers:
+        level = engine.levels_[col]
+        tables.append({row[0]: row[level] for row in engine.hierarchies_[col].rows})
+
+    def recode(cells: Sequence[Cell]) -> list[Cell]:
+        out: list[Cell] = []
+        for table, cell in zip(tables, cells, strict=True):
+            if cell is None or cell not in table:  # unseen values generalize by the hierarchy's rules
+                raise NotCompiled
+            out.append(table[cell])
+        return out
+
+    return recode
+
+
+def row_function(engine: AnonymityEngine) -> RowFunction:
+    if engine.config["algorithm"] == "global_recoding":
+        return recoding_router(engine)
+    return mondrian_router(engine)

@@ -1,0 +1,82 @@
+"""The fitted FeatureEncoder, applied to rows of released cells without pandas.
+
+Mirrors `FeatureEncoder.transform`: the scaled block (numeric columns, then range midpoints), the
+one-hot block, then the value-set member block, times the row scale. Cells that are not plain numbers
+in numeric columns raise `NotCompiled` (pandas' number parsing owns those).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from inference.compiled.values import Cell, NotCompiled, plain_number
+from privml.models.features import MISSING, SUPPRESSED, FeatureEncoder, range_midpoint, set_members
+
+
+class RowEncoder:
+    """Rows of cells (in `columns` order) → the encoder's feature matrix."""
+
+    def __init__(self, encoder: FeatureEncoder) -> None:
+        self.columns: list[str] = list(encoder.feature_columns_)
+        at = {c: i for i, c in enumerate(self.columns)}
+        self._numeric = [at[c] for c in encoder.numeric_columns_]
+        self._intervals = [at[c] for c in encoder.interval_columns_]
+        self._low, self._high = encoder.numeric_low_, encoder.numeric_high_
+        self._fill, self._clipped = encoder.numeric_fill_, encoder.numeric_clipped_
+        self._midpoints: dict[str, float] = {}
+        n_scaled = len(self._numeric) + len(self._intervals)
+        offset = n_scaled
+        self._onehot: list[tuple[int, dict[str, int]]] = []
+        if encoder.onehot_ is not None:
+            for col, categories in zip(encoder.categorical_columns_, encoder.onehot_.categories_, strict=True):
+                self._onehot.append((at[col], {str(v): offset + i for i, v in enumerate(categories)}))
+                offset += len(categories)
+        self._members: list[tuple[int, dict[str, int]]] = []
+        for col, vocabulary in encoder.set_members_.items():
+            self._members.append((at[col], {m: offset + i for i, m in enumerate(vocabulary)}))
+            offset += len(vocabulary)
+        if offset != encoder.n_features_out_:
+            raise NotCompiled  # an encoder layout this module does not know: never guess
+        self.n_features = offset
+        self._row_scale = float(encoder.row_scale_)
+
+    def _midpoint(self, cell: Cell) -> float:
+        label = SUPPRESSED if cell is None else cell
+        mid = self._midpoints.get(label)
+        if mid is None:
+            mid = range_midpoint(label)
+            if len(self._midpoints) < 4096:  # labels of generalized ranges: a small, fixed set
+                self._midpoints[label] = mid
+        return mid
+
+    def encode(self, rows: Sequence[Sequence[Cell]]) -> np.ndarray:
+        n = len(rows)
+        out = np.zeros((n, self.n_features))
+        if self._numeric or self._intervals:
+            raw = np.array(
+                [[math.nan if row[i] is None else plain_number(row[i]) for i in self._numeric]  # type: ignore[arg-type]
+                 + [self._midpoint(row[i]) for i in self._intervals] for row in rows],
+                dtype=float,
+            ).reshape(n, -1)
+            raw = np.where(np.isnan(raw), self._fill, raw)
+            raw = np.where(self._clipped, np.clip(raw, self._low, self._high), raw)
+            out[:, : raw.shape[1]] = (raw - self._low) / (self._high - self._low)
+        for r, row in enumerate(rows):
+            for i, index in self._onehot:
+                cell = row[i]
+                j = index.get(MISSING if cell is None else cell)
+                if j is not None:  # unseen categories encode as all zeros (handle_unknown="ignore")
+                    out[r, j] = 1.0
+            for i, index in self._members:
+                cell = row[i]
+                members = set_members(MISSING if cell is None else cell)
+                for m in members:
+                    j = index.get(m)
+                    if j is not None:
+                        out[r, j] = 1.0 / len(members)
+        if self._row_scale != 1.0:
+            out *= self._row_scale
+        return out

@@ -1,0 +1,191 @@
+"""The compiled model agrees with the pipeline it was built from, reads only the columns the model
+uses, and hands every input it does not cover back to the pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.pipeline import Pipeline
+
+from inference.compiled import NotCompiled, compile_model
+from inference.compiled.values import cell_function
+from inference.handler import CSV, column_plan, parse_payload, predict_fn, to_frame
+from inference.scoring import Scorer
+from privml.transforms import Context, technique_class
+from tests.inference.conftest import CANARIES, pii_rows
+from tests.inference.model_factory import FEATURES, LABEL, POLICY, raw_table
+
+# -- cell functions against the column-wise techniques ------------------------------------------------
+
+CELLS = st.one_of(
+    st.none(),
+    st.from_regex(r"-?\d{1,4}(\.\d{1,3})?", fullmatch=True),
+    st.from_regex(r"(19|20)\d\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", fullmatch=True),
+    st.sampled_from(["1e3", " 7", "inf", "nan", "2021-02-30", "abc", "Bachelors", "*", "√ü", "a\nb"]),
+    st.text(max_size=8),
+)
+
+TECHNIQUES: list[tuple[str, dict[str, Any]]] = [
+    ("keep", {}),
+    ("generalize", {"width": 10}),
+    ("generalize", {"width": 0.1, "origin": 0.05}),
+    ("generalize", {"width": 7, "origin": -3}),
+    ("generalize", {"cuts": [18, 30.5, 65]}),
+    ("generalize", {"date": "month"}),
+    ("generalize", {"date": "year"}),
+    ("generalize", {"prefix": 3}),
+    ("generalize", {"prefix": 0}),
+    ("redact", {}),
+    ("redact", {"replacement": "<x>", "keep_missing": False}),
+]
+
+
+def _column_wise(name: str, params: dict[str, Any], cell: str | None) -> Any:
+    technique = technique_class(name)(params, {})
+    values = pd.Series([cell], dtype="str")
+    try:
+        out = technique.apply(values, Context(column="c", frame=values.to_frame("c")))
+    except Exception:
+        return NotCompiled
+    value = out.iloc[0]
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+
+
+@pytest.mark.parametrize(("name", "params"), TECHNIQUES, ids=[f"{n}-{p}" for n, p in TECHNIQUES])
+@settings(max_examples=150, deadline=None)
+@given(cell=CELLS)
+def test_cell_function_matches_apply(name: str, params: dict[str, Any], cell: str | None) -> None:
+    fn = cell_function(technique_class(name)(params, {}))
+    assert fn is not None
+    try:
+        fast = fn(cell)
+    except NotCompiled:
+        return  # handed to the pipeline: nothing to compare
+    assert fast == _column_wise(name, params, cell)
+
+
+def test_hierarchy_generalization_maps_unseen_to_the_top() -> None:
+    technique = technique_class("generalize")({"hierarchy": "h.csv", "level": 1}, {"mapping": {"a": "A"}})
+    fn = cell_function(technique)
+    assert fn is not None
+    assert [fn("a"), fn("zz"), fn(None)] == ["A", "*", None]
+
+
+def test_keyed_techniques_have_no_cell_function() -> None:
+    for name in ("tokenize", "pseudonymize", "encrypt", "date_shift"):
+        assert cell_function(technique_class(name)({}, {})) is None
+
+
+# -- whole models -----------------------------------------------------------------------------------
+
+
+def _policy(anonymity: dict[str, Any] | None) -> dict[str, Any]:
+    policy = {**POLICY, "columns": dict(POLICY["columns"])}
+    if anonymity is not None:
+        policy["anonymity"] = anonymity
+        policy["columns"]["age"] = {"role": "quasi_identifier", "action": "keep"}
+        policy["columns"]["sex"] = {"role": "quasi_identifier", "action": "keep"}
+        policy["columns"]["education"] = {"role": "quasi_identifier", "action": "keep"}
+        for col in ("zip_code", "date_of_birth", "admission_date"):
+            policy["columns"][col] = {"role": "feature", "action": "drop"}
+    return policy
+
+
+def _build(policy: dict[str, Any], kind: str, rows: int = 900) -> Pipeline:
+    from privml.anonymize import ensure_local_keys
+    from privml.models.estimators import fit_model
+    from privml.policy import parse_policy
+    from privml.transformer import PrivacyTransformer
+
+    parsed = parse_policy(policy, source="test policy")
+    ensure_local_keys(parsed.keys.values())
+    raw = raw_table(rows, seed=5)
+    privacy = PrivacyTransformer.from_policy(parsed)
+    anonymized = privacy.fit_transform(raw)
+    y = raw.loc[anonymized.index, LABEL].astype(int).to_numpy()
+    features = [c for c in FEATURES if c in anonymized.columns]
+    fitted = fit_model(kind, anonymized, y, columns=features, numeric=None, bounds={}, seed=0)
+    return Pipeline([("privacy", privacy), ("model", fitted.pipeline)])
+
+
+MODELS = {
+    "techniques-hgb": (None, "hgb"),
+    "techniques-logreg": (None, "logreg"),
+    "mondrian-hgb": ({"k": 5, "algorithm": "mondrian"}, "hgb"),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(MODELS))
+def model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    from threadpoolctl import threadpool_limits
+
+    with pytest.MonkeyPatch.context() as mp, threadpool_limits(limits=1):  # OpenMP threads only contend here
+        mp.setenv("PRIVML_WORKSPACE", str(tmp_path_factory.mktemp("ws")))
+        anonymity, kind = MODELS[request.param]
+        return _build(_policy(anonymity), kind)
+
+
+def _requests(n: int = 200) -> pd.DataFrame:
+    rows = raw_table(n, seed=23).drop(columns=[LABEL])
+    rows.loc[rows.index[::7], "education"] = "Unseen-Degree"  # unseen category
+    rows.loc[rows.index[::11], "age"] = np.nan  # missing quasi-identifier
+    rows.loc[rows.index[::13], "income"] = np.nan  # missing numeric
+    return rows
+
+
+def test_compiled_probabilities_equal_the_pipeline(model: Pipeline) -> None:
+    compiled = compile_model(model)
+    assert compiled is not None
+    batch = parse_payload(_requests().to_csv(index=False), CSV, column_plan(model))
+    expected = predict_fn(to_frame(batch), model).probabilities
+    np.testing.assert_allclose(compiled.predict_proba(batch.values, batch.n_rows), expected, rtol=0, atol=1e-12)
+
+
+class _Recording(dict):
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__(data)
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def test_identifier_columns_are_never_read(model: Pipeline) -> None:
+    compiled = compile_model(model)
+    assert compiled is not None
+    batch = parse_payload(pii_rows(_requests(), 5).to_csv(index=False), CSV, column_plan(model))
+    values = _Recording(batch.values)
+    compiled.predict_proba(values, batch.n_rows)
+    identifiers = {c for c, spec in POLICY["columns"].items() if spec.get("role") == "identifier"}
+    assert values.read and not values.read & identifiers
+    assert not values.read & set(CANARIES) - {"zip_code"}
+
+
+def test_scorer_uses_the_compiled_model_and_falls_back_for_edge_cases(model: Pipeline) -> None:
+    scorer = Scorer(model, threaded=False)
+    plan = column_plan(model)
+    rows = _requests(20)
+    plain = scorer.score_one(parse_payload(rows.to_csv(index=False), CSV, plan))
+    assert scorer.compiled_calls == 1 and scorer.pipeline_fallbacks == 0
+    odd = rows.copy()
+    odd["income"] = odd["income"].astype(str).str.replace(r"^(\d+)$", r" \1", regex=True)  # " 52000"
+    batch = parse_payload(odd.to_csv(index=False), CSV, plan)
+    fallback = scorer.score_one(batch)
+    assert scorer.pipeline_fallbacks == 1
+    np.testing.assert_allclose(fallback.probabilities, predict_fn(to_frame(batch), model).probabilities)
+    assert plain.labels == predict_fn(to_frame(parse_payload(rows.to_csv(index=False), CSV, plan)), model).labels
+
+
+def test_models_of_other_shapes_are_not_compiled(spied_model: Pipeline, fitted_model: Pipeline) -> None:
+    assert compile_model(spied_model) is None  # an extra step: the pipeline serves it as it is
+    assert compile_model(fitted_model) is not None
