@@ -21,17 +21,12 @@ import numpy as np
 
 from inference.compiled.anonymity import RowFunction, row_function
 from inference.compiled.features import RowEncoder
-from inference.compiled.values import Cell, CellFunction, NotCompiled, cell_function
+from inference.compiled.values import CellFunction, NotCompiled, cell_function
+from inference.handler import _text  # the cell normalization of the pipeline's frame: str or None
 from privml.models.features import FeatureEncoder
 from privml.transformer import PrivacyTransformer
 
 __all__ = ["CompiledModel", "NotCompiled", "compile_model"]
-
-
-def _text(value: Any) -> Cell:
-    from inference.handler import _text as text  # the same cell normalization as the pipeline's frame
-
-    return text(value)
 
 
 def _flat_steps(model: Any) -> list[Any]:
@@ -75,7 +70,8 @@ class CompiledModel:
     def predict_proba(self, values: dict[str, list[Any]], n_rows: int) -> np.ndarray:
         missing = [None] * n_rows
         columns = [
-            [fn(_text(v)) for v in values.get(column, missing)]
+            # CSV cells are non-empty strings already; JSON numbers and empty cells are normalized
+            [fn(v if type(v) is str and v else _text(v)) for v in values.get(column, missing)]
             for fn, column in zip(self._cells, self.columns, strict=True)
         ]
         rows = [list(r) for r in zip(*columns, strict=True)] if columns else [[] for _ in range(n_rows)]

@@ -24,11 +24,10 @@ class RowEncoder:
         at = {c: i for i, c in enumerate(self.columns)}
         self._numeric = [at[c] for c in encoder.numeric_columns_]
         self._intervals = [at[c] for c in encoder.interval_columns_]
-        self._low, self._high = encoder.numeric_low_, encoder.numeric_high_
-        self._fill, self._clipped = encoder.numeric_fill_, encoder.numeric_clipped_
+        self._scaling = list(zip(encoder.numeric_low_.tolist(), encoder.numeric_high_.tolist(),
+                                 encoder.numeric_fill_.tolist(), encoder.numeric_clipped_.tolist(), strict=True))
         self._midpoints: dict[str, float] = {}
-        n_scaled = len(self._numeric) + len(self._intervals)
-        offset = n_scaled
+        offset = len(self._scaling)
         self._onehot: list[tuple[int, dict[str, int]]] = []
         if encoder.onehot_ is not None:
             for col, categories in zip(encoder.categorical_columns_, encoder.onehot_.categories_, strict=True):
@@ -52,19 +51,25 @@ class RowEncoder:
                 self._midpoints[label] = mid
         return mid
 
+    def _scaled(self, row: Sequence[Cell]) -> list[float]:
+        """The scaled block of one row, in the same float64 operations as the numpy form."""
+        raw = [math.nan if row[i] is None else plain_number(row[i]) for i in self._numeric]  # type: ignore[arg-type]
+        raw += [self._midpoint(row[i]) for i in self._intervals]
+        out = []
+        for v, (low, high, fill, clipped) in zip(raw, self._scaling, strict=True):
+            if math.isnan(v):
+                v = fill
+            elif clipped:
+                v = min(max(v, low), high)
+            out.append((v - low) / (high - low))
+        return out
+
     def encode(self, rows: Sequence[Sequence[Cell]]) -> np.ndarray:
-        n = len(rows)
-        out = np.zeros((n, self.n_features))
-        if self._numeric or self._intervals:
-            raw = np.array(
-                [[math.nan if row[i] is None else plain_number(row[i]) for i in self._numeric]  # type: ignore[arg-type]
-                 + [self._midpoint(row[i]) for i in self._intervals] for row in rows],
-                dtype=float,
-            ).reshape(n, -1)
-            raw = np.where(np.isnan(raw), self._fill, raw)
-            raw = np.where(self._clipped, np.clip(raw, self._low, self._high), raw)
-            out[:, : raw.shape[1]] = (raw - self._low) / (self._high - self._low)
+        out = np.zeros((len(rows), self.n_features))
+        n_scaled = len(self._scaling)
         for r, row in enumerate(rows):
+            if n_scaled:
+                out[r, :n_scaled] = self._scaled(row)
             for i, index in self._onehot:
                 cell = row[i]
                 j = index.get(MISSING if cell is None else cell)
