@@ -34,6 +34,7 @@ PREFIX = "RESULT "
 # Arguments for --quick, per benchmark (the part of the file name after bench_); others run as they are.
 QUICK_ARGS: dict[str, list[str]] = {
     "anonymity": ["--repeat", "1"],
+    "compiled_model": ["--repeat", "2", "--no-endpoint-model"],
     "crypto": ["--quick", "--runs", "2", "--file-runs", "1"],
     "endpoint": ["--duration", "2", "--connections", "1,32", "--sigv4-connections", "32"],
     "privacy_utility": ["--dp-seeds", "2"],

@@ -40,10 +40,7 @@ class CompiledModel:
     """`predict_proba(values, n_rows)`: raw request columns (as parsed) → class probabilities."""
 
     def __init__(self, privacy: PrivacyTransformer, encoder: FeatureEncoder, classifier: Any) -> None:
-        try:
-            from privml.models.compiled import compile_classifier
-        except ImportError:  # TEMP until the compiled classifier lands
-            compile_classifier = lambda clf: None  # noqa: E731
+        from privml.models.compiled import compile_classifier
 
         self.encoder = RowEncoder(encoder)
         self.classes = list(np.asarray(classifier.classes_).tolist())
