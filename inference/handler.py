@@ -198,14 +198,23 @@ def _align(received: Sequence[str], plan: ColumnPlan | None) -> list[str]:
     return list(plan.expected)
 
 
-def parse_csv(text: str, plan: ColumnPlan | None) -> Batch:
-    expected = None if plan is None else plan.expected
+def _csv_rows(text: str) -> list[list[str]]:
+    """The CSV's rows as the `csv` module reads them (an empty line is an empty row)."""
+    if not text:
+        return []
+    if '"' not in text and "\r" not in text and "\x00" not in text:
+        # nothing quoted, one kind of line end: splitting is what the reader would do, several times faster
+        return [line.split(",") if line else [] for line in text.split("\n")[: -1 if text.endswith("\n") else None]]
     try:
-        rows = list(csv.reader(io.StringIO(text), strict=True))
+        return list(csv.reader(io.StringIO(text), strict=True))
     except csv.Error as exc:
         line = getattr(exc, "line_num", None)
         raise InvalidInput("malformed CSV" + (f" near line {line}" if line else "")) from None
-    rows = [r for r in rows if r]
+
+
+def parse_csv(text: str, plan: ColumnPlan | None) -> Batch:
+    expected = None if plan is None else plan.expected
+    rows = [r for r in _csv_rows(text) if r]
     if not rows:
         raise InvalidInput("the request has no rows")
     first = rows[0]

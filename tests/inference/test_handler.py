@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
@@ -217,3 +219,22 @@ def test_handler_works_as_the_containers_inference_py(fitted_model, raw_requests
     ordered = raw_requests.head(6)[list(column_plan(model).expected)].to_csv(index=False, header=False)
     again = module.output_fn(module.predict_fn(module.input_fn(ordered, "text/csv"), model), "*/*")
     assert [p["label"] for p in json.loads(again[0])["predictions"]] == _score(fitted_model, body, CSV)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list('ab,\n \t;é"\r\x00')), max_size=30))
+def test_csv_rows_read_as_the_csv_module_does(text: str) -> None:
+    import csv
+    import io
+
+    from inference.handler import _csv_rows
+
+    try:
+        expected: object = list(csv.reader(io.StringIO(text), strict=True))
+    except csv.Error:
+        expected = InvalidInput
+    try:
+        got: object = _csv_rows(text)
+    except InvalidInput:
+        got = InvalidInput
+    assert got == expected
