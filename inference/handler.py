@@ -19,7 +19,7 @@ import io
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +146,10 @@ class ColumnPlan:
 
     expected: tuple[str, ...] | None  # None: the model did not record its input columns
     required: frozenset[str]
+    names: frozenset[str] = field(init=False, repr=False, compare=False)  # `expected`, for lookups
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", frozenset(self.expected or ()))
 
 
 def column_plan(model: Any) -> ColumnPlan:
@@ -219,9 +223,11 @@ def parse_csv(text: str, plan: ColumnPlan | None) -> Batch:
         raise InvalidInput("the request has no rows")
     first = rows[0]
     # A header row is one whose fields are mostly the model's column names (extra columns allowed).
-    has_header = expected is None or sum(f.strip() in expected for f in first) * 2 >= max(len(first), 2)
+    stripped = [f.strip() for f in first]
+    names = plan.names if plan is not None else frozenset()
+    has_header = expected is None or sum(f in names for f in stripped) * 2 >= max(len(first), 2)
     if has_header:
-        header = [f.strip() for f in first]
+        header = stripped
         if len(set(header)) != len(header):
             raise InvalidInput("the CSV header repeats a column name")
         rows = rows[1:]

@@ -8,6 +8,7 @@ adding a wait: a lone request is scored at once.
 
 When a combined call fails, each request is scored on its own, so one bad request fails alone.
 
+While traffic is sequential, a request is scored as soon as it is parsed, without the hand-off.
 Small batches go through the compiled model (`inference.compiled`: the same anonymization, encoding
 and classifier, row by row without pandas) on the event loop itself, since it costs less than the
 hand-off to a thread; an input it does not cover, and every large batch, takes the pipeline in the
@@ -47,6 +48,10 @@ class ModelFailed(Exception):
 # Up to this many rows the compiled model beats the pipeline's vectorized path (bench_endpoint's
 # in-process timings); it is also the most the event loop does in one go.
 COMPILED_MAX_ROWS = 256
+# Traffic counts as sequential while recent batches average fewer requests than this; then one request
+# in PROBE_EVERY still takes the batching path, to notice concurrency.
+SEQUENTIAL_BELOW = 1.5
+PROBE_EVERY = 8
 
 
 class Scorer:
@@ -66,6 +71,9 @@ class Scorer:
             if threaded else None
         )
         self._pending: list[tuple[Batch, asyncio.Future[Prediction]]] = []
+        self.requests_per_call = 1.0  # recent requests per batched model call: ~1 means sequential traffic
+        self._at_once = 0
+        self.at_once_calls = 0
         self._draining = False
         self._task: asyncio.Task[None] | None = None
 
@@ -122,7 +130,27 @@ class Scorer:
     def _compiled_covers(self, batches: list[Batch]) -> bool:
         return self.compiled is not None and sum(b.n_rows for b in batches) <= COMPILED_MAX_ROWS
 
+    def _score_at_once(self, batch: Batch) -> bool:
+        """Whether to score this request right here, skipping the batching hand-off: only while traffic
+        is sequential (recent batches held one request each), nothing waits, and the compiled model
+        covers it. Every `PROBE_EVERY`-th such request still goes through the batching path, which is
+        how a rise in concurrency is noticed."""
+        if self._draining or self._pending or self.requests_per_call > SEQUENTIAL_BELOW:
+            return False
+        if not self._compiled_covers([batch]):
+            return False
+        self._at_once += 1
+        return self._at_once % PROBE_EVERY != 0
+
     async def score(self, batch: Batch) -> Prediction:
+        if self._score_at_once(batch):
+            self.at_once_calls += 1
+            self.calls += 1
+            self.requests += 1
+            (result,) = self._score_many([batch])
+            if isinstance(result, Exception):
+                raise result
+            return result
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Prediction] = loop.create_future()
         self._pending.append((batch, future))
@@ -151,6 +179,7 @@ class Scorer:
                 batches = [b for b, _ in taken]
                 self.calls += 1
                 self.requests += len(batches)
+                self.requests_per_call += (len(batches) - self.requests_per_call) / 4  # moving average
                 try:
                     if self._executor is None or self._compiled_covers(batches):
                         results = self._score_many(batches)

@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline
 from inference.compiled import NotCompiled, compile_model
 from inference.compiled.values import cell_function
 from inference.handler import CSV, column_plan, parse_payload, predict_fn, to_frame
-from inference.scoring import Scorer
+from inference.scoring import PROBE_EVERY, SEQUENTIAL_BELOW, Scorer
 from privml.transforms import Context, technique_class
 from tests.inference.conftest import CANARIES, pii_rows
 from tests.inference.model_factory import FEATURES, LABEL, POLICY, raw_table
@@ -189,3 +189,32 @@ def test_scorer_uses_the_compiled_model_and_falls_back_for_edge_cases(model: Pip
 def test_models_of_other_shapes_are_not_compiled(spied_model: Pipeline, fitted_model: Pipeline) -> None:
     assert compile_model(spied_model) is None  # an extra step: the pipeline serves it as it is
     assert compile_model(fitted_model) is not None
+
+
+def test_sequential_requests_are_scored_at_once_and_concurrency_brings_batching_back(fitted_model: Pipeline) -> None:
+    import asyncio
+
+    scorer = Scorer(fitted_model)
+    plan = column_plan(fitted_model)
+    rows = raw_table(40, seed=31).drop(columns=[LABEL])
+    bodies = [rows.iloc[[i]].to_csv(index=False) for i in range(len(rows))]
+    expected = predict_fn(to_frame(parse_payload(rows.to_csv(index=False), CSV, plan)), fitted_model)
+
+    async def run() -> tuple[list[Any], list[Any]]:
+        sequential = [await scorer.score(parse_payload(b, CSV, plan)) for b in bodies[:16]]
+        at_once = scorer.at_once_calls
+        assert at_once == 14  # every 8th request probes the batching path
+        concurrent: list[Any] = []
+        for _ in range(3):
+            concurrent = await asyncio.gather(*(scorer.score(parse_payload(b, CSV, plan)) for b in bodies))
+        # at most until the next probe are scored at once; then the batches hold many requests
+        assert scorer.requests_per_call > SEQUENTIAL_BELOW and scorer.at_once_calls < at_once + PROBE_EVERY
+        return sequential, concurrent
+
+    try:
+        sequential, concurrent = asyncio.run(run())
+    finally:
+        scorer.close()
+    assert [p.labels[0] for p in sequential] == expected.labels[:16]
+    assert [p.labels[0] for p in concurrent] == expected.labels
+    np.testing.assert_allclose(np.vstack([p.probabilities for p in concurrent]), expected.probabilities, atol=1e-12)
