@@ -286,11 +286,11 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
     report(points, sig_points, conns, payloads)
-    from inference.scoring import COMPILED_MAX_ROWS
+    from privml.serving import MAX_ROWS
 
     print("\nin-process cost of one model call (parse + privacy transform + encoder + classifier), median;")
     print("every request pays it once per batch, which is what separates model from no-op. The endpoint")
-    print(f"serves batches of up to {COMPILED_MAX_ROWS} rows with the compiled model, larger ones with the pipeline:")
+    print(f"serves batches of up to {MAX_ROWS} rows with the compiled model, larger ones with the pipeline:")
     for rows, (compiled, pipeline) in call_ms.items():
         print(f"  {rows:>3} row(s): compiled {compiled:7.3f} ms ({compiled * 1000 / rows:7.1f} µs/row)   "
               f"pipeline {pipeline:7.2f} ms ({pipeline * 1000 / rows:7.1f} µs/row)")

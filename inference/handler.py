@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +47,7 @@ def _bootstrap_privml() -> None:
 _bootstrap_privml()
 
 from privml.errors import PrivmlError  # noqa: E402 - after the bootstrap above
+from privml.serving.cells import cell_text  # noqa: E402
 
 CSV = "text/csv"
 JSON = "application/json"
@@ -90,13 +91,14 @@ class Prediction:
     labels: list[Any]
     probabilities: np.ndarray | None = None
     classes: list[Any] | None = None
+    compiled: bool = False  # scored by the compiled model rather than the pipeline
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def slice(self, start: int, stop: int) -> Prediction:
         proba = None if self.probabilities is None else self.probabilities[start:stop]
-        return Prediction(self.labels[start:stop], proba, self.classes)
+        return Prediction(self.labels[start:stop], proba, self.classes, self.compiled)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -323,19 +325,9 @@ def parse_payload(body: bytes | str, content_type: str | None, plan: ColumnPlan 
 # `privml.io.tables.read_table` (pandas.read_csv(dtype=str, na_values=[""])) gave the transformer at fit
 
 
-def _text(v: Any) -> Any:
-    if v is None or v == "":
-        return None
-    if isinstance(v, str):
-        return v
-    if isinstance(v, float) and not math.isfinite(v):
-        return None if math.isnan(v) else str(v)
-    return str(v)
-
-
 def to_frame(batch: Batch) -> pd.DataFrame:
     """The batch as the DataFrame the pipeline expects: the raw columns, as strings."""
-    data = {c: np.array([_text(v) for v in batch.values[c]], dtype=object) for c in batch.columns}
+    data = {c: np.array([cell_text(v) for v in batch.values[c]], dtype=object) for c in batch.columns}
     return pd.DataFrame(data, columns=batch.columns, dtype="str")
 
 
@@ -343,13 +335,51 @@ def to_frame(batch: Batch) -> pd.DataFrame:
 # the four SageMaker functions
 
 
-def input_fn(input_data: bytes | str, content_type: str) -> pd.DataFrame:
-    """SageMaker: parse the body into the raw-schema frame (aligned to the loaded model's columns)."""
-    return to_frame(parse_payload(input_data, content_type, _SERVED_PLAN))
+def input_fn(input_data: bytes | str, content_type: str) -> Batch:
+    """SageMaker: parse the body into rows of the raw schema (aligned to the loaded model's columns)."""
+    return parse_payload(input_data, content_type, _SERVED_PLAN)
 
 
-def predict_fn(input_data: pd.DataFrame, model: Any) -> Prediction:
-    """Score rows. One pass through the pipeline: labels are the argmax of the probabilities."""
+# The compiled form of each model predict_fn has seen, built on first use; weak keys let models go.
+_COMPILED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def compiled_model(model: Any) -> Any:
+    """The model's compiled form (`privml.serving`), or None when it has none; cached per model."""
+    from privml.serving.compiled import compile_model
+
+    try:
+        return _COMPILED[model]
+    except KeyError:
+        compiled = _COMPILED[model] = compile_model(model)
+        return compiled
+    except TypeError:  # not weak-referenceable: compile each time rather than keep it alive
+        return compile_model(model)
+
+
+def _compiled_prediction(batch: Batch, model: Any) -> Prediction | None:
+    from privml.serving import MAX_ROWS
+
+    compiled = compiled_model(model)
+    if compiled is None or batch.n_rows > MAX_ROWS:
+        return None
+    try:
+        proba = compiled.predict_proba(batch.values, batch.n_rows)
+    except Exception:  # NotCompiled, or an input only the pipeline can judge (and word an error for)
+        return None
+    classes = compiled.classes
+    return Prediction([classes[i] for i in np.argmax(proba, axis=1)], proba, classes, compiled=True)
+
+
+def predict_fn(input_data: Batch | pd.DataFrame, model: Any) -> Prediction:
+    """Score rows: a Batch of up to `privml.serving.MAX_ROWS` rows with the model's compiled form when
+    it covers them, otherwise (and any DataFrame) in one pass through the pipeline. Labels are the
+    argmax of the probabilities."""
+    if isinstance(input_data, Batch):
+        fast = _compiled_prediction(input_data, model)
+        if fast is not None:
+            return fast
+        input_data = to_frame(input_data)
     plan = column_plan(model)
     if plan.expected is not None and list(input_data.columns) != list(plan.expected):
         missing = [c for c in plan.expected if c not in input_data.columns and c in plan.required]

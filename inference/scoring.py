@@ -8,11 +8,11 @@ adding a wait: a lone request is scored at once.
 
 When a combined call fails, each request is scored on its own, so one bad request fails alone.
 
-While traffic is sequential, a request is scored as soon as it is parsed, without the hand-off.
-Small batches go through the compiled model (`inference.compiled`: the same anonymization, encoding
-and classifier, row by row without pandas) on the event loop itself, since it costs less than the
-hand-off to a thread; an input it does not cover, and every large batch, takes the pipeline in the
-worker thread.
+Batches of up to `privml.serving.MAX_ROWS` rows go through the model's compiled form (the same
+anonymization, encoding and classifier, row by row without pandas; see `predict_fn`) on the event
+loop itself, since that costs less than the hand-off to a thread; an input it does not cover, and
+every larger batch, takes the pipeline in the worker thread. While traffic is sequential, a request
+is scored as soon as it is parsed, without the batching hand-off.
 """
 
 from __future__ import annotations
@@ -23,11 +23,9 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import numpy as np
-
-from inference.compiled import CompiledModel, NotCompiled, compile_model
-from inference.handler import Batch, InvalidInput, Prediction, column_plan, predict_fn, to_frame
+from inference.handler import Batch, InvalidInput, Prediction, column_plan, compiled_model, predict_fn, to_frame
 from privml.errors import KeyUnavailable
+from privml.serving import MAX_ROWS
 
 log = logging.getLogger("privml.endpoint")
 
@@ -45,9 +43,6 @@ class ModelFailed(Exception):
     """The model raised on input that parsed; the message carries only the exception type."""
 
 
-# Up to this many rows the compiled model beats the pipeline's vectorized path (bench_endpoint's
-# in-process timings); it is also the most the event loop does in one go.
-COMPILED_MAX_ROWS = 256
 # Traffic counts as sequential while recent batches average fewer requests than this; then one request
 # in PROBE_EVERY still takes the batching path, to notice concurrency.
 SEQUENTIAL_BELOW = 1.5
@@ -58,7 +53,7 @@ class Scorer:
     def __init__(self, model: Any, *, max_batch_rows: int = 4096, threaded: bool = True,
                  gather_turns: int = 3, compiled: bool = True) -> None:
         self.model = model
-        self.compiled: CompiledModel | None = compile_model(model) if compiled else None
+        self.compiled = compiled_model(model) if compiled else None
         self.compiled_calls = 0  # model calls the compiled form served, and those it handed back
         self.pipeline_fallbacks = 0
         self.gather_turns = gather_turns
@@ -83,25 +78,17 @@ class Scorer:
 
     # synchronous scoring, used by the worker thread and by in-process callers
     def score_one(self, batch: Batch) -> Prediction:
-        if self.compiled is not None and batch.n_rows <= COMPILED_MAX_ROWS:
-            try:
-                proba = self.compiled.predict_proba(batch.values, batch.n_rows)
-            except NotCompiled:
-                self.pipeline_fallbacks += 1
-            except Exception as exc:  # an input only the pipeline can judge: it decides below
-                self.pipeline_fallbacks += 1
-                log.debug("compiled model raised %s; scoring with the pipeline", type(exc).__name__)
-            else:
-                self.compiled_calls += 1
-                classes = self.compiled.classes
-                return Prediction([classes[i] for i in np.argmax(proba, axis=1)], proba, classes)
         try:
-            frame = to_frame(batch)
-            return predict_fn(frame, self.model)
+            prediction = predict_fn(batch if self.compiled is not None else to_frame(batch), self.model)
         except (InvalidInput, KeyUnavailable):
             raise  # KeyUnavailable: the endpoint's key store, not the request, is at fault
         except Exception as exc:  # the exception text may quote a value: keep only its type
             raise ModelFailed(type(exc).__name__) from None
+        if prediction.compiled:
+            self.compiled_calls += 1
+        elif self.compiled is not None and batch.n_rows <= MAX_ROWS:
+            self.pipeline_fallbacks += 1  # an input the compiled form handed back
+        return prediction
 
     def _score_many(self, batches: list[Batch]) -> list[Prediction | Exception]:
         groups: dict[tuple[str, ...], list[int]] = {}
@@ -128,7 +115,7 @@ class Scorer:
         return [r if r is not None else ModelFailed("no result") for r in results]
 
     def _compiled_covers(self, batches: list[Batch]) -> bool:
-        return self.compiled is not None and sum(b.n_rows for b in batches) <= COMPILED_MAX_ROWS
+        return self.compiled is not None and sum(b.n_rows for b in batches) <= MAX_ROWS
 
     def _score_at_once(self, batch: Batch) -> bool:
         """Whether to score this request right here, skipping the batching hand-off: only while traffic

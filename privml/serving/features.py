@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from inference.compiled.values import Cell, NotCompiled, plain_number
 from privml.models.features import MISSING, SUPPRESSED, FeatureEncoder, range_midpoint, set_members
+from privml.serving.cells import Cell, NotCompiled, plain_number
 
 
 class RowEncoder:

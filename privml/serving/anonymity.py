@@ -11,9 +11,9 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from inference.compiled.values import Cell, NotCompiled, plain_number
 from privml.anonymity.engine import AnonymityEngine
 from privml.anonymity.hierarchy import ROOT
+from privml.serving.cells import Cell, NotCompiled, plain_number
 
 RowFunction = Callable[[Sequence[Cell]], list[Cell]]  # quasi-identifier cells → released cells
 

@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.pipeline import Pipeline
 
-from inference.compiled import NotCompiled, compile_model
-from inference.compiled.values import cell_function
 from inference.handler import CSV, column_plan, parse_payload, predict_fn, to_frame
 from inference.scoring import PROBE_EVERY, SEQUENTIAL_BELOW, Scorer
+from privml.serving.cells import NotCompiled, cell_function
+from privml.serving.compiled import compile_model
 from privml.transforms import Context, technique_class
 from tests.inference.conftest import CANARIES, pii_rows
 from tests.inference.model_factory import FEATURES, LABEL, POLICY, raw_table

@@ -30,6 +30,18 @@ class NotCompiled(Exception):
     """This input needs the column-wise path (an edge case, or an error to report). Never user-facing."""
 
 
+def cell_text(value: Any) -> Cell:
+    """A request value as the pipeline's frame holds it: a string, or None for missing (None, "", NaN);
+    JSON numbers and booleans become their text, as they would read from CSV."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else str(value)
+    return str(value)
+
+
 def plain_number(cell: str) -> float:
     """A plain decimal ("37", "-4.25") as a float; anything else (exponents, spaces, "inf") → NotCompiled."""
     if _PLAIN_NUMBER.fullmatch(cell) is None:

@@ -19,11 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from inference.compiled.anonymity import RowFunction, row_function
-from inference.compiled.features import RowEncoder
-from inference.compiled.values import CellFunction, NotCompiled, cell_function
-from inference.handler import _text  # the cell normalization of the pipeline's frame: str or None
 from privml.models.features import FeatureEncoder
+from privml.serving.anonymity import RowFunction, row_function
+from privml.serving.cells import CellFunction, NotCompiled, cell_function, cell_text
+from privml.serving.features import RowEncoder
 from privml.transformer import PrivacyTransformer
 
 __all__ = ["CompiledModel", "NotCompiled", "compile_model"]
@@ -68,7 +67,7 @@ class CompiledModel:
         missing = [None] * n_rows
         columns = [
             # CSV cells are non-empty strings already; JSON numbers and empty cells are normalized
-            [fn(v if type(v) is str and v else _text(v)) for v in values.get(column, missing)]
+            [fn(v if type(v) is str and v else cell_text(v)) for v in values.get(column, missing)]
             for fn, column in zip(self._cells, self.columns, strict=True)
         ]
         rows = [list(r) for r in zip(*columns, strict=True)] if columns else [[] for _ in range(n_rows)]

@@ -1,0 +1,7 @@
+"""Serving a fitted model: its compiled form for scoring a few rows at a time (`compiled.py`), built
+from the technique cell functions (`cells.py`), the anonymity routing (`anonymity.py`) and the feature
+rows (`features.py`)."""
+
+# Up to this many rows the compiled model beats the pipeline's vectorized path (bench_endpoint's
+# in-process timings); it is also the most an endpoint's event loop scores in one go.
+MAX_ROWS = 256
