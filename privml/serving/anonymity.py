@@ -53,17 +53,20 @@ def mondrian_router(engine: AnonymityEngine) -> RowFunction:
 
 
 def recoding_router(engine: AnonymityEngine) -> RowFunction:
-    tables = []
+    columns = []
     for col in engine.quasi_identifiers:
-        level = engine.levels_[col]
-        tables.append({row[0]: row[level] for row in engine.hierarchies_[col].rows})
+        level, hierarchy = engine.levels_[col], engine.hierarchies_[col]
+        columns.append(({row[0]: row[level] for row in hierarchy.rows}, level, hierarchy))
 
     def recode(cells: Sequence[Cell]) -> list[Cell]:
         out: list[Cell] = []
-        for table, cell in zip(tables, cells, strict=True):
-            if cell is None or cell not in table:  # unseen values generalize by the hierarchy's rules
-                raise NotCompiled
-            out.append(table[cell])
+        for (table, level, hierarchy), cell in zip(columns, cells, strict=True):
+            if cell is None:
+                raise NotCompiled  # a missing quasi-identifier: the pipeline's rules decide
+            released = table.get(cell)
+            if released is None:  # unseen: the hierarchy's rule for it, as AnonymityEngine._generalize
+                released = hierarchy.generalize_unseen(cell)[level - 1] if level > 0 else ROOT
+            out.append(released)
         return out
 
     return recode

@@ -117,6 +117,7 @@ MODELS = {
     "techniques-hgb": (None, "hgb"),
     "techniques-logreg": (None, "logreg"),
     "mondrian-hgb": ({"k": 5, "algorithm": "mondrian"}, "hgb"),
+    "recoding-logreg": ({"k": 5, "algorithm": "global_recoding", "max_suppression": 0.05}, "logreg"),
 }
 
 
@@ -130,18 +131,25 @@ def model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         return _build(_policy(anonymity), kind)
 
 
-def _requests(n: int = 200) -> pd.DataFrame:
+def _requests(n: int = 200, *, missing_quasi_identifiers: bool = True) -> pd.DataFrame:
     rows = raw_table(n, seed=23).drop(columns=[LABEL])
     rows.loc[rows.index[::7], "education"] = "Unseen-Degree"  # unseen category
-    rows.loc[rows.index[::11], "age"] = np.nan  # missing quasi-identifier
+    if missing_quasi_identifiers:  # global recoding leaves these to the pipeline
+        rows.loc[rows.index[::11], "age"] = np.nan
     rows.loc[rows.index[::13], "income"] = np.nan  # missing numeric
     return rows
+
+
+def _plain_requests(model: Pipeline, n: int = 200) -> pd.DataFrame:
+    engine = model.steps[0][1]._anonymity_engine()
+    recoding = engine is not None and engine.config["algorithm"] == "global_recoding"
+    return _requests(n, missing_quasi_identifiers=not recoding)
 
 
 def test_compiled_probabilities_equal_the_pipeline(model: Pipeline) -> None:
     compiled = compile_model(model)
     assert compiled is not None
-    batch = parse_payload(_requests().to_csv(index=False), CSV, column_plan(model))
+    batch = parse_payload(_plain_requests(model).to_csv(index=False), CSV, column_plan(model))
     expected = predict_fn(to_frame(batch), model).probabilities
     np.testing.assert_allclose(compiled.predict_proba(batch.values, batch.n_rows), expected, rtol=0, atol=1e-12)
 
@@ -163,7 +171,7 @@ class _Recording(dict):
 def test_identifier_columns_are_never_read(model: Pipeline) -> None:
     compiled = compile_model(model)
     assert compiled is not None
-    batch = parse_payload(pii_rows(_requests(), 5).to_csv(index=False), CSV, column_plan(model))
+    batch = parse_payload(pii_rows(_plain_requests(model), 5).to_csv(index=False), CSV, column_plan(model))
     values = _Recording(batch.values)
     compiled.predict_proba(values, batch.n_rows)
     identifiers = {c for c, spec in POLICY["columns"].items() if spec.get("role") == "identifier"}
@@ -174,7 +182,7 @@ def test_identifier_columns_are_never_read(model: Pipeline) -> None:
 def test_scorer_uses_the_compiled_model_and_falls_back_for_edge_cases(model: Pipeline) -> None:
     scorer = Scorer(model, threaded=False)
     plan = column_plan(model)
-    rows = _requests(20)
+    rows = _plain_requests(model, 20)
     plain = scorer.score_one(parse_payload(rows.to_csv(index=False), CSV, plan))
     assert scorer.compiled_calls == 1 and scorer.pipeline_fallbacks == 0
     odd = rows.copy()
