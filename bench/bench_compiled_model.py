@@ -1,6 +1,7 @@
 """Compiled classifier (privml.models.compiled) against the estimator's own predict_proba, µs per call.
 
-    /work/venv/bin/python bench/bench_compiled_model.py [--rows 1,8,64,1000] [--repeat 5] [--no-endpoint-model]
+    /work/venv/bin/python bench/bench_compiled_model.py [--rows 1,8,32,64,256,1000] [--repeat 5]
+        [--no-endpoint-model | --endpoint-model-only]
 
 Models: a histogram gradient boosting classifier as the training job builds it (200 iterations, up to 31
 leaves) on 20 dense features with 10% missing values, binary and 3-class; and, unless
@@ -9,6 +10,8 @@ bench_endpoint.py serves) on its encoded rows. Each figure is the best of --repe
 a ~0.2 s batch, for n rows per call, with OpenMP limited to 1 thread and with the default thread count
 (sklearn's tree loop uses OpenMP; the compiled path is numpy, single-threaded).
 The anchor is sklearn's predict_proba on the same rows; ratio = compiled / sklearn (lower is better).
+The row counts straddle the compiled model's path switches (QS_ROWS, SLICE_ROWS: they were set from this
+script's figures on the endpoint model); on a shared box, run it a few times and compare medians.
 Before timing, every compiled result is checked equal to sklearn's (rtol = atol = 1e-12).
 """
 
@@ -72,10 +75,12 @@ def endpoint_model() -> tuple[str, Any, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default="1,8,64,1000")
+    parser.add_argument("--rows", default="1,8,32,64,256,1000")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-endpoint-model", action="store_true")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--no-endpoint-model", action="store_true")
+    which.add_argument("--endpoint-model-only", action="store_true")
     args = parser.parse_args()
 
     import numpy as np
@@ -84,7 +89,7 @@ def main() -> int:
     from privml.models.compiled import compile_classifier
 
     with threadpool_limits(limits=1, user_api="openmp"):  # fitting on a shared box: threads only contend
-        models = synthetic_models(args.seed)
+        models = [] if args.endpoint_model_only else synthetic_models(args.seed)
         if not args.no_endpoint_model:
             models.append(endpoint_model())
     sizes = [int(s) for s in args.rows.split(",")]

@@ -38,12 +38,17 @@ def _rows(seed: int, n: int, d: int, missing: float = 0.3) -> np.ndarray:
     return X
 
 
-def _assert_same(clf: object, comp: CompiledClassifier | None, X: np.ndarray) -> None:
+def _assert_same(clf: object, comp: CompiledClassifier | None, X: np.ndarray, exact: bool = True) -> None:
+    """Same probabilities as the estimator: bit for bit (HGB), or within TOL (logistic regression's matmul)."""
     assert comp is not None
     expected = clf.predict_proba(X)  # type: ignore[attr-defined]
     got = comp.predict_proba(X)
     assert got.shape == expected.shape
-    assert_allclose(got, expected, **TOL)
+    if exact:
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(comp.decision_function(X), clf.decision_function(X))  # type: ignore[attr-defined]
+    else:
+        assert_allclose(got, expected, **TOL)
     np.testing.assert_array_equal(comp.predict(X), clf.predict(X))  # type: ignore[attr-defined]
 
 
@@ -61,19 +66,85 @@ def test_hgb_matches_sklearn(seed: int, n: int, d: int, n_classes: int, params: 
     assert comp is not None
     np.testing.assert_array_equal(comp.classes_, clf.classes_)
     X_test = _rows(seed + 100, 300, d)
-    for rows in (X_test[:1], X_test[:2], X_test[:64], X_test):
+    for rows in (X_test[:1], X_test[:2], X_test[:compiled.QS_ROWS + 1], X_test[:64], X_test):
         _assert_same(clf, comp, rows)
     # the raw sums are accumulated in sklearn's order: not just close, identical
     np.testing.assert_array_equal(comp.predict_proba(X_test), clf.predict_proba(X_test))
     np.testing.assert_array_equal(comp.decision_function(X_test), clf.decision_function(X_test))
 
 
-def test_row_count_paths_agree_at_their_boundaries(binary_hgb: HistGradientBoostingClassifier) -> None:
-    comp = compile_classifier(binary_hgb)
-    X = _rows(21, 2 * compiled.CHUNK_ROWS + 3, 4)
-    for n in (compiled.FEW_ROWS, compiled.FEW_ROWS + 1, compiled.CHUNK_ROWS, compiled.CHUNK_ROWS + 1, len(X)):
-        _assert_same(binary_hgb, comp, X[:n])
-    np.testing.assert_array_equal(comp.decision_function(X), binary_hgb.decision_function(X))  # type: ignore[union-attr]
+def test_quickscorer_paths_agree_at_their_boundaries(binary_hgb: HistGradientBoostingClassifier,
+                                                     multiclass_hgb: HistGradientBoostingClassifier) -> None:
+    q, s = compiled.QS_ROWS, compiled.SLICE_ROWS
+    for clf, d in ((binary_hgb, 4), (multiclass_hgb, 3)):
+        comp = compile_classifier(clf)
+        assert comp is not None and comp._qs is not None  # type: ignore[attr-defined]
+        qs = comp._qs  # type: ignore[attr-defined]
+        mirrored = (qs.sliced_value != qs.leaf_value).reshape(len(qs.leaf_base), -1).any(axis=1)
+        assert mirrored.any() and not mirrored.all()  # the bit-sliced path reads both kinds of tree
+        X = _rows(21, 3 * s + 5, d)
+        X[::7, 0] = np.inf
+        X[3::11, -1] = -np.inf
+        for n in (1, q - 1, q, q + 1, s - 1, s, s + 1, 2 * s, 2 * s + 1, len(X)):
+            _assert_same(clf, comp, X[:n])
+
+
+@pytest.fixture(scope="module")
+def big_tree_hgb() -> HistGradientBoostingClassifier:
+    """Trees of more than 64 leaves: QuickScorer's uint64 masks cannot hold them, the level paths do."""
+    X, y = _data(24, 3000, 5, 3, missing=0.05)
+    clf = HistGradientBoostingClassifier(max_iter=4, max_leaf_nodes=90, min_samples_leaf=5, random_state=0).fit(X, y)
+    assert max(int(p.nodes["is_leaf"].sum()) for it in clf._predictors for p in it) > 64
+    return clf
+
+
+def test_trees_over_64_leaves_use_the_level_paths(big_tree_hgb: HistGradientBoostingClassifier) -> None:
+    comp = compile_classifier(big_tree_hgb)
+    assert comp is not None and comp._qs is None  # type: ignore[attr-defined]
+    X = _rows(21, 2 * compiled.CHUNK_ROWS + 3, 5)
+    for n in (1, compiled.FEW_ROWS, compiled.FEW_ROWS + 1, compiled.QS_ROWS + 1, compiled.CHUNK_ROWS,
+              compiled.CHUNK_ROWS + 1, len(X)):
+        _assert_same(big_tree_hgb, comp, X[:n])
+
+
+@pytest.mark.parametrize("max_leaves", [2, 8, 9, 16, 17, 33, 64])
+def test_quickscorer_mask_widths(max_leaves: int) -> None:
+    # masks are uint8/16/32/64 by the largest tree; exit-leaf indices are as wide as its leaf count needs
+    X, y = _data(25, 2500, 4, 2, missing=0.1)
+    clf = HistGradientBoostingClassifier(max_iter=3, max_leaf_nodes=max_leaves, min_samples_leaf=3,
+                                         random_state=0).fit(X, y)
+    leaves = max(int(p.nodes["is_leaf"].sum()) for it in clf._predictors for p in it)
+    comp = compile_classifier(clf)
+    assert comp is not None and comp._qs is not None  # type: ignore[attr-defined]
+    assert leaves == max_leaves
+    assert np.iinfo(comp._qs.slot_mask.dtype).bits == max(8, 1 << (leaves - 1).bit_length())  # type: ignore[attr-defined]
+    assert comp._qs.bits == (leaves - 1).bit_length()  # type: ignore[attr-defined]
+    X_test = _rows(26, 150, 4)
+    for n in (1, 7, compiled.QS_ROWS + 1, 64, 150):
+        _assert_same(clf, comp, X_test[:n])
+
+
+def _with_single_leaf_trees(clf: HistGradientBoostingClassifier, every: int) -> HistGradientBoostingClassifier:
+    """The estimator with every `every`-th tree cut down to its root as a leaf (sklearn predicts with it too)."""
+    for i, p in enumerate(p for it in clf._predictors for p in it):
+        if i % every == 0:
+            root = p.nodes[:1].copy()
+            root["is_leaf"], root["value"], root["left"], root["right"] = 1, 0.125 * (i % 3 - 1), 0, 0
+            p.nodes = root
+    return clf
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_single_leaf_trees_among_others(n_classes: int) -> None:
+    X, y = _data(27, 500, 4, n_classes)
+    clf = _with_single_leaf_trees(HistGradientBoostingClassifier(max_iter=12, random_state=0).fit(X, y), 4)
+    sizes = [len(p.nodes) for it in clf._predictors for p in it]
+    assert 1 in sizes and max(sizes) > 1
+    comp = compile_classifier(clf)
+    assert comp is not None and comp._qs is not None  # type: ignore[attr-defined]
+    X_test = _rows(28, 140, 4)
+    for n in (1, compiled.QS_ROWS + 1, 64, 140):
+        _assert_same(clf, comp, X_test[:n])
 
 
 def test_early_stopped_model_uses_its_own_iterations() -> None:
@@ -94,7 +165,9 @@ def test_trees_without_splits() -> None:
     X, y = _data(22, 60, 3, 2)
     clf = HistGradientBoostingClassifier(max_iter=5, min_samples_leaf=50, random_state=0).fit(X, y)
     assert all(len(p.nodes) == 1 for it in clf._predictors for p in it)
-    _assert_same(clf, compile_classifier(clf), _rows(23, 20, 3))
+    X = _rows(23, 70, 3)
+    for n in (1, compiled.QS_ROWS, compiled.QS_ROWS + 1, len(X)):  # by row and bit-sliced
+        _assert_same(clf, compile_classifier(clf), X[:n])
 
 
 def test_missing_and_infinite_values(binary_hgb: HistGradientBoostingClassifier) -> None:
@@ -105,7 +178,9 @@ def test_missing_and_infinite_values(binary_hgb: HistGradientBoostingClassifier)
         [1e308, -1e308, 0.0, -0.0],
         [np.nan, 0.0, np.inf, np.nan],
     ])
-    _assert_same(binary_hgb, compile_classifier(binary_hgb), X)
+    comp = compile_classifier(binary_hgb)
+    _assert_same(binary_hgb, comp, X)
+    _assert_same(binary_hgb, comp, np.tile(X, (compiled.SLICE_ROWS // 2, 1)))  # by row, bit-sliced, two chunks
 
 
 def test_threshold_inf_splits_present_from_missing() -> None:
@@ -121,6 +196,7 @@ def test_threshold_inf_splits_present_from_missing() -> None:
     assert np.isinf(thresholds).any()
     X_test = np.array([[np.inf, 0.0], [np.nan, 0.0], [-np.inf, 1.0], [0.5, np.nan]])
     _assert_same(clf, compile_classifier(clf), X_test)
+    _assert_same(clf, compile_classifier(clf), np.tile(X_test, (10, 1)))
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
@@ -140,7 +216,7 @@ def test_native_categorical_features(n_classes: int) -> None:
     X_test[20:30, 1] = np.nan
     X_test[30:40, 3] = np.nan
     X_test[40:45, 1] = -0.0
-    for rows in (X_test[:1], X_test[:1] * 0 + X_test[:1], X_test):
+    for rows in (X_test[:1], X_test[:1] * 0 + X_test[:1], X_test[:compiled.QS_ROWS], X_test):
         _assert_same(clf, comp, rows)
 
 
@@ -164,7 +240,7 @@ def test_logistic_regression_matches_sklearn(n_classes: int, params: dict) -> No
     comp = compile_classifier(clf)
     X_test = _rows(20, 100, 6, missing=0.0)
     for rows in (X_test[:1], X_test):
-        _assert_same(clf, comp, rows)
+        _assert_same(clf, comp, rows, exact=False)
 
 
 def test_empty_and_single_row(binary_hgb: HistGradientBoostingClassifier) -> None:
@@ -229,6 +305,8 @@ def test_compiled_model_is_a_detached_read_only_copy() -> None:
     with pytest.raises(AttributeError):
         comp.classes_ = np.array(["x", "y"])
     arrays_held = [getattr(comp, s) for s in type(comp).__slots__ if isinstance(getattr(comp, s), np.ndarray)]
+    arrays_held += [a for a in comp._qs if isinstance(a, np.ndarray)]  # type: ignore[attr-defined]
+    arrays_held += list(comp._qs.buckets)  # type: ignore[attr-defined]
     assert arrays_held and not any(a.flags.writeable for a in arrays_held)
     with pytest.raises(ValueError):
         comp._value[0] = 1.0  # type: ignore[attr-defined]
@@ -271,4 +349,13 @@ def multiclass_hgb() -> HistGradientBoostingClassifier:
                 elements=st.one_of(st.floats(allow_nan=True, allow_infinity=True),
                                    st.floats(-5, 5), st.just(np.nan))))
 def test_any_float_input_matches_sklearn(multiclass_hgb: HistGradientBoostingClassifier, X: np.ndarray) -> None:
+    _assert_same(multiclass_hgb, compile_classifier(multiclass_hgb), X)
+
+
+@settings(max_examples=25, deadline=None)
+@given(X=arrays(np.float64, st.tuples(st.integers(compiled.QS_ROWS + 1, compiled.SLICE_ROWS + 3), st.just(3)),
+                elements=st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                                   st.floats(-5, 5), st.just(np.nan))))
+def test_any_float_input_matches_sklearn_bit_sliced(multiclass_hgb: HistGradientBoostingClassifier,
+                                                     X: np.ndarray) -> None:
     _assert_same(multiclass_hgb, compile_classifier(multiclass_hgb), X)
