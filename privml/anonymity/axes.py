@@ -1,7 +1,8 @@
 """Mondrian axes: how a quasi-identifier column becomes an ordered number line, and back into a label.
 
 An axis is plain data: {"kind": "numeric", "integer": bool}, {"kind": "date"} (days since 1970), or
-{"kind": "category", "categories": [...], "generalizations": [hierarchy rows, optional]}. Values not on
+{"kind": "category", "categories": [...], "generalizations": [hierarchy rows, optional]}; without a
+hierarchy the categories are in `cooccurrence_order` (the engine fits it; the state keeps the list). Values not on
 the axis (an unseen category, a non-number) become NaN, which the split tree routes left and the
 label renders as the root `*`.
 """
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from privml.anonymity.hierarchy import ROOT
 from privml.errors import PrivmlError
@@ -58,3 +60,75 @@ def box_label(axis: dict[str, Any], low: float, high: float) -> str:
     if lo == 0 and hi == len(cats) - 1:
         return ROOT
     return "|".join(cats[lo:hi + 1])
+
+
+# A co-occurring column with more levels than this keeps its most frequent ones and pools the rest:
+# the seriation needs each category's profile, not every rare level, and this bounds the contingency
+# table at (categories × MAX_PROFILE_LEVELS per column).
+MAX_PROFILE_LEVELS = 64
+NUMERIC_PROFILE_BINS = 10
+DENSE_COUNT_CELLS = 4_000_000  # above (32 MB of counts): the contingency table is counted sparse
+
+
+def profile_codes(axis: dict[str, Any], values: pd.Series) -> np.ndarray:
+    """Small integer codes of a column for co-occurrence profiles: numbers and dates by decile of their
+    axis value, categories by value (the most frequent MAX_PROFILE_LEVELS - 1, the rest pooled)."""
+    if axis["kind"] in ("numeric", "date"):
+        x = axis_values(axis, values, strict=False)
+        edges = np.unique(np.nanquantile(x, np.linspace(0, 1, NUMERIC_PROFILE_BINS + 1)[1:-1]))
+        return np.searchsorted(edges, x, side="right")
+    codes, uniques = pd.factorize(values.astype(str))
+    if len(uniques) > MAX_PROFILE_LEVELS:
+        counts = np.bincount(codes)
+        top = np.argsort(-counts, kind="stable")[: MAX_PROFILE_LEVELS - 1]
+        remap = np.full(len(uniques), MAX_PROFILE_LEVELS - 1)
+        remap[top] = np.arange(len(top))
+        codes = remap[codes]
+    return codes
+
+
+def cooccurrence_order(values: pd.Series, others: list[np.ndarray]) -> list[str]:
+    """A column's categories ordered so that categories that co-occur alike with the other columns are
+    neighbours: the first axis of a correspondence analysis of the category × (other columns' levels)
+    contingency table (a classic seriation). Label-free: `others` are the other quasi-identifiers only.
+
+    Why: Mondrian cuts a categorical axis at its median code, so the order decides which categories end
+    up in one box. First appearance is arbitrary; with this order a cut separates categories whose rows
+    look different (e.g. the education levels fall roughly in order of schooling), and a box's value set
+    groups categories that resemble each other. Ties, a constant column and the lack of other columns
+    keep first-appearance order; the result is deterministic (stable sort, fixed sign).
+    """
+    codes, uniques = pd.factorize(values.astype(str))
+    categories = [str(u) for u in uniques]
+    if len(categories) < 3 or not others:
+        return categories
+    widths = [int(other.max()) + 1 for other in others]
+    shape = (len(categories), int(sum(widths)))
+    if shape[0] * shape[1] <= DENSE_COUNT_CELLS:  # one bincount per column: no sort of n pairs
+        counts = sparse.csr_matrix(np.hstack([
+            np.bincount(codes * w + other, minlength=shape[0] * w).reshape(shape[0], w)
+            for other, w in zip(others, widths, strict=True)
+        ]).astype(float))
+    else:
+        offsets = np.concatenate(([0], np.cumsum(widths)[:-1]))
+        level = np.concatenate([other + off for other, off in zip(others, offsets, strict=True)])
+        counts = sparse.csr_matrix((np.ones(len(level)), (np.tile(codes, len(others)), level)), shape=shape)
+    p = counts / counts.sum()
+    rows = np.asarray(p.sum(axis=1)).ravel()
+    cols = np.asarray(p.sum(axis=0)).ravel()
+    used = cols > 0
+    p, cols = p[:, used], cols[used]
+    # CA: the leading singular pair of D_r^-1/2 (P - r c') D_c^-1/2, found through its small
+    # (levels × levels) Gram matrix, which equals D_c^-1/2 (P' D_r^-1 P - c c') D_c^-1/2
+    scaled = p.multiply(1 / np.sqrt(cols)[None, :]).tocsr()
+    gram = (scaled.T @ sparse.diags(1 / rows) @ scaled).toarray() - np.outer(np.sqrt(cols), np.sqrt(cols))
+    eigenvalues, eigenvectors = np.linalg.eigh(gram)
+    if eigenvalues[-1] <= 1e-12:
+        return categories
+    # row scores (up to a constant shift): D_r^-1 P D_c^-1/2 v
+    score = np.asarray(scaled @ eigenvectors[:, -1]).ravel() / rows
+    score = score - score.mean()
+    score = np.round(score / np.abs(score).max(), 12)  # insensitive to float noise in ties
+    if score[-1] < score[0]:
+        score = -score
+    return [categories[i] for i in np.argsort(score, kind="stable")]

@@ -19,7 +19,13 @@ import numpy as np
 import pandas as pd
 
 from privml.anonymity import risk as risk_mod
-from privml.anonymity.axes import axis_values, box_label, days_since_epoch
+from privml.anonymity.axes import (
+    axis_values,
+    box_label,
+    cooccurrence_order,
+    days_since_epoch,
+    profile_codes,
+)
 from privml.anonymity.encoding import EncodedTable
 from privml.anonymity.hierarchy import ROOT, Hierarchy, leaf_index, load_hierarchy
 from privml.anonymity.lattice import search
@@ -200,7 +206,7 @@ class AnonymityEngine:
 
     def _fit_mondrian(self, df: pd.DataFrame, constraints: Constraints, sensitive: list[SensitiveColumn]):
         qis = self.quasi_identifiers
-        self.axes_ = {col: self._axis_for(col, df[col]) for col in qis}
+        self.axes_ = self._axes_for(df[qis])
         x = np.column_stack([axis_values(self.axes_[col], df[col], strict=True) for col in qis])
         n = len(df)
         root_ok = classes_ok(np.zeros(n, dtype=np.int64), 1, np.array([n]), constraints, sensitive)
@@ -222,8 +228,22 @@ class AnonymityEngine:
                    "ncp_per_column": per_column}
         return np.zeros(n, dtype=bool), utility, {"algorithm": "mondrian", "partitions": result.n_partitions}
 
+    def _axes_for(self, df: pd.DataFrame) -> dict[str, dict[str, Any]]:
+        """Every quasi-identifier's axis. A categorical axis without a hierarchy is ordered by how its
+        categories co-occur with the OTHER quasi-identifiers (`cooccurrence_order`), never by the
+        label or a sensitive column, so a median cut groups categories whose rows look alike."""
+        axes = {col: self._axis_for(col, df[col]) for col in df.columns}
+        free = [c for c, a in axes.items() if a["kind"] == "category" and "generalizations" not in a]
+        if free and len(axes) > 1:
+            profiles = {col: profile_codes(axes[col], df[col]) for col in df.columns}
+            for col in free:
+                others = [profiles[c] for c in df.columns if c != col]
+                axes[col]["categories"] = cooccurrence_order(df[col], others)
+        return axes
+
     def _axis_for(self, col: str, values: pd.Series) -> dict[str, Any]:
-        """How a column becomes a Mondrian axis: numeric, or categories in a fixed order."""
+        """How a column becomes a Mondrian axis: numeric, or categories (hierarchy leaf order, else
+        first appearance until `_axes_for` reorders them)."""
         dtype = self.config.get("dtypes", {}).get(col, "auto")
         spec = self.config.get("hierarchies", {}).get(col)
         if dtype == "date" or (isinstance(spec, dict) and spec.get("type") == "date"):

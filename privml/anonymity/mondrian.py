@@ -1,12 +1,13 @@
 """Strict Mondrian multidimensional partitioning (LeFevre et al. 2006), vectorized and iterative.
 
 Every quasi-identifier is an ordered axis: numbers as numbers, categories as codes (the hierarchy's
-leaf order when there is one, else order of first appearance). All open partitions are split in
-the same round: per partition the axis with the largest normalized range is chosen, its rows are
-sorted (one argsort for the whole round), and the cut between two distinct values closest to the
-median that leaves at least k rows — and, with l-diversity or t-closeness, passing children — on each
-side is taken (strict: equal values never straddle a cut). A partition that cannot be cut on an
-axis stops trying that axis; one that cannot be cut at all is final.
+leaf order when there is one, else the label-free co-occurrence order of `axes.cooccurrence_order`).
+All open partitions are split in the same round: per partition the axis with the largest normalized
+range is chosen, its rows are sorted (one argsort for the whole round), and the cut between two
+distinct values closest to the median that leaves at least k rows — and, with l-diversity or
+t-closeness, passing children — on each side is taken (strict: equal values never straddle a cut). A
+partition that cannot be cut on an axis stops trying that axis; one that cannot be cut at all is
+final.
 
 The split tree (axis, threshold, children) is kept as plain arrays so a new record is routed to the
 box it would have landed in at fit time.

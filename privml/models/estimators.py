@@ -96,16 +96,36 @@ def fit_model(
         spent: float | None = dp.epsilon_spent(accountant)
         dp.detach_accountant(clf)
     else:
-        clf = _plain_classifier(kind, seed)
+        clf = _plain_classifier(kind, seed, len(matrix))
         clf.fit(matrix, y)
         spent = None
     return FittedModel(Pipeline([("encode", encoder), ("classifier", clf)]), kind, spent)
 
 
-def _plain_classifier(kind: str, seed: int) -> Any:
+# Above this many training rows the default model stops boosting when the loss on a held-out
+# VALIDATION_FRACTION of the TRAIN split has not improved for N_ITER_NO_CHANGE rounds (scikit-learn's own
+# rule for early_stopping="auto"); below it there is too little data to hold some out, and a fixed
+# SMALL_TABLE_ITERATIONS rounds are run. The test split is never consulted.
+EARLY_STOPPING_MIN_ROWS = 10_000
+VALIDATION_FRACTION = 0.1
+N_ITER_NO_CHANGE = 10
+MAX_ITERATIONS = 500
+SMALL_TABLE_ITERATIONS = 200
+
+
+def hgb_classifier(n_rows: int, seed: int) -> HistGradientBoostingClassifier:
+    """The default model for a training table of n_rows rows (see EARLY_STOPPING_MIN_ROWS)."""
+    early = n_rows > EARLY_STOPPING_MIN_ROWS
+    return HistGradientBoostingClassifier(
+        random_state=seed, learning_rate=0.1, early_stopping=early,
+        max_iter=MAX_ITERATIONS if early else SMALL_TABLE_ITERATIONS,
+        validation_fraction=VALIDATION_FRACTION, n_iter_no_change=N_ITER_NO_CHANGE,
+    )
+
+
+def _plain_classifier(kind: str, seed: int, n_rows: int) -> Any:
     if kind == "hgb":
-        return HistGradientBoostingClassifier(random_state=seed, early_stopping=False, max_iter=200,
-                                              learning_rate=0.1)
+        return hgb_classifier(n_rows, seed)
     if kind == "logreg":
         return LogisticRegression(max_iter=1000, C=1.0)
     raise PrivmlError(f"unknown model '{kind}'")

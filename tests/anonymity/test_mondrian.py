@@ -1,4 +1,5 @@
-"""Mondrian: k holds, NCP is low, and new records are routed to the box their neighbours got."""
+"""Mondrian: k holds, NCP is low, new records are routed to the box their neighbours got, and categorical
+axes are ordered by co-occurrence with the other quasi-identifiers (never the label)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from privml.anonymity.axes import MAX_PROFILE_LEVELS, cooccurrence_order, profile_codes
 from privml.anonymity.engine import AnonymityEngine
 from privml.anonymity.models import Constraints
 from privml.anonymity.mondrian import mondrian, ncp
@@ -97,3 +99,67 @@ def test_dates_are_an_ordered_axis():
     assert engine.report()["k"] >= 5
     lo, _, hi = out.iloc[0]["visit"].partition("..")
     assert lo <= df.iloc[0]["visit"] <= (hi or lo)
+
+
+def test_categorical_axis_groups_categories_that_co_occur_alike():
+    # a1/a2 live with the young and town X, b1/b2 with the old and town Y; first appearance interleaves
+    # them, so a median cut in that order would put unlike categories together
+    rng = np.random.default_rng(5)
+    n = 800
+    group_a = rng.random(n) < 0.5
+    job = np.where(group_a, rng.choice(["a1", "a2"], n), rng.choice(["b1", "b2"], n))
+    job[:4] = ["a1", "b1", "a2", "b2"]
+    group_a[:4] = [True, False, True, False]
+    df = pd.DataFrame({
+        "job": job,
+        "town": np.where(group_a, "X", "Y"),
+        "age": np.where(group_a, rng.integers(18, 35, n), rng.integers(50, 80, n)).astype(str),
+        "label": rng.choice(["yes", "no"], n),
+    })
+    policy = make_policy({"job": None, "town": None, "age": None}, {"algorithm": "mondrian", "k": 5})
+    engine = AnonymityEngine(policy)
+    engine.fit(df)
+    order = engine.axes_["job"]["categories"]
+    assert sorted(order[:2]) in (["a1", "a2"], ["b1", "b2"]) and sorted(order) == ["a1", "a2", "b1", "b2"]
+    assert engine.axes_["town"]["categories"] == ["X", "Y"]  # two categories: first appearance
+    # label-free: neither the label column nor a shuffled label changes the axes
+    relabelled = df.assign(label=rng.permutation(df["label"].to_numpy()))
+    again = AnonymityEngine(policy)
+    again.fit(relabelled)
+    assert again.axes_ == engine.axes_
+    # the order is part of the fitted state and survives the round trip
+    restored = AnonymityEngine.from_state(json.loads(json.dumps(engine.get_state())))
+    assert restored.axes_ == engine.axes_
+    assert restored.transform(df).equals(engine.transform(df))
+
+
+def test_cooccurrence_order_edge_cases():
+    values = pd.Series(["c", "a", "b", "a"])
+    assert cooccurrence_order(values, []) == ["c", "a", "b"]  # nothing to co-occur with
+    assert cooccurrence_order(values, [np.zeros(4, dtype=np.int64)]) == ["c", "a", "b"]  # constant
+    many = pd.Series([f"v{i % 200}" for i in range(2000)])
+    other = profile_codes({"kind": "category"}, many)  # > MAX_PROFILE_LEVELS levels: pooled
+    assert other.max() == MAX_PROFILE_LEVELS - 1
+    assert sorted(cooccurrence_order(many, [other])) == sorted(set(many))
+
+
+def test_hierarchy_keeps_its_leaf_order_and_labels(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text("d;D;*\nb;B;*\nc;D;*\na;B;*\n")
+    rng = np.random.default_rng(6)
+    df = pd.DataFrame({"cat": rng.choice(list("abcd"), 300), "age": rng.integers(18, 90, 300).astype(str)})
+    engine = AnonymityEngine(make_policy({"cat": str(path), "age": None}, {"algorithm": "mondrian", "k": 5}))
+    out = engine.fit_transform(df)
+    assert engine.axes_["cat"]["categories"] == ["d", "b", "c", "a"]
+    assert set(out["cat"]) <= {"a", "b", "c", "d", "B", "D", "*"}
+
+
+def test_cooccurrence_order_dense_and_sparse_counts_agree(monkeypatch):
+    from privml.anonymity import axes
+
+    rng = np.random.default_rng(7)
+    values = pd.Series(rng.choice([f"c{i}" for i in range(30)], 3000))
+    others = [rng.integers(0, 5, 3000) + (values.str[1:].astype(int).to_numpy() % 3), rng.integers(0, 9, 3000)]
+    dense = cooccurrence_order(values, others)
+    monkeypatch.setattr(axes, "DENSE_COUNT_CELLS", 0)
+    assert cooccurrence_order(values, others) == dense
