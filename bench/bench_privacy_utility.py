@@ -22,7 +22,7 @@ boosting on a held-out tenth of the training split (privml.models.estimators.hgb
 label-ordered Mondrian (axes by the training label rate) was measured too and rejected: the fitted
 transformer would rank categories by label rate; it is no longer in this script.
 
-Run: python bench/bench_privacy_utility.py [--dp-seeds 5] [--out bench/out]
+Run: python bench/bench_privacy_utility.py [--dp-seeds 5] [--model-seeds 5] [--out bench/out]
 Writes bench/out/privacy_utility.png (accuracy against k and against ε).
 """
 
@@ -90,16 +90,19 @@ def fit_default(X: pd.DataFrame, y: np.ndarray, kind: str = "hgb", epsilon: floa
                      epsilon=epsilon, seed=seed).pipeline
 
 
-def anonymized_run(algorithm: str, k: int, X_train, X_test, y_train, y_test) -> tuple[float, dict]:
+def anonymized_run(algorithm: str, k: int, X_train, X_test, y_train, y_test,
+                   model_seeds: int = 1) -> tuple[list[float], dict]:
+    """Test accuracies of the default model fitted with seeds SEED, SEED + 1, … on the same release."""
     from privml.anonymity.engine import AnonymityEngine
 
     engine = AnonymityEngine(policy(algorithm, k, list(X_train.columns)))
     released = engine.fit_transform(X_train)  # fit on the training split only
     kept = X_train.index.get_indexer(released.index)
     test = engine.transform(X_test)  # the same generalization, applied as serving would
-    model = fit_default(released, y_train[kept])
+    accuracies = [accuracy(fit_default(released, y_train[kept], seed=SEED + i), test, y_test)
+                  for i in range(model_seeds)]
     report = engine.report()
-    return accuracy(model, test, y_test), {"rows": len(released), "k": report.get("k")}
+    return accuracies, {"rows": len(released), "k": report.get("k")}
 
 
 def plain_dp(X_train, X_test, y_train, y_test, epsilon: float, seed: int) -> float:
@@ -136,6 +139,8 @@ def row(name: str, acc: float, anchor: float | None, note: str = "") -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dp-seeds", type=int, default=5, help="noise draws averaged per ε")
+    parser.add_argument("--model-seeds", type=int, default=5,
+                        help="default-model seeds fitted on the Mondrian k=10 release (the first is reported)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
     parser.add_argument("--skip-anonymity", action="store_true", help="raw and DP rows only")
     args = parser.parse_args(argv)
@@ -155,11 +160,16 @@ def main(argv: list[str] | None = None) -> int:
             by_k[algorithm] = {}
             for k in KS:
                 t = time.perf_counter()
-                acc, info = anonymized_run(algorithm, k, X_train, X_test, y_train, y_test)
-                by_k[algorithm][k] = acc
+                target_row = algorithm == "mondrian" and k == 10
+                accs, info = anonymized_run(algorithm, k, X_train, X_test, y_train, y_test,
+                                            model_seeds=args.model_seeds if target_row else 1)
+                acc = by_k[algorithm][k] = accs[0]
                 note = f"{info['rows']} train rows kept, {time.perf_counter() - t:.1f}s"
-                if algorithm == "mondrian" and k == 10:
+                if target_row:
                     note += f"; target >= {TARGET_K10:.0%}: {'met' if acc >= TARGET_K10 else 'MISSED'}"
+                    if len(accs) > 1:  # how much of the margin the model's own randomness could take
+                        note += (f"; model seeds {SEED}-{SEED + len(accs) - 1}: {min(accs):.2%}-{max(accs):.2%},"
+                                 f" mean {np.mean(accs):.2%}")
                 row(f"{algorithm} k={k}, HGB", acc, KANONML_RF[k], note)
 
     dp_ours: dict[float, float] = {}
