@@ -147,8 +147,11 @@ class Scorer:
         return await future
 
     def _take(self) -> list[tuple[Batch, asyncio.Future[Prediction]]]:
+        # With a compiled model, batches stay within what it serves (its cost per row is flat, so nothing is
+        # gained by more); only a single request larger than that goes to the pipeline.
+        limit = MAX_ROWS if self.compiled is not None else self.max_batch_rows
         taken, rows = [], 0
-        while self._pending and (not taken or rows + self._pending[0][0].n_rows <= self.max_batch_rows):
+        while self._pending and (not taken or rows + self._pending[0][0].n_rows <= limit):
             item = self._pending.pop(0)
             taken.append(item)
             rows += item[0].n_rows

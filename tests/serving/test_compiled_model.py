@@ -226,3 +226,26 @@ def test_sequential_requests_are_scored_at_once_and_concurrency_brings_batching_
     assert [p.labels[0] for p in sequential] == expected.labels[:16]
     assert [p.labels[0] for p in concurrent] == expected.labels
     np.testing.assert_allclose(np.vstack([p.probabilities for p in concurrent]), expected.probabilities, atol=1e-12)
+
+
+def test_concurrent_batches_stay_within_what_the_compiled_model_serves(fitted_model: Pipeline) -> None:
+    import asyncio
+
+    from privml.serving import MAX_ROWS
+
+    scorer = Scorer(fitted_model)
+    plan = column_plan(fitted_model)
+    rows = raw_table(60 * 10, seed=37).drop(columns=[LABEL])
+    bodies = [rows.iloc[i * 60:(i + 1) * 60].to_csv(index=False) for i in range(10)]
+    expected = predict_fn(to_frame(parse_payload(rows.to_csv(index=False), CSV, plan)), fitted_model)
+
+    async def run() -> list[Any]:
+        return await asyncio.gather(*(scorer.score(parse_payload(b, CSV, plan)) for b in bodies))
+
+    try:
+        results = asyncio.run(run())
+    finally:
+        scorer.close()
+    assert scorer.calls >= -(-len(rows) // MAX_ROWS) and scorer.calls < len(bodies)  # batched, and capped
+    assert scorer.compiled_calls == scorer.calls and scorer.pipeline_fallbacks == 0
+    np.testing.assert_allclose(np.vstack([p.probabilities for p in results]), expected.probabilities, atol=1e-12)
