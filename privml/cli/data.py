@@ -45,7 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("scan", help="find personal data in a table and propose a policy")
     p.add_argument("file")
     p.add_argument("--policy-out", help="write the proposed policy (YAML) here")
-    p.add_argument("--sample-rows", type=int, default=5000, help="rows read from the file (default 5000)")
+    p.add_argument("--sample-rows", type=int, default=5000,
+                   help="rows sampled at random from the whole file (default 5000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample")
     p.add_argument("--sep", help="CSV delimiter (default: detected)")
     add_json_flag(p)
     p.set_defaults(func=cmd_scan)
@@ -93,12 +95,12 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from privml.detect import propose_policy, scan_table
-    from privml.io import atomic_write_text, read_table
+    from privml.io import atomic_write_text, sample_table
     from privml.policy import dump_policy
 
-    # Only a bounded head of the file is read, so the size limit for whole tables does not apply.
-    frame = read_table(args.file, sep=args.sep, nrows=args.sample_rows, max_bytes=1 << 62)
-    result = scan_table(frame, sample_rows=args.sample_rows)
+    # A random sample held in bounded memory, so the size limit for whole tables does not apply.
+    frame, total = sample_table(args.file, args.sample_rows, sep=args.sep, seed=args.seed)
+    result = scan_table(frame, sample_rows=args.sample_rows, seed=args.seed, rows_total=total)
     policy = propose_policy(result)
     if args.policy_out:
         atomic_write_text(args.policy_out, dump_policy(policy), mode=0o644)

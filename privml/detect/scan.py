@@ -116,7 +116,10 @@ def draw_sample(df: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
     return df.iloc[np.sort(idx)]
 
 
-def scan_table(df: pd.DataFrame, *, sample_rows: int = DEFAULT_SAMPLE_ROWS, seed: int = 0) -> ScanResult:
+def scan_table(df: pd.DataFrame, *, sample_rows: int = DEFAULT_SAMPLE_ROWS, seed: int = 0,
+               rows_total: int | None = None) -> ScanResult:
+    """Detect each column's kind of personal data on a sample of `df`. `rows_total`: the size of the
+    table `df` was sampled from, when it is a sample already (`privml.io.sample_table`)."""
     if sample_rows < 1:
         raise ValueError("sample_rows must be at least 1")
     sample = draw_sample(df, sample_rows, seed)
@@ -146,5 +149,6 @@ def scan_table(df: pd.DataFrame, *, sample_rows: int = DEFAULT_SAMPLE_ROWS, seed
             example=mask_example(present.iloc[0]) if len(present) else "",
             evidence=cls.evidence,
         ))
-    return ScanResult(columns=columns, rows_total=len(df), rows_sampled=len(sample), seed=seed)
+    return ScanResult(columns=columns, rows_total=len(df) if rows_total is None else rows_total,
+                      rows_sampled=len(sample), seed=seed)
 

@@ -17,10 +17,11 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "read_table",
+    "sample_table",
     "write_table",
 ]
 
-_TABLES = {"DEFAULT_MAX_BYTES", "read_table", "write_table"}
+_TABLES = {"DEFAULT_MAX_BYTES", "read_table", "sample_table", "write_table"}
 
 
 def __getattr__(name: str) -> Any:

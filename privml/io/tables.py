@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from privml.errors import PrivmlError
@@ -107,20 +111,11 @@ def _utf8_error_line(path: Path) -> int:
 _FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
-def _read_csv(path: Path, sep: str | None, nrows: int | None) -> pd.DataFrame:
-    delimiter = sep or _sniff_delimiter(path)
+@contextlib.contextmanager
+def _csv_errors(path: Path, delimiter: str) -> Iterator[None]:
+    """pandas' CSV errors as one line naming the file and the line, never a value."""
     try:
-        return pd.read_csv(
-            path,
-            sep=delimiter,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            encoding="utf-8",
-            encoding_errors="strict",
-            nrows=nrows,
-            engine="c",
-        )
+        yield
     except UnicodeDecodeError:
         line = _utf8_error_line(path)
         raise PrivmlError(f"{path}: not UTF-8 text (invalid bytes on line {line}); re-encode it as UTF-8") from None
@@ -135,6 +130,64 @@ def _read_csv(path: Path, sep: str | None, nrows: int | None) -> pd.DataFrame:
                 f"(delimiter {delimiter!r}; wrong delimiter or an unquoted separator?)"
             ) from None
         raise PrivmlError(f"{path}: not a readable CSV file (delimiter {delimiter!r})") from None
+
+
+def _csv_options(delimiter: str) -> dict[str, Any]:
+    return {"sep": delimiter, "dtype": str, "keep_default_na": False, "na_values": [""], "encoding": "utf-8",
+            "encoding_errors": "strict", "engine": "c"}
+
+
+def _read_csv(path: Path, sep: str | None, nrows: int | None) -> pd.DataFrame:
+    delimiter = sep or _sniff_delimiter(path)
+    with _csv_errors(path, delimiter):
+        return pd.read_csv(path, nrows=nrows, **_csv_options(delimiter))
+
+
+def sample_table(
+    path: str | os.PathLike[str], rows: int, *, seed: int = 0, sep: str | None = None, chunk_rows: int = 100_000,
+) -> tuple[pd.DataFrame, int]:
+    """A uniform random sample of at most `rows` data rows of a table of any size, in file order, and the
+    number of data rows the table has.
+
+    One pass in chunks with bounded memory: every row gets a seeded random key and the rows with the
+    smallest keys are kept, which is sampling without replacement. The head of a file is no sample: files
+    are often sorted, and a column whose values change kind further down would be misjudged.
+    """
+    path = Path(path)
+    if rows < 1:
+        raise PrivmlError("the sample needs at least one row")
+    read_table(path, sep=sep, nrows=1, max_bytes=1 << 62)  # the checks and messages of a whole read
+    rng = np.random.default_rng(seed)
+    kept: pd.DataFrame | None = None
+    keys = np.empty(0)
+    total = 0
+    for chunk in _chunks(path, sep, chunk_rows):
+        chunk.index = pd.RangeIndex(total, total + len(chunk))
+        total += len(chunk)
+        kept = chunk if kept is None else pd.concat([kept, chunk])
+        keys = np.concatenate([keys, rng.random(len(chunk))])
+        if len(kept) > rows:
+            best = np.sort(np.argpartition(keys, rows - 1)[:rows])
+            kept, keys = kept.iloc[best], keys[best]
+    assert kept is not None  # read_table refused a table without data rows
+    _check_columns(path, kept)
+    return kept.sort_index().reset_index(drop=True), total
+
+
+def _chunks(path: Path, sep: str | None, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    if path.suffix.lower() in {".parquet", ".pq"}:
+        import pyarrow.parquet as pq
+
+        try:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+                frame = batch.to_pandas()
+                yield frame.astype("string").astype(object).where(frame.notna(), None)
+        except Exception as exc:  # pyarrow raises several unrelated types for a bad file
+            raise PrivmlError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
+        return
+    delimiter = sep or _sniff_delimiter(path)
+    with _csv_errors(path, delimiter), pd.read_csv(path, chunksize=chunk_rows, **_csv_options(delimiter)) as reader:
+        yield from reader
 
 
 def _check_columns(path: Path, frame: pd.DataFrame) -> None:
