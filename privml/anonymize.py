@@ -86,12 +86,36 @@ def split_rows(
     return {name: data.iloc[np.sort(np.concatenate(chunks))] for name, chunks in parts.items()}
 
 
+def split_anonymity(splits: dict[str, pd.DataFrame], policy: Policy) -> dict[str, dict[str, Any]]:
+    """Per split: rows, equivalence classes on the quasi-identifiers, the smallest class (the split's own
+    k) and the share of its rows in classes smaller than the policy's k. A split of a k-anonymous table
+    is not k-anonymous by itself: a reader holding only the test split sees these figures, not the
+    whole table's."""
+    from privml.anonymity.risk import class_ids_of
+
+    target = policy.anonymity.k if policy.anonymity is not None else None
+    qis = list(policy.quasi_identifiers)
+    out: dict[str, dict[str, Any]] = {}
+    for name, part in splits.items():
+        ids, n_classes = class_ids_of(part, [c for c in qis if c in part.columns])
+        sizes = np.bincount(ids, minlength=n_classes)
+        figures: dict[str, Any] = {"rows": len(part), "classes": int(n_classes),
+                                   "k": int(sizes.min()) if n_classes else None}
+        if target is not None and len(part):
+            figures["rows_below_k"] = float(sizes[sizes < target].sum() / len(part))
+        out[name] = figures
+    return out
+
+
 def write_anonymized(result: Anonymized, outdir: Path, *, splits: dict[str, pd.DataFrame] | None = None) -> Path:
     """Write data, reports, the fitted transformer and the policy; all or nothing.
 
     Layout: `data.csv` (or `train/`, `validation/`, `test/` each with data.csv), `report.json`,
     `report.html`, `transformer.skops`, `policy.yaml`.
     """
+    report = result.report
+    if splits is not None and result.policy.quasi_identifiers:
+        report = {**report, "splits": split_anonymity(splits, result.policy)}
     with atomic_output_dir(outdir) as tmp:
         if splits is None:
             write_table(result.data, tmp / "data.csv")
@@ -99,7 +123,7 @@ def write_anonymized(result: Anonymized, outdir: Path, *, splits: dict[str, pd.D
             for name, part in splits.items():
                 (tmp / name).mkdir()
                 write_table(part, tmp / name / "data.csv")
-        write_reports(tmp, result.report)
+        write_reports(tmp, report)
         result.transformer.save(tmp / "transformer.skops")
         (tmp / "policy.yaml").write_text(dump_policy(result.policy), encoding="utf-8")
     return outdir

@@ -253,6 +253,23 @@ def _dict_text(d: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in d.items() if v is not None)
 
 
+def _splits_section(report: dict[str, Any]) -> str:
+    splits = report.get("splits") or {}
+    if not splits:
+        return ""
+    k = (_get(report, "targets") or {}).get("k")
+    rows = "".join(
+        f"<tr><td>{_e(name)}</td><td class=\"num\">{_fmt(s.get('rows'))}</td>"
+        f"<td class=\"num\">{_fmt(s.get('classes'))}</td><td class=\"num\">{_fmt(s.get('k'))}</td>"
+        f"<td class=\"num\">{_fmt(s.get('rows_below_k'))}</td></tr>"
+        for name, s in splits.items()
+    )
+    return ("<h2>Splits</h2><p class=\"sub\">Each split on its own: the whole table is k-anonymous, a split "
+            f"is not necessarily (share of a split's records in classes below k = {_fmt(k)}).</p>"
+            "<table><tr><th>Split</th><th>Records</th><th>Classes</th><th>Smallest class</th>"
+            "<th>Records below k</th></tr>" + rows + "</table>")
+
+
 def render_report(report: dict[str, Any]) -> str:
     """The report as a complete HTML document."""
     rows_in = _get(report, "rows_in")
@@ -275,6 +292,7 @@ def render_report(report: dict[str, Any]) -> str:
         _targets_section(report),
         _risk_section(report),
         _histogram(report),
+        _splits_section(report),
         _utility_section(report),
         _transformation_section(report),
         _policy_section(report),

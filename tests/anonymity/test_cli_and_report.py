@@ -64,3 +64,32 @@ def test_html_report_has_charts_and_no_values():
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "<script" not in page
     assert SECRET not in page and "130" not in page
     assert "Re-identification risk" in page and "Transformation" in page
+
+
+def test_report_measures_each_split_on_its_own(tmp_path):
+    from privml.cli import main
+    from privml.sampledata import generate
+
+    raw = tmp_path / "raw.csv"
+    generate(rows=3000, seed=5).to_csv(raw, index=False)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "columns:\n"
+        "  age: {role: quasi_identifier, action: keep}\n"
+        "  sex: {role: quasi_identifier, action: keep}\n"
+        "  education: {role: quasi_identifier, action: keep}\n"
+        "  readmitted: {role: label}\n"
+        "unlisted_columns: drop\n"
+        "anonymity: {algorithm: mondrian, k: 5}\n"
+    )
+    out = tmp_path / "out"
+    assert main(["anonymize", str(raw), "--policy", str(policy), "-o", str(out), "--split", "0.7,0.15,0.15"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    splits = report["splits"]
+    assert set(splits) == {"train", "validation", "test"}
+    assert sum(s["rows"] for s in splits.values()) == report["rows_out"]
+    assert report["k"] >= 5
+    # a 15% split of 5-anonymous classes keeps few whole classes: its own smallest class is below k
+    assert splits["test"]["k"] < 5 and 0 < splits["test"]["rows_below_k"] <= 1
+    assert splits["train"]["classes"] > splits["test"]["classes"]
+    assert "<h2>Splits</h2>" in (out / "report.html").read_text()
