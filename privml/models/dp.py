@@ -69,7 +69,29 @@ def make_dp_classifier(
 
 
 def fit_without_leaks(estimator: Any, X: np.ndarray, y: np.ndarray) -> Any:
-    """Fit a diffprivlib model; a PrivacyLeakWarning (a bound or norm learned from data) is an error."""
+    """Fit a diffprivlib model; a PrivacyLeakWarning (a bound or norm learned from data) is an error.
+
+    diffprivlib 0.6.6's forest turns the labels into float codes before its trees count them against the
+    declared `classes`, so with labels other than 0..n-1 (strings, as the jobs read them) every count is
+    zero and each leaf's class is a coin flip whatever ε. The forest is therefore fitted on the codes
+    0..n-1 and given its labels back afterwards; the classes stay declared, never read from the data.
+    """
+    if isinstance(estimator, RandomForestClassifier):
+        labels = np.asarray(estimator.classes)
+        codes = np.searchsorted(labels, y)
+        if not np.array_equal(labels[np.minimum(codes, len(labels) - 1)], y):
+            raise PrivmlError("the training labels include a class the model was not declared with")
+        estimator.set_params(classes=list(range(len(labels))))
+        try:
+            _fit(estimator, X, codes)
+        finally:
+            estimator.set_params(classes=labels.tolist())
+        estimator.classes_ = labels
+        return estimator
+    return _fit(estimator, X, y)
+
+
+def _fit(estimator: Any, X: np.ndarray, y: np.ndarray) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("error", PrivacyLeakWarning)
         # diffprivlib 0.6.6 passes an option scipy deprecates; nothing the caller can act on

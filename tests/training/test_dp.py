@@ -124,3 +124,28 @@ def test_model_and_epsilon_resolution() -> None:
 
 def test_regularization_follows_the_budget_only() -> None:
     assert dp.logreg_c(0.1) < dp.logreg_c(1.0) < dp.logreg_c(10.0) <= 1.0
+
+
+@pytest.mark.parametrize("labels", [np.array([0, 1]), np.array(["no", "yes"]), np.array(["<=50K", ">50K"])])
+def test_dp_forest_learns_from_labels_of_any_kind(labels: np.ndarray) -> None:
+    """diffprivlib 0.6.6's forest compares float codes with the declared classes: with string labels every
+    leaf count was zero and predictions were coin flips whatever ε. Fitted through privml it learns."""
+    rng = np.random.default_rng(0)
+    X = rng.random((4000, 1))
+    y = labels[(X[:, 0] > 0.5).astype(int)]
+    accountant = dp.make_accountant(50.0)
+    model = dp.make_dp_classifier("dp_rf", epsilon=50.0, accountant=accountant,
+                                  bounds=(np.zeros(1), np.ones(1)), classes=labels, seed=0)
+    dp.fit_without_leaks(model, X, y)
+    assert list(model.classes_) == list(labels) and list(model.classes) == list(labels)
+    test = rng.random((2000, 1))
+    accuracy = np.mean(model.predict(test) == labels[(test[:, 0] > 0.5).astype(int)])
+    assert accuracy > 0.8  # coin-flip leaves give ~0.5
+    assert dp.epsilon_spent(accountant) == pytest.approx(50.0)
+
+
+def test_dp_forest_refuses_an_undeclared_label() -> None:
+    model = dp.make_dp_classifier("dp_rf", epsilon=1.0, accountant=dp.make_accountant(1.0),
+                                  bounds=(np.zeros(1), np.ones(1)), classes=np.array(["a", "b"]), seed=0)
+    with pytest.raises(PrivmlError, match="not declared"):
+        dp.fit_without_leaks(model, np.zeros((3, 1)), np.array(["a", "b", "c"]))
