@@ -47,6 +47,7 @@ def build_card(
             "sample_uniqueness": risk.get("sample_uniqueness"),
             "differential_privacy": bool(metadata.get("differential_privacy")),
             "dp_epsilon": metadata.get("dp_epsilon"),
+            "dp_scope": metadata.get("dp_scope"),
             "quasi_identifiers": report.get("quasi_identifiers", []),
             "sensitive_attributes": report.get("sensitive_attributes", []),
             "suppressed_rows": report.get("suppressed_rows"),
@@ -99,6 +100,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         f"Quasi-identifiers: {', '.join(privacy['quasi_identifiers']) or '—'}. "
         f"Sensitive attributes: {', '.join(privacy['sensitive_attributes']) or '—'}.",
+        *(["", f"Differential privacy: {privacy['dp_scope']}."] if privacy.get("dp_scope") else []),
         "",
         "## Data lineage (SHA-256)",
         "",

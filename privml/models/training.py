@@ -33,6 +33,11 @@ from privml.policy import Policy, Role, load_policy, parse_policy
 log = logging.getLogger(__name__)
 
 KNOWN_HYPERPARAMETERS = ("model", "dp_epsilon", "label", "seed")
+# What ε covers, stated in the model card: the numeric bounds are declared, but the categories of each
+# categorical column (the one-hot layout) are read from the anonymized training split.
+DP_SCOPE = ("ε covers what the model learns from the encoded rows; numeric features are clipped to "
+            "declared bounds, but the categories of categorical features are taken from the "
+            "anonymized training data and are not covered by ε")
 MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
 HANDLER_FILE = "code/inference.py"
@@ -150,6 +155,7 @@ def train_on_splits(
         "differential_privacy": MODEL_KINDS[request.model].private,
         "dp_epsilon": request.dp_epsilon if MODEL_KINDS[request.model].private else None,
         "epsilon_spent": fitted.epsilon_spent,
+        "dp_scope": DP_SCOPE if MODEL_KINDS[request.model].private else None,
         "feature_columns": features,
         "excluded_identifier_columns": identifiers,
         "numeric_columns": numeric,

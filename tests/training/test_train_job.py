@@ -27,7 +27,7 @@ def test_training_job_writes_the_model_artifact(trained_job: JobDir) -> None:
     assert not trained_job.failure.exists()
     meta = json.loads((model_dir / "metadata.json").read_text())
     assert meta["model"] == "hgb" and meta["label"] == "readmitted" and meta["classes"] == ["0", "1"]
-    assert meta["epsilon_spent"] is None and meta["seed"] == 3
+    assert meta["epsilon_spent"] is None and meta["dp_scope"] is None and meta["seed"] == 3
     assert "phone" in read_csv(trained_job.channel("train") / "data.csv").columns  # released by the policy...
     assert meta["excluded_identifier_columns"] == ["phone"] and "phone" not in meta["feature_columns"]  # ...unused
     assert set(meta["metrics"]) == {"train", "validation"}
@@ -59,6 +59,7 @@ def test_dp_training_job_spends_exactly_the_declared_budget(job_copy: JobDir, mo
     meta = json.loads((job_copy.model_dir / "metadata.json").read_text())
     assert meta["model"] == "dp_logreg" and meta["differential_privacy"] is True
     assert meta["dp_epsilon"] == 0.5 and meta["epsilon_spent"] == pytest.approx(0.5, abs=1e-12)
+    assert "not covered by ε" in meta["dp_scope"]  # the category layout comes from the data: said, not hidden
     assert meta["declared_bounds"] == {"income": [0, 250000], "hours_per_week": [0, 100], "num_visits": [0, 30]}
     assert load_model(job_copy.model_dir / "model.skops").named_steps["model"].named_steps[
         "classifier"].accountant is None  # the run's accountant is not saved in the model
