@@ -77,12 +77,14 @@ def fit_model(
     bounds: Mapping[str, tuple[float, float]],
     epsilon: float = 0.0,
     seed: int = 0,
+    categories: Mapping[str, Sequence[str]] | None = None,
 ) -> FittedModel:
-    """Encode and fit one model kind on an (anonymized) table; `bounds` are the policy's declared bounds."""
+    """Encode and fit one model kind on an (anonymized) table; `bounds` and `categories` are what the
+    policy declares."""
     spec = MODEL_KINDS[kind]
     encoder = FeatureEncoder(
         columns=list(columns), numeric=numeric, bounds=dict(bounds),
-        require_bounds=spec.private, block_norm=kind == "dp_logreg",
+        require_bounds=spec.private, block_norm=kind == "dp_logreg", categories=dict(categories or {}),
     )
     matrix = encoder.fit_transform(X)
     classes = np.unique(y)

@@ -92,6 +92,10 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         range columns without bounds then get no midpoint feature.
     block_norm: divide every row by sqrt(number of parts) so that each row's L2 norm is at most 1.
     expand_generalized: add midpoint features for range columns and member features for set columns.
+    categories: column → the values declared in the policy. A categorical column listed here is one-hot
+        encoded over exactly these values (plus missing), and a value-set column's members are these, so
+        the encoding does not depend on which values occur in the data; unlisted columns use the values
+        seen at fit. Values outside the declared list encode as all zeros.
     """
 
     def __init__(
@@ -102,6 +106,7 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         require_bounds: bool = False,
         block_norm: bool = False,
         expand_generalized: bool = True,
+        categories: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.columns = columns
         self.numeric = numeric
@@ -109,6 +114,7 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         self.require_bounds = require_bounds
         self.block_norm = block_norm
         self.expand_generalized = expand_generalized
+        self.categories = categories
 
     def fit(self, X: pd.DataFrame, y: object = None) -> FeatureEncoder:
         if not isinstance(X, pd.DataFrame):
@@ -126,6 +132,7 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
                 f"(policy columns.<name>.bounds): missing for {', '.join(unbounded)}"
             )
         categorical = [c for c in columns if c not in set(numeric)]
+        declared = {str(c): [str(v) for v in values] for c, values in (self.categories or {}).items()}
         frame = self._categorical_frame(X, categorical)
         intervals, members = [], {}
         if self.expand_generalized:
@@ -134,16 +141,22 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
             for c in categorical:
                 labels = pd.unique(frame[c])
                 if any("|" in v for v in labels):
-                    members[c] = sorted({m for v in labels for m in set_members(v)})
+                    members[c] = list(declared[c]) if c in declared else sorted(
+                        {m for v in labels for m in set_members(v)})
         self.feature_columns_ = columns
         self.numeric_columns_ = numeric
         self.categorical_columns_ = categorical
         self.interval_columns_ = intervals
         self.set_members_ = members
         self._fit_scaling(X, bounds)
+        self.declared_categories_ = [c for c in categorical if c in declared]
         self.onehot_: OneHotEncoder | None = None
         if categorical:
-            self.onehot_ = OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64)
+            # declared: exactly the policy's values and missing; otherwise the values seen here
+            levels = [np.asarray(list(dict.fromkeys([*declared[c], MISSING])) if c in declared
+                                 else np.unique(frame[c]), dtype=object) for c in categorical]
+            self.onehot_ = OneHotEncoder(categories=levels, handle_unknown="ignore", sparse_output=False,
+                                         dtype=np.float64)
             self.onehot_.fit(frame)
         parts = len(columns) + len(intervals) + len(members)
         self.row_scale_ = 1.0 / math.sqrt(parts) if self.block_norm and parts else 1.0

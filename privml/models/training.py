@@ -33,11 +33,7 @@ from privml.policy import Policy, Role, load_policy, parse_policy
 log = logging.getLogger(__name__)
 
 KNOWN_HYPERPARAMETERS = ("model", "dp_epsilon", "label", "seed")
-# What ε covers, stated in the model card: the numeric bounds are declared, but the categories of each
-# categorical column (the one-hot layout) are read from the anonymized training split.
-DP_SCOPE = ("ε covers what the model learns from the encoded rows; numeric features are clipped to "
-            "declared bounds, but the categories of categorical features are taken from the "
-            "anonymized training data and are not covered by ε")
+
 MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
 HANDLER_FILE = "code/inference.py"
@@ -50,6 +46,17 @@ class TrainingRequest:
     label: str | None
     seed: int
     ignored: tuple[str, ...] = ()
+
+
+def dp_scope(encoder: Any) -> str:
+    """What ε covers, for the model card: the numeric bounds are declared; a categorical column's values
+    are declared (`categories` in the policy) or read from the anonymized training split (outside ε)."""
+    learned = [c for c in encoder.categorical_columns_ if c not in encoder.declared_categories_]
+    text = "ε covers what the model learns from the encoded rows; numeric features are clipped to declared bounds"
+    if not learned:
+        return text + ", and every categorical feature's values are declared in the policy"
+    return (text + f"; the values of {', '.join(learned)} are taken from the anonymized training data and "
+            "are not covered by ε (declare them with `categories` in the policy)")
 
 
 def parse_hyperparameters(hps: Mapping[str, str]) -> TrainingRequest:
@@ -137,9 +144,10 @@ def train_on_splits(
     splits.check_columns(train, features, [], "train")
     numeric = splits.feature_types(train, features, policy)
     bounds = {name: col.bounds for name, col in policy.columns.items() if col.bounds is not None}
+    categories = {name: col.categories for name, col in policy.columns.items() if col.categories is not None}
     fitted = fit_model(
         request.model, train[features], y_train, columns=features, numeric=numeric, bounds=bounds,
-        epsilon=request.dp_epsilon, seed=request.seed,
+        epsilon=request.dp_epsilon, seed=request.seed, categories=categories,
     )
     metrics = {"train": model_metrics(fitted.pipeline, train[features], y_train)}
     rows = {"train": len(train)}
@@ -155,7 +163,7 @@ def train_on_splits(
         "differential_privacy": MODEL_KINDS[request.model].private,
         "dp_epsilon": request.dp_epsilon if MODEL_KINDS[request.model].private else None,
         "epsilon_spent": fitted.epsilon_spent,
-        "dp_scope": DP_SCOPE if MODEL_KINDS[request.model].private else None,
+        "dp_scope": dp_scope(fitted.pipeline.named_steps["encode"]) if MODEL_KINDS[request.model].private else None,
         "feature_columns": features,
         "excluded_identifier_columns": identifiers,
         "numeric_columns": numeric,

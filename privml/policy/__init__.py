@@ -45,6 +45,19 @@ class ColumnPolicy(BaseModel):
         "instead of learning bounds from the data (which would leak)",
     )
 
+    categories: list[str] | None = Field(
+        default=None,
+        description="declared values a categorical feature can take after its action; differentially private "
+        "training encodes exactly these instead of the categories found in the data (which would leak)",
+    )
+
+    @field_validator("categories")
+    @classmethod
+    def _distinct_categories(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and (not value or len(set(value)) != len(value)):
+            raise ValueError("categories must be a non-empty list of distinct values")
+        return value
+
     @field_validator("bounds")
     @classmethod
     def _ordered_bounds(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:

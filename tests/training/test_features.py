@@ -66,3 +66,43 @@ def test_encoder_needs_a_table() -> None:
     enc = FeatureEncoder(columns=["a"]).fit(pd.DataFrame({"a": ["x", "y"]}))
     with pytest.raises(PrivmlError, match="missing from the data: a"):
         enc.transform(pd.DataFrame({"b": ["x"]}))
+
+
+def test_declared_categories_fix_the_encoding_whatever_the_data() -> None:
+    declared = {"sex": ["F", "M", "X"], "marital": ["Divorced", "Married", "Separated", "Widowed"]}
+    a = pd.DataFrame({"sex": ["F", "F", None], "marital": ["Married", "Divorced|Separated", "Married"]})
+    b = pd.DataFrame({"sex": ["M", "Q", "M"], "marital": ["Widowed", "Married", "Married|Widowed"]})
+    enc_a = FeatureEncoder(categories=declared).fit(a)
+    enc_b = FeatureEncoder(categories=declared).fit(b)
+    # the layout is the policy's, not the data's: two different tables give the same features
+    assert list(enc_a.get_feature_names_out()) == list(enc_b.get_feature_names_out())
+    assert enc_a.declared_categories_ == ["sex", "marital"]
+    assert enc_a.set_members_["marital"] == declared["marital"]
+    out = pd.DataFrame(enc_b.transform(b), columns=enc_b.get_feature_names_out())
+    assert out["sex_X"].tolist() == [0, 0, 0]  # declared, never seen: a column all the same
+    assert out[[c for c in out.columns if c.startswith("sex_")]].sum(axis=1).tolist() == [1, 0, 1]  # "Q": zeros
+    assert out["marital_has_Widowed"].tolist() == [1, 0, 0.5]
+    learned = FeatureEncoder(categories={"sex": declared["sex"]}).fit(b)
+    assert learned.declared_categories_ == ["sex"]  # marital's values still come from the data
+
+
+def test_policy_categories_must_be_distinct_values() -> None:
+    from privml.policy import parse_policy
+
+    base = {"columns": {"sex": {"role": "feature", "categories": ["F", "M"]}}}
+    assert parse_policy(base, source="t").columns["sex"].categories == ["F", "M"]
+    for bad in ([], ["F", "F"]):
+        with pytest.raises(PrivmlError, match="categories"):
+            parse_policy({"columns": {"sex": {"role": "feature", "categories": bad}}}, source="t")
+
+
+def test_dp_scope_names_the_columns_whose_values_come_from_the_data() -> None:
+    from privml.models.training import dp_scope
+
+    train = pd.DataFrame({"sex": ["F", "M"], "edu": ["BA", "MA"], "n": ["1", "2"]})
+    partly = FeatureEncoder(bounds={"n": (0, 10)}, require_bounds=True, categories={"sex": ["F", "M"]}).fit(train)
+    assert "values of edu are taken from the anonymized training data" in dp_scope(partly)
+    assert "sex" not in dp_scope(partly).split("values of")[1]
+    fully = FeatureEncoder(bounds={"n": (0, 10)}, require_bounds=True,
+                           categories={"sex": ["F", "M"], "edu": ["BA", "MA", "PhD"]}).fit(train)
+    assert dp_scope(fully).endswith("every categorical feature's values are declared in the policy")
