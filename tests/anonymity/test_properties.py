@@ -103,21 +103,11 @@ def test_mondrian_output_satisfies_constraints(tmp_path, df, anonymity):
     pd.testing.assert_frame_equal(again, released)
 
 
-@settings(max_examples=30, deadline=None)
-@given(df=tables(), k=st.integers(min_value=2, max_value=6), supp=st.sampled_from([0.0, 0.1, 0.3]),
-       metric=st.sampled_from(["entropy", "loss", "discernibility"]))
-def test_lattice_search_is_optimal(df, k, supp, metric):
-    hierarchies = {
-        "cat": Hierarchy("cat", [list(r) for r in CAT_ROWS]),
-        "num": Hierarchy.builtin("num", {"type": "interval", "width": 5, "levels": 3}, df["num"]),
-        "sex": Hierarchy.flat("sex", df["sex"]),
-    }
-    table = EncodedTable.encode(df, hierarchies)
-    constraints = Constraints(k=k)
-    m = make_metric(metric, table)
-    result = search(table, constraints, [], supp, m)
-    limit = suppression_limit(supp, len(df))
-    grouper = Grouper(table, constraints, [], limit)
+def _assert_search_is_optimal(table, constraints, sensitive, supp, m, n_rows) -> None:
+    """The lattice search finds the least loss that brute force over every node finds, or none when none fits."""
+    result = search(table, constraints, sensitive, supp, m)
+    limit = suppression_limit(supp, n_rows)
+    grouper = Grouper(table, constraints, sensitive, limit)
     best = None
     for node in itertools.product(*(range(h) for h in table.heights)):
         node = np.array(node)
@@ -130,6 +120,21 @@ def test_lattice_search_is_optimal(df, k, supp, metric):
     else:
         assert result is not None
         assert abs(result.loss - best) <= 1e-9 * max(1.0, abs(best))
+
+
+@settings(max_examples=30, deadline=None)
+@given(df=tables(), k=st.integers(min_value=2, max_value=6), supp=st.sampled_from([0.0, 0.1, 0.3]),
+       metric=st.sampled_from(["entropy", "loss", "discernibility"]))
+def test_lattice_search_is_optimal(df, k, supp, metric):
+    hierarchies = {
+        "cat": Hierarchy("cat", [list(r) for r in CAT_ROWS]),
+        "num": Hierarchy.builtin("num", {"type": "interval", "width": 5, "levels": 3}, df["num"]),
+        "sex": Hierarchy.flat("sex", df["sex"]),
+    }
+    table = EncodedTable.encode(df, hierarchies)
+    constraints = Constraints(k=k)
+    m = make_metric(metric, table)
+    _assert_search_is_optimal(table, constraints, [], supp, m, len(df))
 
 
 @settings(max_examples=30, deadline=None)
@@ -147,18 +152,4 @@ def test_lattice_search_is_optimal_with_l_and_t(df, anonymity, metric):
     sens = [SensitiveColumn.encode("sens", df["sens"])]
     m = make_metric(metric, table)
     supp = anonymity["max_suppression"]
-    result = search(table, constraints, sens, supp, m)
-    limit = suppression_limit(supp, len(df))
-    grouper = Grouper(table, constraints, sens, limit)
-    best = None
-    for node in itertools.product(*(range(h) for h in table.heights)):
-        node = np.array(node)
-        ids, _, sizes, ok = grouper.classes(node)
-        if sizes[~ok].sum() <= limit:
-            loss = m.exact(node, ~ok[ids], sizes[ok], sizes[~ok])
-            best = loss if best is None else min(best, loss)
-    if best is None:
-        assert result is None
-    else:
-        assert result is not None
-        assert abs(result.loss - best) <= 1e-9 * max(1.0, abs(best))
+    _assert_search_is_optimal(table, constraints, sens, supp, m, len(df))
