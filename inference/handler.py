@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -149,9 +150,11 @@ class ColumnPlan:
     expected: tuple[str, ...] | None  # None: the model did not record its input columns
     required: frozenset[str]
     names: frozenset[str] = field(init=False, repr=False, compare=False)  # `expected`, for lookups
+    layouts: dict[tuple[str, ...], Any] = field(init=False, repr=False, compare=False)  # CSV headers seen
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", frozenset(self.expected or ()))
+        object.__setattr__(self, "layouts", {})
 
 
 def column_plan(model: Any) -> ColumnPlan:
@@ -218,38 +221,76 @@ def _csv_rows(text: str) -> list[list[str]]:
         raise InvalidInput("malformed CSV" + (f" near line {line}" if line else "")) from None
 
 
-def parse_csv(text: str, plan: ColumnPlan | None) -> Batch:
+@dataclass(frozen=True)
+class _CsvLayout:
+    """How a CSV's rows map onto the model's columns: the columns, each one's field position (None:
+    absent, filled as missing), the row width, the first data row's line number, and what is wrong with
+    the header if anything (reported after the rows' widths, like a reader that checks rows first)."""
+
+    columns: list[str]
+    positions: list[int | None]
+    width: int
+    first_line: int
+    problem: str | None = None
+
+
+def _csv_layout(first: list[str], plan: ColumnPlan | None) -> _CsvLayout:
     expected = None if plan is None else plan.expected
-    rows = [r for r in _csv_rows(text) if r]
-    if not rows:
-        raise InvalidInput("the request has no rows")
-    first = rows[0]
     # A header row is one whose fields are mostly the model's column names (extra columns allowed).
     stripped = [f.strip() for f in first]
     names = plan.names if plan is not None else frozenset()
-    has_header = expected is None or sum(f in names for f in stripped) * 2 >= max(len(first), 2)
-    if has_header:
-        header = stripped
-        if len(set(header)) != len(header):
-            raise InvalidInput("the CSV header repeats a column name")
+    if expected is not None and sum(f in names for f in stripped) * 2 < max(len(first), 2):
+        columns = list(expected)
+        return _CsvLayout(columns, list(range(len(columns))), len(columns), 1)
+    if len(set(stripped)) != len(stripped):
+        raise InvalidInput("the CSV header repeats a column name")
+    try:
+        columns = _align(stripped, plan)
+    except InvalidInput as exc:
+        return _CsvLayout([], [], len(stripped), 2, str(exc))
+    index = {name: i for i, name in enumerate(stripped)}
+    return _CsvLayout(columns, [index.get(c) for c in columns], len(stripped), 2)
+
+
+def _header_layout(first: list[str], plan: ColumnPlan | None) -> _CsvLayout:
+    """`_csv_layout`, remembered per header: clients send the same header with every request. Only
+    header rows are remembered (a first row of data never is), at most `_MAX_LAYOUTS` of them."""
+    if plan is None:
+        return _csv_layout(first, plan)
+    key = tuple(first)
+    layout = plan.layouts.get(key)
+    if layout is None:
+        layout = _csv_layout(first, plan)
+        if layout.first_line == 2 and len(plan.layouts) < _MAX_LAYOUTS:
+            plan.layouts[key] = layout
+    return layout
+
+
+_MAX_LAYOUTS = 16
+
+
+def parse_csv(text: str, plan: ColumnPlan | None) -> Batch:
+    rows = [r for r in _csv_rows(text) if r]
+    if not rows:
+        raise InvalidInput("the request has no rows")
+    layout = _header_layout(rows[0], plan)
+    if layout.first_line == 2:
         rows = rows[1:]
         if not rows:
             raise InvalidInput("the request has a header but no rows")
-    else:
-        header = list(expected or ())
-    width = len(header)
-    line_offset = 2 if has_header else 1
+    width = layout.width
     for i, row in enumerate(rows):
         if len(row) != width:
             raise InvalidInput(
-                f"CSV row {i + line_offset} has {len(row)} fields, expected {width}"
-                + ("" if has_header else " (the model's raw columns; or send a header row)")
+                f"CSV row {i + layout.first_line} has {len(row)} fields, expected {width}"
+                + ("" if layout.first_line == 2 else " (the model's raw columns; or send a header row)")
             )
-    columns = _align(header, plan)
-    index = {name: i for i, name in enumerate(header)}
+    if layout.problem is not None:
+        raise InvalidInput(layout.problem)
     blank = [None] * len(rows)
-    values = {c: [row[index[c]] for row in rows] if c in index else blank for c in columns}
-    return Batch(columns, values, len(rows))
+    values = {c: blank if i is None else [row[i] for row in rows]
+              for c, i in zip(layout.columns, layout.positions, strict=True)}
+    return Batch(layout.columns, values, len(rows))
 
 
 def _scalar(value: Any, column: str, row: int) -> Any:
@@ -421,6 +462,10 @@ def choose_accept(accept: str | None, content_type: str | None) -> str:
     raise NotAcceptable(f"cannot answer in the requested type; accepted: {', '.join(SUPPORTED)}")
 
 
+# A label the csv module writes as is: non-empty, nothing to quote, not a float repr to re-derive
+_CSV_PLAIN = re.compile(r"[^\s,\"\r\n]+")
+
+
 def _label(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
@@ -429,6 +474,9 @@ def output_fn(prediction: Prediction, accept: str) -> tuple[str, str]:
     """SageMaker: serialize. Returns (body, content type)."""
     kind = choose_accept(accept, None)
     if kind == CSV:
+        plain = [str(label) for label in prediction.labels if type(label) in (str, int)]
+        if len(plain) == len(prediction.labels) and all(_CSV_PLAIN.fullmatch(text) for text in plain):
+            return "".join(text + "\n" for text in plain), CSV  # what csv.writer writes for these
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         for label in prediction.labels:

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from inference.capture import CaptureConfig, CaptureWriter, capture_files, read_capture_file
 from privml.errors import IntegrityError, PrivmlError
@@ -68,3 +70,45 @@ def test_background_flush_on_record_count(workspace: Path) -> None:
     assert sum(1 for f in files for _ in read_capture_file(f, endpoint="ep")) == 12
     assert all(json.loads(json.dumps(r))["captureData"].keys() == {"endpointOutput"}
                for f in files for r in read_capture_file(f, endpoint="ep"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(request=st.binary(max_size=40), response=st.binary(max_size=20),
+       request_type=st.sampled_from(["text/csv", "application/json", "application/json; charset=utf-8",
+                                     "application/x-npy", 'text/csv; x="\\é"']),
+       inference_id=st.one_of(st.none(), st.text(max_size=8)), both=st.booleans())
+def test_capture_lines_are_sagemakers_json(tmp_path_factory, request: bytes, response: bytes, request_type: str,
+                                           inference_id: str | None, both: bool) -> None:
+    """The hand-assembled line decodes to exactly the record built from dicts."""
+    import base64
+    import os
+
+    os.environ["PRIVML_WORKSPACE"] = str(tmp_path_factory.mktemp("ws"))
+    try:
+        writer = CaptureWriter("ep", CaptureConfig(capture_input=both, capture_output=True))
+        writer.record(request=request, request_type=request_type, response=response, response_type="text/csv",
+                      inference_id=inference_id, event_id="e-1")
+        (item,) = writer._buffer
+        record = json.loads(writer._line(item, {}))
+    finally:
+        del os.environ["PRIVML_WORKSPACE"]
+
+    def payload(mode: str, kind: str, data: bytes) -> dict:
+        encoding = {"text/csv": "CSV", "application/json": "JSON"}.get(kind.split(";")[0].strip())
+        try:
+            text = data.decode("utf-8") if encoding else None
+        except UnicodeDecodeError:
+            text = None
+        if text is None:
+            return {"observedContentType": kind, "mode": mode, "data": base64.b64encode(data).decode(),
+                    "encoding": "BASE64"}
+        return {"observedContentType": kind, "mode": mode, "data": text, "encoding": encoding}
+
+    expected = {"endpointOutput": payload("OUTPUT", "text/csv", response)}
+    if both:
+        expected = {"endpointInput": payload("INPUT", request_type, request), **expected}
+    assert record["captureData"] == expected
+    assert list(record["captureData"]) == list(expected)
+    meta = record["eventMetadata"]
+    assert meta["eventId"] == "e-1" and meta.get("inferenceId") == (inference_id or None)
+    assert meta["inferenceTime"].endswith("Z") and record["eventVersion"] == "0"

@@ -19,6 +19,7 @@ from inference.handler import (
     JSON,
     InvalidInput,
     NotAcceptable,
+    Prediction,
     UnsupportedContentType,
     check_model,
     choose_accept,
@@ -240,3 +241,34 @@ def test_csv_rows_read_as_the_csv_module_does(text: str) -> None:
     except InvalidInput:
         got = InvalidInput
     assert got == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.text(alphabet=st.sampled_from(list('ab1 ,"\n\r\t.é-'))), st.integers(), st.booleans(),
+                          st.floats(allow_nan=True)), min_size=1, max_size=6))
+def test_csv_output_is_what_the_csv_module_writes(labels: list) -> None:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    for label in labels:
+        writer.writerow([label])
+    assert output_fn(Prediction(labels), "text/csv") == (buf.getvalue(), "text/csv")
+
+
+def test_csv_header_layouts_are_remembered_for_headers_only(fitted_model, raw_requests) -> None:
+    plan = column_plan(fitted_model)
+    plan.layouts.clear()
+    with_header = raw_requests.head(3).to_csv(index=False)
+    without = raw_requests.head(3).to_csv(index=False, header=False)
+    first = parse_payload(with_header, "text/csv", plan)
+    assert len(plan.layouts) == 1 and list(plan.layouts) == [tuple(with_header.split("\n")[0].split(","))]
+    again = parse_payload(with_header, "text/csv", plan)  # from the remembered layout
+    assert again == first
+    assert parse_payload(without, "text/csv", plan) == first
+    assert len(plan.layouts) == 1  # a first row of data is never kept
+    # a remembered header with a row of the wrong width still names the row
+    short = with_header.split("\n")[0] + "\n1,2\n"
+    with pytest.raises(InvalidInput, match="CSV row 2 has 2 fields"):
+        parse_payload(short, "text/csv", plan)
