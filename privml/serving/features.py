@@ -55,33 +55,43 @@ class RowEncoder:
         """The scaled block of one row, in the same float64 operations as the numpy form."""
         raw = [math.nan if row[i] is None else plain_number(row[i]) for i in self._numeric]  # type: ignore[arg-type]
         raw += [self._midpoint(row[i]) for i in self._intervals]
-        out = []
-        for v, (low, high, fill, clipped) in zip(raw, self._scaling, strict=True):
-            if math.isnan(v):
-                v = fill
-            elif clipped:
-                v = min(max(v, low), high)
-            out.append((v - low) / (high - low))
-        return out
+        # v != v: NaN (missing) → the fitted fill
+        return [((fill if v != v else min(max(v, low), high) if clipped else v) - low) / (high - low)
+                for v, (low, high, fill, clipped) in zip(raw, self._scaling, strict=True)]
 
     def encode(self, rows: Sequence[Sequence[Cell]]) -> np.ndarray:
-        out = np.zeros((len(rows), self.n_features))
-        n_scaled = len(self._scaling)
+        # Python collects the values and flat positions; numpy writes each block in one call (a numpy
+        # item assignment per cell cost more than the rest of the row's work)
+        n, width = len(rows), self.n_features
+        out = np.zeros((n, width))
+        if self._scaling:
+            out[:, :len(self._scaling)] = [self._scaled(row) for row in rows]
+        flat = out.reshape(-1)  # a view: out is C-contiguous
+        ones: list[int] = []
         for r, row in enumerate(rows):
-            if n_scaled:
-                out[r, :n_scaled] = self._scaled(row)
+            base = r * width
             for i, index in self._onehot:
                 cell = row[i]
                 j = index.get(MISSING if cell is None else cell)
                 if j is not None:  # unseen categories encode as all zeros (handle_unknown="ignore")
-                    out[r, j] = 1.0
-            for i, index in self._members:
-                cell = row[i]
-                members = set_members(MISSING if cell is None else cell)
-                for m in members:
-                    j = index.get(m)
-                    if j is not None:
-                        out[r, j] = 1.0 / len(members)
+                    ones.append(base + j)
+        if ones:
+            flat[ones] = 1.0
+        if self._members:
+            at: list[int] = []
+            shares: list[float] = []
+            for r, row in enumerate(rows):
+                base = r * width
+                for i, index in self._members:
+                    cell = row[i]
+                    members = set_members(MISSING if cell is None else cell)
+                    for m in members:
+                        j = index.get(m)
+                        if j is not None:
+                            at.append(base + j)
+                            shares.append(1.0 / len(members))
+            if at:
+                flat[at] = shares
         if self._row_scale != 1.0:
             out *= self._row_scale
         return out

@@ -26,7 +26,8 @@ CELLS = st.one_of(
     st.none(),
     st.from_regex(r"-?\d{1,4}(\.\d{1,3})?", fullmatch=True),
     st.from_regex(r"(19|20)\d\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", fullmatch=True),
-    st.sampled_from(["1e3", " 7", "inf", "nan", "2021-02-30", "abc", "Bachelors", "*", "√ü", "a\nb"]),
+    st.sampled_from(["1e3", " 7", "inf", "nan", "2021-02-30", "abc", "Bachelors", "*", "√ü", "a\nb", "٣", "²",
+                     "1234567890123456", "123456789012345", "007"]),
     st.text(max_size=8),
 )
 
