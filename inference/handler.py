@@ -19,7 +19,7 @@ import io
 import json
 import re
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,12 +70,41 @@ class NotAcceptable(InvalidInput):
     status = 406
 
 
+class RowColumns(Mapping[str, list[Any]]):
+    """The columns of parsed CSV rows, each one extracted when first read: the compiled model reads only
+    the columns it uses, and concatenating requests joins rows rather than every column."""
+
+    __slots__ = ("_cache", "positions", "rows")
+
+    def __init__(self, rows: list[list[str]], positions: dict[str, int | None]) -> None:
+        self.rows = rows
+        self.positions = positions  # column → its field in a row; None: absent, read as missing
+        self._cache: dict[str, list[Any]] = {}
+
+    def __getitem__(self, name: str) -> list[Any]:
+        column = self._cache.get(name)
+        if column is None:
+            i = self.positions[name]
+            column = [None] * len(self.rows) if i is None else [row[i] for row in self.rows]
+            self._cache[name] = column
+        return column
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self[name] if name in self.positions else default
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.positions)
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+
 @dataclass
 class Batch:
     """Rows in the model's raw column order, column-wise, values as received (str from CSV)."""
 
     columns: list[str]
-    values: dict[str, list[Any]]
+    values: Mapping[str, list[Any]]
     n_rows: int
 
     @staticmethod
@@ -83,8 +112,13 @@ class Batch:
         if len(batches) == 1:
             return batches[0]
         columns = batches[0].columns
+        n_rows = sum(b.n_rows for b in batches)
+        first = batches[0].values
+        if isinstance(first, RowColumns) and all(
+                isinstance(b.values, RowColumns) and b.values.positions == first.positions for b in batches):
+            return Batch(columns, RowColumns([r for b in batches for r in b.values.rows], first.positions), n_rows)
         values = {c: [v for b in batches for v in b.values[c]] for c in columns}
-        return Batch(columns, values, sum(b.n_rows for b in batches))
+        return Batch(columns, values, n_rows)
 
 
 @dataclass
@@ -228,7 +262,7 @@ class _CsvLayout:
     the header if anything (reported after the rows' widths, like a reader that checks rows first)."""
 
     columns: list[str]
-    positions: list[int | None]
+    positions: dict[str, int | None]
     width: int
     first_line: int
     problem: str | None = None
@@ -241,15 +275,15 @@ def _csv_layout(first: list[str], plan: ColumnPlan | None) -> _CsvLayout:
     names = plan.names if plan is not None else frozenset()
     if expected is not None and sum(f in names for f in stripped) * 2 < max(len(first), 2):
         columns = list(expected)
-        return _CsvLayout(columns, list(range(len(columns))), len(columns), 1)
+        return _CsvLayout(columns, {c: i for i, c in enumerate(columns)}, len(columns), 1)
     if len(set(stripped)) != len(stripped):
         raise InvalidInput("the CSV header repeats a column name")
     try:
         columns = _align(stripped, plan)
     except InvalidInput as exc:
-        return _CsvLayout([], [], len(stripped), 2, str(exc))
+        return _CsvLayout([], {}, len(stripped), 2, str(exc))
     index = {name: i for i, name in enumerate(stripped)}
-    return _CsvLayout(columns, [index.get(c) for c in columns], len(stripped), 2)
+    return _CsvLayout(columns, {c: index.get(c) for c in columns}, len(stripped), 2)
 
 
 def _header_layout(first: list[str], plan: ColumnPlan | None) -> _CsvLayout:
@@ -287,10 +321,7 @@ def parse_csv(text: str, plan: ColumnPlan | None) -> Batch:
             )
     if layout.problem is not None:
         raise InvalidInput(layout.problem)
-    blank = [None] * len(rows)
-    values = {c: blank if i is None else [row[i] for row in rows]
-              for c, i in zip(layout.columns, layout.positions, strict=True)}
-    return Batch(layout.columns, values, len(rows))
+    return Batch(layout.columns, RowColumns(rows, layout.positions), len(rows))
 
 
 def _scalar(value: Any, column: str, row: int) -> Any:

@@ -4,6 +4,9 @@
 and a Python loop over its per-iteration tree predictors. `compile_classifier` flattens the fitted model
 once into read-only numpy arrays and predicts every tree at once, in vectorized steps:
 
+* when the C extension `_trees` is built (an optional part of the install) and the model has no
+  categorical splits, `_CompiledBoosting` walks the trees in C over the same tables (`path == "native"`,
+  several times faster on a few rows); otherwise the numpy paths below (`path == "numpy"`);
 * the per-node choices sklearn makes at predict time (NaN → `missing_go_to_left`; a threshold of +inf
   splitting "present" from "missing"; categorical bitsets) are folded into a widened input `z`, built
   once per call, so that every split is the same test `z[col] > thr` (true → right child):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections import deque
 from typing import Any, NamedTuple
 
@@ -9,6 +10,14 @@ import numpy as np
 
 from privml.models.compiled.base import CompiledClassifier, Unsupported, binary_proba, frozen, softmax
 from privml.models.compiled.quickscorer import SLICE_ROWS, _QuickScorer
+
+try:  # the C tree loop (_trees.c), built at install time when a compiler is there
+    _trees: Any = importlib.import_module("privml.models.compiled._trees")
+except ImportError as exc:  # no compiler, or the pure wheel pipelines/packaging.py builds: the numpy paths
+    _trees = None
+    NATIVE_UNAVAILABLE: str | None = f"privml.models.compiled._trees did not import: {exc}"
+else:
+    NATIVE_UNAVAILABLE = None
 
 # Trees of up to 64 leaves (QuickScorer): up to QS_ROWS rows, one leaf bitvector per (row, tree); more
 # rows, bit-sliced, one uint64 of row bits per test (so SLICE_ROWS = 64 rows at a time). Trees with more
@@ -18,6 +27,8 @@ from privml.models.compiled.quickscorer import SLICE_ROWS, _QuickScorer
 QS_ROWS = 16
 FEW_ROWS = 4
 CHUNK_ROWS = 128
+NATIVE_MAX_NODES = 2**31 - 1  # the limits of _trees.prepare
+NATIVE_MAX_FEATURES = 2**29
 _NODE_FIELDS = ("value", "feature_idx", "num_threshold", "missing_go_to_left", "left", "right", "depth",
                 "is_leaf", "is_categorical", "bitset_idx")
 
@@ -36,11 +47,13 @@ class _CompiledBoosting(CompiledClassifier):
     # at a time: nodes grouped by the z column they read, so every node's comparison is one np.repeat of z
     # and one vector compare, then pointer chasing (_g_*). Many rows: children adjacent (right = left + 1),
     # trees deepest first, one vectorized step per depth level.
+    # _native: the C kernel's checked copy of col/thr/left/value (see _native_forest), None on the numpy paths.
     __slots__ = ("_baseline", "_categorical", "_col", "_depth_active", "_g_counts", "_g_leaf_next", "_g_left",
                  "_g_right", "_g_roots", "_g_thr", "_g_value", "_inverse_order", "_left", "_max_depth",
-                 "_n_iter", "_n_trees_per_iter", "_qs", "_roots", "_thr", "_value", "_width")
+                 "_n_iter", "_n_trees_per_iter", "_native", "_qs", "_roots", "_thr", "_value", "_width")
 
-    def __init__(self, clf: Any) -> None:
+    def __init__(self, clf: Any, native: bool = True) -> None:
+        """native=False: always the numpy paths (tests, bench), even where the C kernel would serve."""
         loss = type(clf._loss).__name__
         if loss not in ("HalfBinomialLoss", "HalfMultinomialLoss"):
             raise Unsupported(f"loss {loss}")
@@ -149,8 +162,25 @@ class _CompiledBoosting(CompiledClassifier):
         self._baseline = frozen(np.asarray(clf._baseline_prediction, dtype=np.float64).reshape(k))
         self._n_iter = len(predictors)
         self._n_trees_per_iter = k
+        self._native = self._native_forest(starts, d) if native else None
         self.classes_ = frozen(clf.classes_)
         self.n_features_in_ = d
+
+    def _native_forest(self, starts: np.ndarray, d: int) -> object | None:
+        """The one place that picks the path: the C kernel's forest, or None for the numpy paths."""
+        if _trees is None or self._categorical:  # categorical z columns come from lookup tables: numpy only
+            return None
+        if len(self._col) >= NATIVE_MAX_NODES or d >= NATIVE_MAX_FEATURES:  # its int32 node ids, 29-bit columns
+            return None
+        # prepare checks every index (a bad table raises ValueError, which compile_classifier turns into None)
+        return _trees.prepare(self._col.astype(np.int64), self._thr, self._left.astype(np.int64), self._value,
+                              np.asarray(starts, dtype=np.int64), self._baseline, d, self._n_iter,
+                              self._n_trees_per_iter)
+
+    @property
+    def path(self) -> str:
+        """Which tree loop decision_function runs: "native" (the C kernel) or "numpy"."""
+        return "native" if self._native is not None else "numpy"
 
     def _widen(self, X: np.ndarray) -> np.ndarray:
         n, d = X.shape
@@ -172,6 +202,11 @@ class _CompiledBoosting(CompiledClassifier):
     def decision_function(self, X: Any) -> np.ndarray:
         X = self._check(X)
         n = X.shape[0]
+        k = self._n_trees_per_iter
+        if self._native is not None:
+            raw = np.empty((n, k))
+            _trees.raw_scores(self._native, np.ascontiguousarray(X), raw)
+            return raw[:, 0] if k == 1 else raw
         qs = self._qs
         if qs is not None and n <= QS_ROWS:
             values = qs.leaf_values_by_row(self._widen(X))
@@ -185,7 +220,6 @@ class _CompiledBoosting(CompiledClassifier):
         else:
             values = np.concatenate([self._leaf_values_many(self._widen(X[i:i + CHUNK_ROWS]))
                                      for i in range(0, n, CHUNK_ROWS)])
-        k = self._n_trees_per_iter
         acc = np.empty((n, self._n_iter + 1, k))
         acc[:, 0, :] = self._baseline
         acc[:, 1:, :] = values.reshape(n, self._n_iter, k)
