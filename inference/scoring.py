@@ -134,10 +134,7 @@ class Scorer:
             self.at_once_calls += 1
             self.calls += 1
             self.requests += 1
-            (result,) = self._score_many([batch])
-            if isinstance(result, Exception):
-                raise result
-            return result
+            return self.score_one(batch)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Prediction] = loop.create_future()
         self._pending.append((batch, future))

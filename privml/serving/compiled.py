@@ -15,6 +15,7 @@ case and error message; tests check that both paths agree.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -63,21 +64,18 @@ class CompiledModel:
             self._cells.append(fn)
         self._width = len(self.encoder.columns)
 
-    def predict_proba(self, values: dict[str, list[Any]], n_rows: int) -> np.ndarray:
+    def predict_proba(self, values: Mapping[str, list[Any]], n_rows: int) -> np.ndarray:
         missing = [None] * n_rows
         columns = [
             # CSV cells are non-empty strings already; JSON numbers and empty cells are normalized
             [fn(v if type(v) is str and v else cell_text(v)) for v in values.get(column, missing)]
             for fn, column in zip(self._cells, self.columns, strict=True)
         ]
-        rows = [list(r) for r in zip(*columns, strict=True)] if columns else [[] for _ in range(n_rows)]
         if self._route is not None:
-            for row in rows:
-                released = self._route([row[i] for i in self._qis])
-                for i, cell in zip(self._qis, released, strict=True):
-                    row[i] = cell
-        features = self.encoder.encode([row[: self._width] for row in rows])
-        return np.asarray(self._proba(features))
+            released = [self._route(cells) for cells in zip(*(columns[i] for i in self._qis), strict=True)]
+            for i, column in zip(self._qis, zip(*released, strict=True), strict=True):
+                columns[i] = list(column)
+        return np.asarray(self._proba(self.encoder.encode(columns[: self._width], n_rows)))
 
 
 def compile_model(model: Any) -> CompiledModel | None:

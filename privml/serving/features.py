@@ -1,4 +1,4 @@
-"""The fitted FeatureEncoder, applied to rows of released cells without pandas.
+"""The fitted FeatureEncoder, applied to a few rows of released cells without pandas.
 
 Mirrors `FeatureEncoder.transform`: the scaled block (numeric columns, then range midpoints), the
 one-hot block, then the value-set member block, times the row scale. Cells that are not plain numbers
@@ -8,7 +8,7 @@ in numeric columns raise `NotCompiled` (pandas' number parsing owns those).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from privml.serving.cells import Cell, NotCompiled, plain_number
 
 
 class RowEncoder:
-    """Rows of cells (in `columns` order) → the encoder's feature matrix."""
+    """Columns of released cells (in `columns` order) → the encoder's feature matrix."""
 
     def __init__(self, encoder: FeatureEncoder) -> None:
         self.columns: list[str] = list(encoder.feature_columns_)
@@ -27,6 +27,10 @@ class RowEncoder:
         self._scaling = list(zip(encoder.numeric_low_.tolist(), encoder.numeric_high_.tolist(),
                                  encoder.numeric_fill_.tolist(), encoder.numeric_clipped_.tolist(), strict=True))
         self._midpoints: dict[str, float] = {}
+        # the scaled block: (column, cell → its scaled value), numeric columns then range midpoints
+        self._scalers: list[tuple[int, Callable[[Cell], float]]] = [
+            (i, self._scaler(k, numeric=k < len(self._numeric)))
+            for k, i in enumerate(self._numeric + self._intervals)]
         offset = len(self._scaling)
         self._onehot: list[tuple[int, dict[str, int]]] = []
         if encoder.onehot_ is not None:
@@ -51,44 +55,50 @@ class RowEncoder:
                 self._midpoints[label] = mid
         return mid
 
-    def _scaled(self, row: Sequence[Cell]) -> list[float]:
-        """The scaled block of one row, in the same float64 operations as the numpy form."""
-        raw = [math.nan if row[i] is None else plain_number(row[i]) for i in self._numeric]  # type: ignore[arg-type]
-        raw += [self._midpoint(row[i]) for i in self._intervals]
-        # v != v: NaN (missing) → the fitted fill
-        return [((fill if v != v else min(max(v, low), high) if clipped else v) - low) / (high - low)
-                for v, (low, high, fill, clipped) in zip(raw, self._scaling, strict=True)]
+    def _scaler(self, k: int, *, numeric: bool) -> Callable[[Cell], float]:
+        """Cell → scaled block column k, in the same float64 operations as the numpy form: a missing value
+        (or a range without a midpoint) takes the fitted fill, unclipped; others are clipped if fitted so."""
+        low, high, fill, clipped = self._scaling[k]
+        position = (lambda cell: math.nan if cell is None else plain_number(cell)) if numeric else self._midpoint
 
-    def encode(self, rows: Sequence[Sequence[Cell]]) -> np.ndarray:
-        # Python collects the values and flat positions; numpy writes each block in one call (a numpy
-        # item assignment per cell cost more than the rest of the row's work)
-        n, width = len(rows), self.n_features
-        out = np.zeros((n, width))
-        if self._scaling:
-            out[:, :len(self._scaling)] = [self._scaled(row) for row in rows]
+        def scale(cell: Cell) -> float:
+            v = position(cell)
+            if v != v:  # NaN
+                v = fill
+            elif clipped:
+                v = min(max(v, low), high)
+            return (v - low) / (high - low)
+
+        return scale
+
+    def encode(self, columns: Sequence[Sequence[Cell]], n_rows: int) -> np.ndarray:
+        """`columns`: the released cells of each of `self.columns`, column by column."""
+        # Python computes each column's values or flat positions; numpy writes each in one call (a numpy
+        # item assignment per cell cost more than the rest of the cell's work)
+        width = self.n_features
+        out = np.zeros((n_rows, width))
+        if self._scalers:
+            block = [[scale(cell) for cell in columns[i]] for i, scale in self._scalers]
+            out[:, :len(block)] = np.array(block).T
         flat = out.reshape(-1)  # a view: out is C-contiguous
         ones: list[int] = []
-        for r, row in enumerate(rows):
-            base = r * width
-            for i, index in self._onehot:
-                cell = row[i]
+        for i, index in self._onehot:
+            for r, cell in enumerate(columns[i]):
                 j = index.get(MISSING if cell is None else cell)
                 if j is not None:  # unseen categories encode as all zeros (handle_unknown="ignore")
-                    ones.append(base + j)
+                    ones.append(r * width + j)
         if ones:
             flat[ones] = 1.0
         if self._members:
             at: list[int] = []
             shares: list[float] = []
-            for r, row in enumerate(rows):
-                base = r * width
-                for i, index in self._members:
-                    cell = row[i]
+            for i, index in self._members:
+                for r, cell in enumerate(columns[i]):
                     members = set_members(MISSING if cell is None else cell)
                     for m in members:
                         j = index.get(m)
                         if j is not None:
-                            at.append(base + j)
+                            at.append(r * width + j)
                             shares.append(1.0 / len(members))
             if at:
                 flat[at] = shares
