@@ -72,6 +72,27 @@ def test_background_flush_on_record_count(workspace: Path) -> None:
                for f in files for r in read_capture_file(f, endpoint="ep"))
 
 
+def test_one_flush_at_a_time_and_no_record_lost(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records that arrive while a flush is scheduled join it: one thread, not one per record."""
+    import threading
+
+    release = threading.Event()
+    writer = CaptureWriter("ep", CaptureConfig(flush_records=5))
+    flush = writer.flush
+
+    def slow_flush() -> Path | None:
+        release.wait(10)
+        return flush()
+
+    monkeypatch.setattr(writer, "flush", slow_flush)
+    for _ in range(50):
+        writer.record(request=b"x", request_type="text/csv", response=b"1\n", response_type="text/csv")
+    assert len(writer._flushers) == 1
+    release.set()
+    writer.close()
+    assert sum(1 for f in capture_files("ep") for _ in read_capture_file(f, endpoint="ep")) == 50
+
+
 @settings(max_examples=300, deadline=None)
 @given(request=st.binary(max_size=40), response=st.binary(max_size=20),
        request_type=st.sampled_from(["text/csv", "application/json", "application/json; charset=utf-8",
