@@ -61,6 +61,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _header(request: Request, name: bytes) -> str | None:
+    """A header that is usually absent: starlette's lookup raises and catches KeyError on a miss."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
 def _aws_error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"message": message}, status_code=status, headers={"x-amzn-ErrorType": code})
 
@@ -80,7 +88,7 @@ class EndpointApp:
         self.secrets = secrets
         self.capture = capture
         self.max_payload = max_payload
-        self.noop = noop  # the benchmark's ceiling: same stack, no parsing or model
+        self.noop = noop  # the benchmark's ceiling: the same stack (TLS, HTTP, auth, capture), no handler
         self.stats = {"requests": 0, "errors_4xx": 0, "errors_5xx": 0}
         self.app = Starlette(routes=[
             Route("/ping", self.ping, methods=["GET"]),
@@ -139,7 +147,17 @@ class EndpointApp:
             raise InvalidInput("missing Content-Type; send text/csv or application/json")
         accept = choose_accept(request.headers.get("accept"), content_type)
         if self.noop:
-            return Response(b"0\n", media_type=CSV, headers=headers)
+            payload, out_type = b"0\n", CSV
+        else:
+            payload, out_type = await self._predict(body, content_type, accept)
+        if self.capture is not None and self.capture.sampled():
+            self.capture.record(request=body, request_type=media_type(content_type) or content_type,
+                                response=payload, response_type=out_type,
+                                inference_id=_header(request, b"x-amzn-sagemaker-inference-id"))
+        return Response(payload, media_type=out_type, headers=headers)
+
+    async def _predict(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+        """The handler: input_fn, predict_fn, output_fn. Returns the response body and its type."""
         assert self.scorer is not None
         if len(body) > _OFFLOAD_PARSE:
             batch = await asyncio.to_thread(parse_payload, body, content_type, self.scorer.plan)
@@ -147,12 +165,7 @@ class EndpointApp:
             batch = parse_payload(body, content_type, self.scorer.plan)
         prediction = await self.scorer.score(batch)
         text, out_type = output_fn(prediction, accept)
-        payload = text.encode("utf-8")
-        if self.capture is not None and self.capture.sampled():
-            self.capture.record(request=body, request_type=media_type(content_type) or content_type,
-                                response=payload, response_type=out_type,
-                                inference_id=request.headers.get("x-amzn-sagemaker-inference-id"))
-        return Response(payload, media_type=out_type, headers=headers)
+        return text.encode("utf-8"), out_type
 
     def _verify(self, request: Request, body: bytes) -> None:
         verify(

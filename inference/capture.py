@@ -110,12 +110,6 @@ class _EventIds:
         return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
 
 
-_YIELD_EVERY = 64  # records formatted between yields of the GIL (~0.2 ms)
-
-# (time.time(), request or None, its type, response or None, its type, event id, inference id)
-_Record = tuple[float, bytes | None, str, bytes | None, str, str | None, str | None]
-
-
 class CaptureWriter:
     """Buffers capture records and writes them as encrypted files. Thread-safe."""
 
@@ -131,11 +125,12 @@ class CaptureWriter:
         ensure = getattr(self._provider, "ensure_key", None)
         self.key_id = ensure(alias) if ensure else alias
         self._lock = threading.Lock()
-        self._buffer: list[_Record] = []
+        self._buffer: list[str] = []
         self._last_flush = time.monotonic()
         self._flush_scheduled = False
         self._flushers: list[threading.Thread] = []
         self._event_ids = _EventIds()
+        self._stamp = (-1, "")  # (millisecond, its ISO text)
         self._random = random.Random()  # sampling only; not security relevant  # noqa: S311
 
     def sampled(self) -> bool:
@@ -144,12 +139,14 @@ class CaptureWriter:
 
     def record(self, *, request: bytes, request_type: str, response: bytes, response_type: str,
                event_id: str | None = None, inference_id: str | None = None) -> None:
-        """Queue one request/response pair. The request path only appends a tuple: formatting the JSON
-        line costs more than scoring a row, so it happens when the buffer is written."""
-        item = (time.time(), request if self.config.capture_input else None, request_type,
-                response if self.config.capture_output else None, response_type, event_id, inference_id)
+        """Format one request/response pair as its JSON line and queue it; every `flush_records` records
+        (or `flush_seconds`), a background thread encrypts and writes the queue. Formatting happens here,
+        on the caller's thread: in the flush thread it cost more, in contention for the GIL, than it does
+        in line."""
+        line = self._line(request if self.config.capture_input else None, request_type,
+                          response if self.config.capture_output else None, response_type, event_id, inference_id)
         with self._lock:
-            self._buffer.append(item)
+            self._buffer.append(line)
             # one flush at a time: until the scheduled one takes the buffer, later records join it
             due = not self._flush_scheduled and (
                 len(self._buffer) >= self.config.flush_records
@@ -162,18 +159,19 @@ class CaptureWriter:
                 self._flushers = [t for t in self._flushers if t.is_alive()] + [worker]
             worker.start()
 
-    def _line(self, item: _Record, stamps: dict[int, str]) -> str:
-        at, request, request_type, response, response_type, event_id, inference_id = item
+    def _line(self, request: bytes | None, request_type: str, response: bytes | None, response_type: str,
+              event_id: str | None, inference_id: str | None) -> str:
         parts = []
         if request is not None:
             parts.append(f'"endpointInput": {_payload("INPUT", request_type, request)}')
         if response is not None:
             parts.append(f'"endpointOutput": {_payload("OUTPUT", response_type, response)}')
-        millis = int(at * 1000)
-        stamp = stamps.get(millis)
-        if stamp is None:  # records of the same millisecond share one formatted time
+        millis = int(time.time() * 1000)
+        last, stamp = self._stamp
+        if millis != last:  # records of the same millisecond share one formatted time
             when = dt.datetime.fromtimestamp(millis / 1000, dt.UTC).replace(tzinfo=None)
-            stamp = stamps[millis] = when.isoformat(timespec="milliseconds") + "Z"
+            stamp = when.isoformat(timespec="milliseconds") + "Z"
+            self._stamp = (millis, stamp)
         meta = f'"eventId": {_json_text(event_id or self._event_ids.next())}, "inferenceTime": "{stamp}"'
         if inference_id:
             meta += f', "inferenceId": {_json_text(inference_id)}'
@@ -199,16 +197,11 @@ class CaptureWriter:
         from privml.crypto import envelope
 
         with self._lock:
-            items, self._buffer = self._buffer, []
+            lines, self._buffer = self._buffer, []
             self._last_flush = time.monotonic()
             self._flush_scheduled = False
-        if not items:
+        if not lines:
             return None
-        stamps: dict[int, str] = {}
-        lines = []
-        for start in range(0, len(items), _YIELD_EVERY):
-            lines += [self._line(item, stamps) for item in items[start:start + _YIELD_EVERY]]
-            time.sleep(0)  # hand the GIL back: the event loop's requests wait on it while this formats
         now = dt.datetime.now(dt.UTC)
         folder = self.directory / VARIANT / now.strftime("%Y/%m/%d/%H")
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -201,7 +201,7 @@ def _build(model: Any, *, workspace: str | os.PathLike[str] | None, port: int, n
     creds = load_or_create_credentials(ws)
     scorer = None if noop else Scorer(load_endpoint_model(model, ws), threaded=threaded_model)
     capture = capture if capture is not None else CaptureConfig()
-    writer = CaptureWriter(name, capture, ws) if capture.enabled and not noop else None
+    writer = CaptureWriter(name, capture, ws) if capture.enabled else None  # no-op too: capture is the stack's
     app = EndpointApp(name=name, scorer=scorer, capture=writer,
                       secrets=lambda: {creds.access_key_id: creds.secret_access_key}, noop=noop)
     sock = _bind(port)

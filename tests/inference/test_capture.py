@@ -109,8 +109,8 @@ def test_capture_lines_are_sagemakers_json(tmp_path_factory, request: bytes, res
         writer = CaptureWriter("ep", CaptureConfig(capture_input=both, capture_output=True))
         writer.record(request=request, request_type=request_type, response=response, response_type="text/csv",
                       inference_id=inference_id, event_id="e-1")
-        (item,) = writer._buffer
-        record = json.loads(writer._line(item, {}))
+        (line,) = writer._buffer
+        record = json.loads(line)
     finally:
         del os.environ["PRIVML_WORKSPACE"]
 

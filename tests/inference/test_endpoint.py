@@ -130,7 +130,8 @@ def test_pii_stays_out_of_logs_and_capture_is_encrypted(endpoint, endpoint_ws, r
                                                         capfd):
     rows = pii_rows(raw_requests, 3)
     client = runtime(endpoint)
-    ok = client.invoke_endpoint(EndpointName="privml", ContentType="text/csv", Body=rows.to_csv(index=False))
+    ok = client.invoke_endpoint(EndpointName="privml", ContentType="text/csv", Body=rows.to_csv(index=False),
+                                InferenceId="req-42")
     assert len(ok["Body"].read().split()) == 3
     bad = rows.to_csv(index=False).replace("\n", "\n" + CANARIES["ssn"] + ",", 1)  # a ragged row
     with pytest.raises(ClientError) as info:
@@ -156,6 +157,7 @@ def test_pii_stays_out_of_logs_and_capture_is_encrypted(endpoint, endpoint_ws, r
     assert any(CANARIES["email"] in text for text in inputs)  # key holders can read what was captured
     assert all({"eventId", "inferenceTime"} <= set(r["eventMetadata"]) for r in records)
     assert all(r["captureData"]["endpointOutput"]["mode"] == "OUTPUT" for r in records)
+    assert [r["eventMetadata"].get("inferenceId") for r in records].count("req-42") == 1  # boto3's InferenceId
 
 
 def test_concurrent_requests_are_batched_yet_answered_individually(endpoint, fitted_model, raw_requests):
@@ -221,3 +223,24 @@ def test_the_users_own_certificate_is_served(fitted_model, tmp_path: Path):
                                                              serialization.NoEncryption()))
     with pytest.raises(PrivmlError, match="usable pair"):
         user_tls_material(tmp_path / "cert.pem", tmp_path / "other.pem")
+
+
+def test_the_benchmarks_no_op_endpoint_is_the_same_stack_without_a_handler(tmp_path: Path):
+    """The no-op ceiling answers without parsing or a model, but keeps everything else: TLS, SigV4 and
+    data capture, exactly as configured for a model endpoint."""
+    capture = CaptureConfig(capture_input=True, capture_output=True, flush_records=10_000, flush_seconds=3600)
+    handle = start_local_endpoint(None, workspace=tmp_path, capture=capture, noop=True, name="ceiling")
+    try:
+        client = runtime(handle)
+        answer = client.invoke_endpoint(EndpointName="ceiling", ContentType="text/csv", Body="not,parsed\n")
+        assert answer["Body"].read() == b"0\n"
+        with pytest.raises(ClientError) as info:
+            runtime(handle, secret="wrong").invoke_endpoint(EndpointName="ceiling", ContentType="text/csv", Body="x")
+        assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        handle.app.capture.flush()
+    finally:
+        handle.stop()
+    (path,) = capture_files("ceiling", tmp_path)
+    (record,) = read_capture_file(path, endpoint="ceiling", workspace=tmp_path)
+    assert record["captureData"]["endpointInput"]["data"] == "not,parsed\n"
+    assert record["captureData"]["endpointOutput"]["data"] == "0\n"
