@@ -124,7 +124,7 @@ class Batch:
 @dataclass
 class Prediction:
     labels: list[Any]
-    probabilities: np.ndarray | None = None
+    probabilities: np.ndarray | list[list[float]] | None = None  # a list for one compiled row
     classes: list[Any] | None = None
     compiled: bool = False  # scored by the compiled model rather than the pipeline
 
@@ -435,11 +435,16 @@ def _compiled_prediction(batch: Batch, model: Any) -> Prediction | None:
     compiled = compiled_model(model)
     if compiled is None or batch.n_rows > MAX_ROWS:
         return None
+    classes = compiled.classes
     try:
+        if batch.n_rows == 1:
+            probabilities = compiled.predict_proba_one(batch.values)
+            # the first of equal maxima, as numpy's argmax
+            best = max(range(len(probabilities)), key=probabilities.__getitem__)
+            return Prediction([classes[best]], [probabilities], classes, compiled=True)
         proba = compiled.predict_proba(batch.values, batch.n_rows)
     except Exception:  # NotCompiled, or an input only the pipeline can judge (and word an error for)
         return None
-    classes = compiled.classes
     return Prediction([classes[i] for i in np.argmax(proba, axis=1)], proba, classes, compiled=True)
 
 

@@ -46,6 +46,8 @@ class CompiledModel:
         self.classes = list(np.asarray(classifier.classes_).tolist())
         compiled = compile_classifier(classifier)
         self._proba = (compiled or classifier).predict_proba
+        self._proba_one = (compiled.predict_proba_one if compiled is not None
+                           else lambda x: classifier.predict_proba(np.array([x]))[0].tolist())
         engine = privacy._anonymity_engine()
         self._route: RowFunction | None = row_function(engine) if engine is not None else None
         self._qis: list[int] = []
@@ -76,6 +78,19 @@ class CompiledModel:
             for i, column in zip(self._qis, zip(*released, strict=True), strict=True):
                 columns[i] = list(column)
         return np.asarray(self._proba(self.encoder.encode(columns[: self._width], n_rows)))
+
+
+    def predict_proba_one(self, values: Mapping[str, list[Any]]) -> list[float]:
+        """`predict_proba` for a request of one row, without numpy where the classifier allows."""
+        row = [fn(v if type(v) is str and v else cell_text(v))
+               for fn, v in zip(self._cells, (values.get(c, _ONE_MISSING)[0] for c in self.columns), strict=True)]
+        if self._route is not None:
+            for i, cell in zip(self._qis, self._route([row[i] for i in self._qis]), strict=True):
+                row[i] = cell
+        return self._proba_one(self.encoder.encode_one(row[: self._width]))
+
+
+_ONE_MISSING = [None]
 
 
 def compile_model(model: Any) -> CompiledModel | None:

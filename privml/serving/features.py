@@ -71,6 +71,28 @@ class RowEncoder:
 
         return scale
 
+    def encode_one(self, row: Sequence[Cell]) -> list[float]:
+        """One row's features as a list, the same values as `encode` (one row is the common request, and
+        numpy's per-call cost dominates it)."""
+        x = [0.0] * self.n_features
+        for k, (i, scale) in enumerate(self._scalers):
+            x[k] = scale(row[i])
+        for i, index in self._onehot:
+            cell = row[i]
+            j = index.get(MISSING if cell is None else cell)
+            if j is not None:
+                x[j] = 1.0
+        for i, index in self._members:
+            cell = row[i]
+            members = set_members(MISSING if cell is None else cell)
+            for m in members:
+                j = index.get(m)
+                if j is not None:
+                    x[j] = 1.0 / len(members)
+        if self._row_scale != 1.0:
+            x = [v * self._row_scale for v in x]
+        return x
+
     def encode(self, columns: Sequence[Sequence[Cell]], n_rows: int) -> np.ndarray:
         """`columns`: the released cells of each of `self.columns`, column by column."""
         # Python computes each column's values or flat positions; numpy writes each in one call (a numpy

@@ -155,6 +155,23 @@ def test_compiled_probabilities_equal_the_pipeline(model: Pipeline) -> None:
     np.testing.assert_allclose(compiled.predict_proba(batch.values, batch.n_rows), expected, rtol=0, atol=1e-12)
 
 
+def test_one_row_path_gives_the_batch_paths_probabilities(model: Pipeline) -> None:
+    compiled = compile_model(model)
+    assert compiled is not None
+    requests = _plain_requests(model, 40)
+    plan = column_plan(model)
+    batch = parse_payload(requests.to_csv(index=False), CSV, plan)
+    together = compiled.predict_proba(batch.values, batch.n_rows)
+    for i in range(len(requests)):
+        one = parse_payload(requests.iloc[[i]].to_csv(index=False), CSV, plan)
+        # bit for bit against the same row through the batch path (a BLAS product over many rows may
+        # round differently in the last place: linear models are compared within 1e-12 across batch sizes)
+        assert compiled.predict_proba_one(one.values) == compiled.predict_proba(one.values, 1)[0].tolist()
+        np.testing.assert_allclose(compiled.predict_proba_one(one.values), together[i], rtol=0, atol=1e-12)
+        prediction = predict_fn(one, model)
+        assert prediction.compiled and prediction.labels == [compiled.classes[int(np.argmax(together[i]))]]
+
+
 class _Recording(dict):
     def __init__(self, data: dict[str, Any]) -> None:
         super().__init__(data)

@@ -325,3 +325,15 @@ def test_shipped_wheel_has_no_native_files_and_scores_with_numpy(tmp_path: Path)
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120,
                             cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_expit_one_is_scipys_expit_bit_for_bit() -> None:
+    from scipy.special import expit
+
+    from privml.models.compiled.base import expit_one
+
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.normal(0, 3, 20_000), rng.normal(0, 300, 5_000),
+                        [0.0, -0.0, 36.7, -36.7, 709.7, -709.7, 709.8, -709.8, 745.2, -745.2, 1e300, -1e300,
+                         5e-324, -5e-324, np.inf, -np.inf]])
+    assert [expit_one(float(v)) for v in x] == expit(x).tolist()

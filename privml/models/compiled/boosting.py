@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import importlib
+from array import array
 from collections import deque
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from privml.models.compiled.base import CompiledClassifier, Unsupported, binary_proba, frozen, softmax
+from privml.models.compiled.base import (
+    CompiledClassifier,
+    Unsupported,
+    binary_proba,
+    expit_one,
+    frozen,
+    softmax,
+)
 from privml.models.compiled.quickscorer import SLICE_ROWS, _QuickScorer
 
 try:  # the C tree loop (_trees.c), built at install time when a compiler is there
@@ -229,6 +237,16 @@ class _CompiledBoosting(CompiledClassifier):
 
     def _proba_from_decision(self, decision: np.ndarray) -> np.ndarray:
         return binary_proba(decision) if decision.ndim == 1 else softmax(decision)
+
+    def predict_proba_one(self, x: list[float]) -> list[float]:
+        if self._native is None or self._n_trees_per_iter != 1 or len(x) != self.n_features_in_:
+            return super().predict_proba_one(x)
+        # the kernel takes any 2-d float64 buffer: stdlib arrays cost less than numpy's for one row
+        features = memoryview(array("d", x)).cast("B").cast("d", (1, len(x)))
+        out = array("d", (0.0,))
+        _trees.raw_scores(self._native, features, memoryview(out).cast("B").cast("d", (1, 1)))
+        p1 = expit_one(out[0])
+        return [1.0 - p1, p1]  # HalfBinomialLoss.predict_proba, as binary_proba computes it
 
     def _leaf_values_one(self, z: np.ndarray) -> np.ndarray:
         """One row's leaf value per tree, in sklearn's tree order: every node's successor, then pointer chasing."""
