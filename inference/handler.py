@@ -48,7 +48,9 @@ def _bootstrap_privml() -> None:
 _bootstrap_privml()
 
 from privml.errors import PrivmlError  # noqa: E402 - after the bootstrap above
+from privml.serving import MAX_ROWS  # noqa: E402
 from privml.serving.cells import cell_text  # noqa: E402
+from privml.serving.compiled import CompiledModel, compile_model  # noqa: E402
 
 CSV = "text/csv"
 JSON = "application/json"
@@ -416,10 +418,8 @@ def input_fn(input_data: bytes | str, content_type: str) -> Batch:
 _COMPILED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
-def compiled_model(model: Any) -> Any:
+def compiled_model(model: Any) -> CompiledModel | None:
     """The model's compiled form (`privml.serving`), or None when it has none; cached per model."""
-    from privml.serving.compiled import compile_model
-
     try:
         return _COMPILED[model]
     except KeyError:
@@ -429,12 +429,7 @@ def compiled_model(model: Any) -> Any:
         return compile_model(model)
 
 
-def _compiled_prediction(batch: Batch, model: Any) -> Prediction | None:
-    from privml.serving import MAX_ROWS
-
-    compiled = compiled_model(model)
-    if compiled is None or batch.n_rows > MAX_ROWS:
-        return None
+def _compiled_prediction(batch: Batch, compiled: CompiledModel) -> Prediction | None:
     classes = compiled.classes
     try:
         if batch.n_rows == 1:
@@ -453,9 +448,11 @@ def predict_fn(input_data: Batch | pd.DataFrame, model: Any) -> Prediction:
     it covers them, otherwise (and any DataFrame) in one pass through the pipeline. Labels are the
     argmax of the probabilities."""
     if isinstance(input_data, Batch):
-        fast = _compiled_prediction(input_data, model)
-        if fast is not None:
-            return fast
+        if input_data.n_rows <= MAX_ROWS:
+            compiled = compiled_model(model)
+            fast = None if compiled is None else _compiled_prediction(input_data, compiled)
+            if fast is not None:
+                return fast
         input_data = to_frame(input_data)
     plan = column_plan(model)
     if plan.expected is not None and list(input_data.columns) != list(plan.expected):

@@ -124,7 +124,7 @@ class Scorer:
         how a rise in concurrency is noticed."""
         if self._draining or self._pending or self.requests_per_call > SEQUENTIAL_BELOW:
             return False
-        if not self._compiled_covers([batch]):
+        if self.compiled is None or batch.n_rows > MAX_ROWS:
             return False
         self._at_once += 1
         return self._at_once % PROBE_EVERY != 0
