@@ -117,7 +117,9 @@ class Batch:
         n_rows = sum(b.n_rows for b in batches)
         first = batches[0].values
         if isinstance(first, RowColumns) and all(
-                isinstance(b.values, RowColumns) and b.values.positions == first.positions for b in batches):
+                isinstance(b.values, RowColumns)
+                and (b.values.positions is first.positions or b.values.positions == first.positions)
+                for b in batches):
             return Batch(columns, RowColumns([r for b in batches for r in b.values.rows], first.positions), n_rows)
         values = {c: [v for b in batches for v in b.values[c]] for c in columns}
         return Batch(columns, values, n_rows)
@@ -126,7 +128,7 @@ class Batch:
 @dataclass
 class Prediction:
     labels: list[Any]
-    probabilities: np.ndarray | list[list[float]] | None = None  # a list for one compiled row
+    probabilities: np.ndarray | list[list[float]] | None = None  # lists from the compiled model
     classes: list[Any] | None = None
     compiled: bool = False  # scored by the compiled model rather than the pipeline
 
@@ -440,7 +442,8 @@ def _compiled_prediction(batch: Batch, compiled: CompiledModel) -> Prediction | 
         proba = compiled.predict_proba(batch.values, batch.n_rows)
     except Exception:  # NotCompiled, or an input only the pipeline can judge (and word an error for)
         return None
-    return Prediction([classes[i] for i in np.argmax(proba, axis=1)], proba, classes, compiled=True)
+    # as lists: the scorer slices a prediction per request, and list slices cost less than numpy's
+    return Prediction([classes[i] for i in np.argmax(proba, axis=1)], proba.tolist(), classes, compiled=True)
 
 
 def predict_fn(input_data: Batch | pd.DataFrame, model: Any) -> Prediction:

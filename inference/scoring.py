@@ -92,8 +92,12 @@ class Scorer:
 
     def _score_many(self, batches: list[Batch]) -> list[Prediction | Exception]:
         groups: dict[tuple[str, ...], list[int]] = {}
+        keys: dict[int, tuple[str, ...]] = {}  # requests with a remembered CSV header share one columns list
         for i, b in enumerate(batches):
-            groups.setdefault(tuple(b.columns), []).append(i)
+            key = keys.get(id(b.columns))
+            if key is None:
+                key = keys[id(b.columns)] = tuple(b.columns)
+            groups.setdefault(key, []).append(i)
         results: list[Prediction | Exception | None] = [None] * len(batches)
         for members in groups.values():
             if len(members) > 1:
@@ -147,11 +151,12 @@ class Scorer:
         # With a compiled model, batches stay within what it serves (its cost per row is flat, so nothing is
         # gained by more); only a single request larger than that goes to the pipeline.
         limit = MAX_ROWS if self.compiled is not None else self.max_batch_rows
-        taken, rows = [], 0
-        while self._pending and (not taken or rows + self._pending[0][0].n_rows <= limit):
-            item = self._pending.pop(0)
-            taken.append(item)
-            rows += item[0].n_rows
+        count, rows = 0, 0
+        pending = self._pending
+        while count < len(pending) and (not count or rows + pending[count][0].n_rows <= limit):
+            rows += pending[count][0].n_rows
+            count += 1
+        taken, self._pending = pending[:count], pending[count:]
         return taken
 
     async def _drain(self) -> None:
