@@ -511,7 +511,7 @@ def output_fn(prediction: Prediction, accept: str) -> tuple[str, str]:
     kind = choose_accept(accept, None)
     if kind == CSV:
         plain = [str(label) for label in prediction.labels if type(label) in (str, int)]
-        if len(plain) == len(prediction.labels) and all(_CSV_PLAIN.fullmatch(text) for text in plain):
+        if len(plain) == len(prediction.labels) and all(_CSV_PLAIN.fullmatch(text) for text in set(plain)):
             return "".join(text + "\n" for text in plain), CSV  # what csv.writer writes for these
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")

@@ -61,7 +61,7 @@ def _iso_date(cell: str) -> str:
     return cell
 
 
-def _keep(cell: Cell) -> Cell:
+def keep_cell(cell: Cell) -> Cell:
     return cell
 
 
@@ -118,7 +118,7 @@ def cell_function(technique: Technique) -> CellFunction | None:
     secret stays with the column-wise path, and techniques that read other columns)."""
     name = technique.name
     if name == "keep":
-        return _keep
+        return keep_cell
     if name == "generalize":
         return _generalize(technique.params, technique.state)  # type: ignore[arg-type]
     if name == "redact":

@@ -22,7 +22,7 @@ import numpy as np
 
 from privml.models.features import FeatureEncoder
 from privml.serving.anonymity import RowFunction, row_function
-from privml.serving.cells import CellFunction, NotCompiled, cell_function, cell_text
+from privml.serving.cells import CellFunction, NotCompiled, cell_function, cell_text, keep_cell
 from privml.serving.features import RowEncoder
 from privml.transformer import PrivacyTransformer
 
@@ -68,9 +68,10 @@ class CompiledModel:
 
     def predict_proba(self, values: Mapping[str, list[Any]], n_rows: int) -> np.ndarray:
         missing = [None] * n_rows
+        # CSV cells are non-empty strings already; JSON numbers and empty cells are normalized
         columns = [
-            # CSV cells are non-empty strings already; JSON numbers and empty cells are normalized
-            [fn(v if type(v) is str and v else cell_text(v)) for v in values.get(column, missing)]
+            [v if type(v) is str and v else cell_text(v) for v in values.get(column, missing)] if fn is keep_cell
+            else [fn(v if type(v) is str and v else cell_text(v)) for v in values.get(column, missing)]
             for fn, column in zip(self._cells, self.columns, strict=True)
         ]
         if self._route is not None:
@@ -78,7 +79,6 @@ class CompiledModel:
             for i, column in zip(self._qis, zip(*released, strict=True), strict=True):
                 columns[i] = list(column)
         return np.asarray(self._proba(self.encoder.encode(columns[: self._width], n_rows)))
-
 
     def predict_proba_one(self, values: Mapping[str, list[Any]]) -> list[float]:
         """`predict_proba` for a request of one row, without numpy where the classifier allows."""
