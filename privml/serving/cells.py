@@ -23,6 +23,7 @@ Cell = str | None
 CellFunction = Callable[[Cell], Any]
 
 _PLAIN_NUMBER = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,15})?")
+_MAX_REMEMBERED = 4096  # released labels an interval function keeps formatted
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -69,12 +70,19 @@ def _generalize(p: GeneralizeParams, state: dict[str, Any]) -> CellFunction | No
     if p.width is not None:
         width, origin = p.width, p.origin
 
+        labels: dict[float, str] = {}  # per interval: its label, formatted once
+
         def interval(cell: Cell) -> Cell:
             if cell is None:
                 return None
             # floor of the quotient, as numpy computes it (Python's // differs for some floats)
             low = math.floor((plain_number(cell) - origin) / width) * width + origin
-            return interval_label(low, width)
+            label = labels.get(low)
+            if label is None:
+                label = interval_label(low, width)
+                if len(labels) < _MAX_REMEMBERED:
+                    labels[low] = label
+            return label
 
         return interval
     if p.cuts is not None:

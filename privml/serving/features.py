@@ -7,7 +7,6 @@ in numeric columns raise `NotCompiled` (pandas' number parsing owns those).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -59,17 +58,26 @@ class RowEncoder:
         """Cell → scaled block column k, in the same float64 operations as the numpy form: a missing value
         (or a range without a midpoint) takes the fitted fill, unclipped; others are clipped if fitted so."""
         low, high, fill, clipped = self._scaling[k]
-        position = (lambda cell: math.nan if cell is None else plain_number(cell)) if numeric else self._midpoint
+        midpoint = self._midpoint
 
-        def scale(cell: Cell) -> float:
-            v = position(cell)
-            if v != v:  # NaN
+        def scale_number(cell: Cell) -> float:
+            if cell is None:
+                v = fill
+            else:  # a plain number is never NaN
+                v = plain_number(cell)
+                if clipped:
+                    v = min(max(v, low), high)
+            return (v - low) / (high - low)
+
+        def scale_range(cell: Cell) -> float:
+            v = midpoint(cell)
+            if v != v:  # NaN: no midpoint
                 v = fill
             elif clipped:
                 v = min(max(v, low), high)
             return (v - low) / (high - low)
 
-        return scale
+        return scale_number if numeric else scale_range
 
     def encode_one(self, row: Sequence[Cell]) -> list[float]:
         """One row's features as a list, the same values as `encode` (one row is the common request, and

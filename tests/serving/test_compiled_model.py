@@ -267,3 +267,16 @@ def test_concurrent_batches_stay_within_what_the_compiled_model_serves(fitted_mo
     assert scorer.calls >= -(-len(rows) // MAX_ROWS) and scorer.calls < len(bodies)  # batched, and capped
     assert scorer.compiled_calls == scorer.calls and scorer.pipeline_fallbacks == 0
     np.testing.assert_allclose(np.vstack([p.probabilities for p in results]), expected.probabilities, atol=1e-12)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(cell=st.one_of(st.text(alphabet=st.sampled_from(list("0123456789-.e ٣²+")), max_size=34),
+                      st.from_regex(r"-?\d{1,16}(\.\d{1,16})?", fullmatch=True), st.text(max_size=6)))
+def test_plain_number_is_its_regex(cell: str) -> None:
+    from privml.serving.cells import _PLAIN_NUMBER, plain_number
+
+    if _PLAIN_NUMBER.fullmatch(cell):
+        assert plain_number(cell) == float(cell)
+    else:
+        with pytest.raises(NotCompiled):
+            plain_number(cell)
