@@ -94,6 +94,11 @@ class RowColumns(Mapping[str, list[Any]]):
     def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
         return self[name] if name in self.positions else default
 
+    def first(self, name: str) -> Any:
+        """The first row's value of a column (None when absent), without extracting the column."""
+        i = self.positions.get(name)
+        return None if i is None else self.rows[0][i]
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.positions)
 
@@ -431,11 +436,16 @@ def compiled_model(model: Any) -> CompiledModel | None:
         return compile_model(model)
 
 
+_ABSENT = [None]
+
+
 def _compiled_prediction(batch: Batch, compiled: CompiledModel) -> Prediction | None:
     classes = compiled.classes
     try:
         if batch.n_rows == 1:
-            probabilities = compiled.predict_proba_one(batch.values)
+            values = batch.values
+            probabilities = compiled.predict_proba_one(
+                values.first if isinstance(values, RowColumns) else lambda c: values.get(c, _ABSENT)[0])
             # the first of equal maxima, as numpy's argmax
             best = max(range(len(probabilities)), key=probabilities.__getitem__)
             return Prediction([classes[best]], [probabilities], classes, compiled=True)

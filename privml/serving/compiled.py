@@ -15,7 +15,7 @@ case and error message; tests check that both paths agree.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -80,17 +80,15 @@ class CompiledModel:
                 columns[i] = list(column)
         return np.asarray(self._proba(self.encoder.encode(columns[: self._width], n_rows)))
 
-    def predict_proba_one(self, values: Mapping[str, list[Any]]) -> list[float]:
-        """`predict_proba` for a request of one row, without numpy where the classifier allows."""
+    def predict_proba_one(self, value_of: Callable[[str], Any]) -> list[float]:
+        """`predict_proba` for a request of one row, given its raw value of a column (None when absent),
+        without numpy where the classifier allows."""
         row = [fn(v if type(v) is str and v else cell_text(v))
-               for fn, v in zip(self._cells, (values.get(c, _ONE_MISSING)[0] for c in self.columns), strict=True)]
+               for fn, v in zip(self._cells, map(value_of, self.columns), strict=True)]
         if self._route is not None:
             for i, cell in zip(self._qis, self._route([row[i] for i in self._qis]), strict=True):
                 row[i] = cell
         return self._proba_one(self.encoder.encode_one(row[: self._width]))
-
-
-_ONE_MISSING = [None]
 
 
 def compile_model(model: Any) -> CompiledModel | None:

@@ -166,8 +166,11 @@ def test_one_row_path_gives_the_batch_paths_probabilities(model: Pipeline) -> No
         one = parse_payload(requests.iloc[[i]].to_csv(index=False), CSV, plan)
         # bit for bit against the same row through the batch path (a BLAS product over many rows may
         # round differently in the last place: linear models are compared within 1e-12 across batch sizes)
-        assert compiled.predict_proba_one(one.values) == compiled.predict_proba(one.values, 1)[0].tolist()
-        np.testing.assert_allclose(compiled.predict_proba_one(one.values), together[i], rtol=0, atol=1e-12)
+        single = compiled.predict_proba_one(one.values.first)
+        assert single == compiled.predict_proba(one.values, 1)[0].tolist()
+        np.testing.assert_allclose(single, together[i], rtol=0, atol=1e-12)
+        records = parse_payload(requests.iloc[[i]].to_json(orient="records"), "application/json", plan)
+        assert predict_fn(records, model).probabilities == [single]  # JSON values take the same path
         prediction = predict_fn(one, model)
         assert prediction.compiled and prediction.labels == [compiled.classes[int(np.argmax(together[i]))]]
 
