@@ -27,6 +27,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--cert", help="your TLS certificate chain (PEM) instead of the local CA's")
     p.add_argument("--key", help="the private key for --cert (PEM)")
     p.add_argument("--access-log", action="store_true", help="log one line per request (never bodies)")
+    p.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default 1)")
     p.set_defaults(func=_serve)
 
     p = subparsers.add_parser("credentials", help="print how to call the local endpoint with boto3")
@@ -89,7 +90,7 @@ def _serve(args: argparse.Namespace) -> int:
                   file=sys.stderr)
 
     serve_forever(args.model, port=args.port, name=args.name, capture=capture, certfile=args.cert,
-                  keyfile=args.key, access_log=args.access_log, announce=announce)
+                  keyfile=args.key, access_log=args.access_log, announce=announce, workers=args.workers)
     return 0
 
 

@@ -31,6 +31,7 @@ from inference.credentials import LocalCredentials, load_or_create_credentials
 from inference.handler import check_model
 from inference.scoring import Scorer
 from inference.tls import TlsMaterial, ensure_tls_material, server_context, user_tls_material
+from inference.workers import fork_workers, stop_workers
 from privml.errors import PrivmlError
 from privml.workspace import workspace_dir
 
@@ -191,12 +192,17 @@ class LocalEndpoint:
         self.stop()
 
 
-def _build(model: Any, *, workspace: str | os.PathLike[str] | None, port: int, name: str,
-           capture: CaptureConfig | None, certfile: str | None, keyfile: str | None,
-           noop: bool, access_log: bool, threaded_model: bool) -> tuple[LocalEndpoint, socket.socket]:
-    ws = workspace_dir(workspace)
+def _check_name(name: str) -> None:
     if not name or not all(c.isalnum() or c == "-" for c in name) or len(name) > 63:
         raise PrivmlError("endpoint name must be 1-63 letters, digits or hyphens")
+
+
+def _build(model: Any, *, workspace: str | os.PathLike[str] | None, port: int, name: str,
+           capture: CaptureConfig | None, certfile: str | None, keyfile: str | None,
+           noop: bool, access_log: bool, threaded_model: bool,
+           sock: socket.socket | None = None) -> tuple[LocalEndpoint, socket.socket]:
+    ws = workspace_dir(workspace)
+    _check_name(name)
     tls = user_tls_material(certfile, keyfile) if certfile and keyfile else ensure_tls_material(ws)
     creds = load_or_create_credentials(ws)
     scorer = None if noop else Scorer(load_endpoint_model(model, ws), threaded=threaded_model)
@@ -204,7 +210,7 @@ def _build(model: Any, *, workspace: str | os.PathLike[str] | None, port: int, n
     writer = CaptureWriter(name, capture, ws) if capture.enabled else None  # no-op too: capture is the stack's
     app = EndpointApp(name=name, scorer=scorer, capture=writer,
                       secrets=lambda: {creds.access_key_id: creds.secret_access_key}, noop=noop)
-    sock = _bind(port)
+    sock = sock if sock is not None else _bind(port)
     actual = sock.getsockname()[1]
     config = uvicorn.Config(
         app.app, log_level="warning", access_log=access_log, lifespan="off",
@@ -278,11 +284,40 @@ def _tune_for_serving() -> None:
 def serve_forever(model: Any, *, workspace: str | os.PathLike[str] | None = None, port: int = 8443,
                   name: str = "privml", capture: CaptureConfig | None = None, certfile: str | None = None,
                   keyfile: str | None = None, noop: bool = False, access_log: bool = False,
-                  ready_file: str | None = None, announce: Any = None) -> None:
-    """Run in the foreground until interrupted (`privml serve`)."""
-    handle, sock = _build(model, workspace=workspace, port=port, name=name, capture=capture,
-                          certfile=certfile, keyfile=keyfile, noop=noop, access_log=access_log,
-                          threaded_model=True)
+                  ready_file: str | None = None, announce: Any = None, workers: int = 1) -> None:
+    """Run in the foreground until interrupted (`privml serve`), in `workers` processes (inference/workers.py)."""
+    if workers < 1:
+        raise PrivmlError("--workers must be at least 1")
+    _check_name(name)
+    settings = {"workspace": workspace, "name": name, "capture": capture, "certfile": certfile,
+                "keyfile": keyfile, "noop": noop, "access_log": access_log}
+    sock = _bind(port)
+    pids: list[int] = []
+    try:
+        if workers > 1:
+            _prepare_shared_state(**settings)
+            pids = fork_workers(workers - 1, lambda: _serve_socket(model, sock, settings))
+        _serve_socket(model, sock, settings, ready_file=ready_file, announce=announce)
+    finally:
+        stop_workers(pids)
+        sock.close()
+
+
+def _prepare_shared_state(*, workspace: str | os.PathLike[str] | None, name: str, capture: CaptureConfig | None,
+                          certfile: str | None, keyfile: str | None, **_: Any) -> None:
+    """What every worker reads from the workspace, created once, before the fork."""
+    ws = workspace_dir(workspace)
+    if not (certfile and keyfile):
+        ensure_tls_material(ws)
+    load_or_create_credentials(ws)
+    capture = capture if capture is not None else CaptureConfig()
+    if capture.enabled:
+        CaptureWriter(name, capture, ws)  # creates the endpoint's capture key if it is new
+
+
+def _serve_socket(model: Any, sock: socket.socket, settings: dict[str, Any], *, ready_file: str | None = None,
+                  announce: Any = None) -> None:
+    handle, _ = _build(model, port=0, threaded_model=True, sock=sock, **settings)
     if announce is not None:
         announce(handle)
     _tune_for_serving()
@@ -299,7 +334,6 @@ def serve_forever(model: Any, *, workspace: str | os.PathLike[str] | None = None
                         scorer.requests, scorer.calls, scorer.requests / scorer.calls)
         for close in handle._closers:
             close()
-        sock.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -311,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noop", action="store_true")
     parser.add_argument("--capture", default="Output", help="Input, Output, Input,Output or none")
     parser.add_argument("--ready-file")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     parser.add_argument("--model-factory", help="module:function returning a fitted Pipeline (benchmarks)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="privml: %(message)s")
@@ -323,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     if model is None and not args.noop:
         parser.error("a model (path, or --model-factory) is required unless --noop")
     serve_forever(model, port=args.port, name=args.name, noop=args.noop,
-                  capture=CaptureConfig.from_options(args.capture), ready_file=args.ready_file)
+                  capture=CaptureConfig.from_options(args.capture), ready_file=args.ready_file, workers=args.workers)
     return 0
 
 
