@@ -77,11 +77,12 @@ def build_model_dir(root: Path) -> Path:
 
 
 class Server:
-    def __init__(self, workspace: Path, model_dir: Path | None, name: str = "privml", capture: str = "Output") -> None:
+    def __init__(self, workspace: Path, model_dir: Path | None, name: str = "privml", capture: str = "Output",
+                 workers: int = 1) -> None:
         self.ready = workspace / f"ready-{'noop' if model_dir is None else 'model'}-{capture}"
         self.ready.unlink(missing_ok=True)
         args = [sys.executable, "-m", "inference.server", "--port", "0", "--name", name,
-                "--ready-file", str(self.ready), "--capture", capture]
+                "--ready-file", str(self.ready), "--capture", capture, "--workers", str(workers)]
         args += ["--noop"] if model_dir is None else [str(model_dir)]
         env = {**os.environ, "PRIVML_WORKSPACE": str(workspace)}
         self.proc = subprocess.Popen(args, cwd=REPO, env=env)
@@ -235,6 +236,7 @@ def main() -> int:
     parser.add_argument("--connections", default="1,8,32,64")
     parser.add_argument("--sigv4-connections", default="1,32", help="'' to skip the SigV4 client")
     parser.add_argument("--payloads", default="1 row,100 rows")
+    parser.add_argument("--workers", type=int, default=1, help="server processes per endpoint (privml serve --workers)")
     args = parser.parse_args()
     conns = [int(c) for c in args.connections.split(",")]
     if shutil.which("wrk") is None:
@@ -263,9 +265,11 @@ def main() -> int:
             files[label] = tmp / f"{label.replace(' ', '_')}.csv"
             files[label].write_bytes(body)
         call_ms = time_model_calls(model_dir, raw)
-        noop = Server(ws, None)
-        model = Server(ws, model_dir)
-        bare = Server(ws, None, capture="none")
+        noop = Server(ws, None, workers=args.workers)
+        model = Server(ws, model_dir, workers=args.workers)
+        bare = Server(ws, None, capture="none", workers=args.workers)
+        if args.workers > 1:
+            time.sleep(5)  # the ready file is the parent's: give the other workers time to load the model
         servers += [noop, model, bare]
         for server in servers:
             run_wrk(server.port, files["1 row"], 8, 1.0, tmp)  # warm-up
