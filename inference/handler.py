@@ -512,17 +512,38 @@ def choose_accept(accept: str | None, content_type: str | None) -> str:
 _CSV_PLAIN = re.compile(r"[^\s,\"\r\n]+")
 
 
+_CSV_LINES: dict[str | int, str] = {}  # label → its CSV line, for labels csv.writer leaves as they are
+
+
+def _plain_csv(labels: Sequence[Any]) -> str | None:
+    """The labels' CSV when each is a str or int that csv.writer writes unquoted, else None."""
+    lines = []
+    for label in labels:
+        if type(label) is not str and type(label) is not int:
+            return None
+        line = _CSV_LINES.get(label)
+        if line is None:
+            text = str(label)
+            if not _CSV_PLAIN.fullmatch(text):
+                return None
+            line = text + "\n"
+            if len(_CSV_LINES) < 1024:  # labels are the model's classes: a small set
+                _CSV_LINES[label] = line
+        lines.append(line)
+    return "".join(lines)
+
+
 def _label(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
 def output_fn(prediction: Prediction, accept: str) -> tuple[str, str]:
     """SageMaker: serialize. Returns (body, content type)."""
-    kind = choose_accept(accept, None)
+    kind = accept if accept in SUPPORTED else choose_accept(accept, None)
     if kind == CSV:
-        plain = [str(label) for label in prediction.labels if type(label) in (str, int)]
-        if len(plain) == len(prediction.labels) and all(_CSV_PLAIN.fullmatch(text) for text in set(plain)):
-            return "".join(text + "\n" for text in plain), CSV  # what csv.writer writes for these
+        text = _plain_csv(prediction.labels)
+        if text is not None:
+            return text, CSV
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         for label in prediction.labels:
