@@ -96,6 +96,22 @@ def test_matches_sklearn_at_every_row_count(models: dict[str, HistGradientBoosti
 
 
 @pytest.mark.parametrize("native", PATHS)
+@pytest.mark.parametrize("name", ["binary", "3-class", "big trees"])
+def test_one_row_as_a_list_matches_sklearn(models: dict[str, HistGradientBoostingClassifier], name: str,
+                                           native: bool) -> None:
+    """predict_proba_one (the endpoint's one-row path: stdlib arrays and a Python link, or numpy) gives
+    sklearn's probabilities bit for bit."""
+    clf = models[name]
+    comp = _compiled(clf, native)
+    X = _rows(11, 60, clf.n_features_in_)
+    X[::7, 1] = np.inf
+    expected = clf.predict_proba(X)
+    for x, want in zip(X, expected, strict=True):
+        assert comp.predict_proba_one(x.tolist()) == clf.predict_proba(x[None, :])[0].tolist()
+        np.testing.assert_array_equal(comp.predict_proba_one(x.tolist()), want)
+
+
+@pytest.mark.parametrize("native", PATHS)
 def test_all_missing_and_all_infinite_rows(models: dict[str, HistGradientBoostingClassifier], native: bool) -> None:
     for clf in models.values():
         d = clf.n_features_in_
