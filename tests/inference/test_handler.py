@@ -230,7 +230,7 @@ def test_csv_rows_read_as_the_csv_module_does(text: str) -> None:
     import csv
     import io
 
-    from inference.handler import _csv_rows
+    from privml.serving.payloads import _csv_rows
 
     try:
         expected: object = list(csv.reader(io.StringIO(text), strict=True))
