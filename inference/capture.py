@@ -83,8 +83,8 @@ def _payload(mode: str, content_type: str, data: bytes) -> str:
             f'"data": {_json_text(text)}, "encoding": "{encoding}"}}')
 
 
-# json.dumps for one string, without the encoder set-up it does per call: capture lines are written by
-# the thousand, and were assembled from nested dicts at about three times the cost
+# json.dumps for one string, without the encoder set-up it does per call: a capture line assembled from
+# these takes ~1.8 µs, against ~6 µs through json.dumps of nested dicts
 _json_text = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 
 
@@ -140,9 +140,8 @@ class CaptureWriter:
     def record(self, *, request: bytes, request_type: str, response: bytes, response_type: str,
                event_id: str | None = None, inference_id: str | None = None) -> None:
         """Format one request/response pair as its JSON line and queue it; every `flush_records` records
-        (or `flush_seconds`), a background thread encrypts and writes the queue. Formatting happens here,
-        on the caller's thread: in the flush thread it cost more, in contention for the GIL, than it does
-        in line."""
+        (or `flush_seconds`), a background thread encrypts and writes the queue (formatting here keeps that
+        thread's hold on the GIL short: it only joins, encrypts and writes)."""
         line = self._line(request if self.config.capture_input else None, request_type,
                           response if self.config.capture_output else None, response_type, event_id, inference_id)
         with self._lock:
