@@ -92,6 +92,8 @@ class Server:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("server did not start")
             time.sleep(0.1)
+        if workers > 1:
+            time.sleep(5)  # the ready file is the parent's: give the other workers time to load the model
         port, ca = self.ready.read_text().splitlines()[:2]
         self.port, self.ca = int(port), ca
         self.name = name
@@ -271,8 +273,6 @@ def main() -> int:
         noop = Server(ws, None, workers=args.workers)
         model = Server(ws, model_dir, workers=args.workers)
         bare = Server(ws, None, capture="none", workers=args.workers)
-        if args.workers > 1:
-            time.sleep(5)  # the ready file is the parent's: give the other workers time to load the model
         servers += [noop, model, bare]
         for server in servers:
             run_wrk(server.port, files["1 row"], 8, 1.0, tmp)  # warm-up
@@ -305,7 +305,6 @@ def main() -> int:
             cores = os.cpu_count() or 1
             per_core = Server(ws, model_dir, workers=cores)
             servers.append(per_core)
-            time.sleep(5)  # the ready file is the parent's: give the other workers time to load the model
             run_wrk(per_core.port, files["1 row"], 8, 1.0, tmp)
             rps, p50, p99, errors, total = run_wrk(per_core.port, files["100 rows"], P99_AT, args.duration, tmp)
             points.append(Point(f"model, {cores} workers", "100 rows", P99_AT, rps, p50, p99, errors, total))

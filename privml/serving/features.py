@@ -91,20 +91,16 @@ class RowEncoder:
             if j is not None:
                 x[j] = 1.0
         for i, index in self._members:
-            cell = row[i]
-            members = set_members(MISSING if cell is None else cell)
-            for m in members:
-                j = index.get(m)
-                if j is not None:
-                    x[j] = 1.0 / len(members)
+            for j, share in _member_shares(index, row[i]):
+                x[j] = share
         if self._row_scale != 1.0:
             x = [v * self._row_scale for v in x]
         return x
 
     def encode(self, columns: Sequence[Sequence[Cell]], n_rows: int) -> np.ndarray:
         """`columns`: the released cells of each of `self.columns`, column by column."""
-        # Python computes each column's values or flat positions; numpy writes each in one call (a numpy
-        # item assignment per cell cost more than the rest of the cell's work)
+        # Python computes each column's values or flat positions; numpy writes each block in one call
+        # rather than one item assignment per cell
         width = self.n_features
         out = np.zeros((n_rows, width))
         if self._scalers:
@@ -124,14 +120,17 @@ class RowEncoder:
             shares: list[float] = []
             for i, index in self._members:
                 for r, cell in enumerate(columns[i]):
-                    members = set_members(MISSING if cell is None else cell)
-                    for m in members:
-                        j = index.get(m)
-                        if j is not None:
-                            at.append(r * width + j)
-                            shares.append(1.0 / len(members))
+                    for j, share in _member_shares(index, cell):
+                        at.append(r * width + j)
+                        shares.append(share)
             if at:
                 flat[at] = shares
         if self._row_scale != 1.0:
             out *= self._row_scale
         return out
+
+
+def _member_shares(index: dict[str, int], cell: Cell) -> list[tuple[int, float]]:
+    """A value-set cell's feature positions and their share (1 / the number of members)."""
+    members = set_members(MISSING if cell is None else cell)
+    return [(j, 1.0 / len(members)) for m in members if (j := index.get(m)) is not None]

@@ -283,3 +283,21 @@ def test_plain_number_is_its_regex(cell: str) -> None:
     else:
         with pytest.raises(NotCompiled):
             plain_number(cell)
+
+
+def test_row_encoder_gives_the_encoders_features_for_ranges_and_value_sets() -> None:
+    from privml.models.features import FeatureEncoder
+    from privml.serving.features import RowEncoder
+
+    train = pd.DataFrame({
+        "age": ["[30-40)", "[40-50)", "*", "[30-40)", None],
+        "marital": ["Divorced|Separated", "Married", "Married", "*", "Widowed|Married"],
+        "hours": ["40", "38", "50", "20", None],
+    })
+    encoder = FeatureEncoder(bounds={"age": (0, 100)}).fit(train)
+    rows = RowEncoder(encoder)
+    expected = encoder.transform(train)
+    columns = [[None if pd.isna(v) else str(v) for v in train[c]] for c in rows.columns]
+    np.testing.assert_array_equal(rows.encode(columns, len(train)), expected)
+    for r in range(len(train)):
+        assert rows.encode_one([column[r] for column in columns]) == expected[r].tolist()
