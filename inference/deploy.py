@@ -38,11 +38,10 @@ def _tags(config: Any) -> list[dict[str, str]]:
 
 
 def _serving_image(config: Any) -> str:
-    if config.images.inference:
-        return config.images.inference
-    from pipelines.definition import images
+    """The inference image by its profile; a profile whose Python cannot run privml is refused (exit 2)."""
+    from pipelines.images import require_usable
 
-    return images(config)["inference"]
+    return require_usable(config, ("inference",))["inference"].uri
 
 
 def model_request(config: Any, model_name: str, model_data_url: str, *, image: str | None = None) -> dict:

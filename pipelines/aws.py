@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from pipelines import packaging
 from pipelines.audit import audit, validate_waivers
 from pipelines.config import PipelineConfig
 from pipelines.definition import build_definition_with_artifacts, endpoint_config_request
@@ -30,7 +29,8 @@ def run_on_aws(
 ) -> dict:
     """Audit, upload the build's code objects, upsert the pipeline and start one execution.
 
-    Returns the run record: pipeline and execution ARNs, the waived findings, the uploaded URIs.
+    Returns the run record: pipeline and execution ARNs, the waived findings, the uploaded URIs, and per role
+    the image profile the dependencies were proved against (check_images, before any upload).
     `endpoint_url` points every AWS client at one endpoint (tests: a moto server on 127.0.0.1).
     """
     import boto3
@@ -38,13 +38,7 @@ def run_on_aws(
     requested_waivers = list(validate_waivers(waivers))
     if config.local:
         raise PrivmlError("config: a local-mode config (local KMS aliases) cannot run on AWS")
-    if not config.code.custom_image:
-        missing = packaging.missing_dependency_wheels(config.code.wheelhouse)
-        if missing:
-            raise PrivmlError(
-                "code.wheelhouse: jobs run in network isolation and cannot pip install; no wheel for "
-                f"{', '.join(missing)} (or set code.custom_image: true for images that hold them)"
-            )
+    image_checks = check_images(config)
 
     definition, artifacts = build_definition_with_artifacts(config)
     endpoint_config = endpoint_config_request(config, f"{config.pipeline_name}-model")
@@ -109,4 +103,22 @@ def run_on_aws(
         "warnings": [f.to_dict() for f in result.findings if not f.blocking],
         "uploaded": uploaded,
         "endpoint_config": endpoint_config,
+        "image_checks": image_checks,
     }
+
+
+def check_images(config: PipelineConfig) -> dict[str, dict]:
+    """Before anything is uploaded: every role's image has a profile privml can run on, and the wheelhouse
+    resolves offline for each profile with pip's resolver (PrivmlError, exit 2, naming the field)."""
+    from pipelines.images import require_usable
+    from pipelines.wheelhouse import check_profile
+
+    chosen = require_usable(config)
+    by_profile = {}
+    for role_image in chosen.values():
+        if role_image.profile.name not in by_profile:
+            by_profile[role_image.profile.name] = check_profile(role_image.profile, config.code.wheelhouse,
+                                                                offline_only=True)
+    return {role: {**role_image.to_dict(), "check": by_profile[role_image.profile.name].how,
+                   "detail": by_profile[role_image.profile.name].detail}
+            for role, role_image in chosen.items()}

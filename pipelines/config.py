@@ -91,24 +91,78 @@ class Instances(_Model):
     endpoint: Instance = Instance(type="ml.m5.large")
 
 
-class Images(_Model):
-    """Container image URIs. The defaults are resolved from the SDK's image registry for the region
-    (scikit-learn framework image) when left empty."""
+DEFAULT_IMAGE_PROFILE = "sklearn-1.4-2-py312"
+IMAGE_ROLES = ("processing", "training", "inference")
 
-    processing: str | None = None
-    training: str | None = None
-    inference: str | None = None
-    sklearn_version: str = "1.2-1"
+
+class ImageChoice(_Model):
+    """One role's image: a profile (pipelines/images/profiles/) and, optionally, an explicit URI of an
+    image that profile describes (a mirror in your own ECR, a tag of the privml image)."""
+
+    profile: str
+    uri: str | None = None
+
+    @field_validator("profile")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        from pipelines.images.profiles import all_profiles
+
+        if value not in all_profiles():
+            raise ValueError(f"no image profile {value!r} (known: {', '.join(sorted(all_profiles()))})")
+        return value
+
+
+class Images(_Model):
+    """The container images of the jobs and the endpoint, by image profile (`privml image --list`).
+
+    `profile` applies to every role that does not choose its own; a stock SageMaker image is resolved from
+    the SDK's image registry for the region, the privml image from your account's ECR repository."""
+
+    profile: str = DEFAULT_IMAGE_PROFILE
+    processing: ImageChoice | None = None
+    training: ImageChoice | None = None
+    inference: ImageChoice | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _explicit_uris_name_their_profile(cls, raw: Any) -> Any:
+        if isinstance(raw, dict):
+            if "sklearn_version" in raw:
+                raise ValueError("sklearn_version: replaced by images.profile (e.g. sklearn-1.4-2-py312; "
+                                 "`privml image --list` shows the profiles)")
+            for role in IMAGE_ROLES:
+                if isinstance(raw.get(role), str):
+                    raise ValueError(f"{role}: an explicit image URI must name its image profile: "
+                                     f"{{uri: ..., profile: ...}} (`privml image --list` shows the profiles)")
+        return raw
+
+    @field_validator("profile")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        return ImageChoice._known(value)
+
+    def choice(self, role: str) -> tuple[str, ImageChoice]:
+        """(the config field that decides, the choice) for a role."""
+        explicit = getattr(self, role)
+        if explicit is not None:
+            return f"images.{role}", explicit
+        return "images.profile", ImageChoice(profile=self.profile)
 
 
 class Code(_Model):
     """How the job code and its dependencies reach jobs that cannot reach the internet."""
 
-    # A directory of wheels for privml's runtime dependencies that the images lack (made with
-    # `pip download --only-binary=:all: --platform ... -d DIR`). Required to run on AWS unless
-    # `custom_image` says the images already hold them.
+    # A directory of wheels for privml's job requirement set, built for the image profile's Python, ABI and
+    # platform by `privml wheelhouse --profile P -o DIR`. Required on AWS unless the image holds privml.
     wheelhouse: Path | None = None
-    custom_image: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and "custom_image" in raw:
+            raise ValueError("custom_image: replaced by image profiles: an image that holds privml is "
+                             "`images: {profile: privml}` (see `privml image`)")
+        return raw
 
 
 class Privacy(_Model):
@@ -253,6 +307,11 @@ class PipelineConfig(_Model):
             raise PrivmlError(f"{path}: not valid YAML{where}") from None
         if sdk_config is None:
             sdk_config = load_sdk_config()
+        # A relative code.wheelhouse is relative to the config file, not to wherever privml is run from.
+        code = raw.get("code") if isinstance(raw, dict) else None
+        if isinstance(code, dict) and isinstance(code.get("wheelhouse"), str) and not _PLACEHOLDER.search(
+                code["wheelhouse"]) and not Path(code["wheelhouse"]).is_absolute():
+            raw = {**raw, "code": {**code, "wheelhouse": str(path.parent / code["wheelhouse"])}}
         return cls.from_mapping(raw, source=str(path), sdk_config=sdk_config)
 
     @classmethod

@@ -80,20 +80,11 @@ def build_definition_with_artifacts(
 
 
 def images(config: PipelineConfig) -> dict[str, str]:
-    from sagemaker.core import image_uris
+    """The image URI of each role, from its image profile (pipelines/images/); no usability check here:
+    `run --aws`, `deploy --aws` and `run --local` refuse a profile privml cannot run on."""
+    from pipelines.images import role_images
 
-    def resolve(explicit: str | None, instance_type: str) -> str:
-        if explicit:
-            return explicit
-        return image_uris.retrieve(
-            "sklearn", config.region, version=config.images.sklearn_version, instance_type=instance_type
-        )
-
-    return {
-        "processing": resolve(config.images.processing, config.instances.processing.type),
-        "training": resolve(config.images.training, config.instances.training.type),
-        "inference": resolve(config.images.inference, config.instances.endpoint.type),
-    }
+    return {role: chosen.uri for role, chosen in role_images(config).items()}
 
 
 def _key(config: PipelineConfig, purpose: str) -> str:

@@ -4,6 +4,10 @@ Each job's code input is a bundle directory: the entry script plus `wheels/` hol
 `privml` library and, when configured, the wheels of its runtime dependencies. The entry script runs
 `pip install --no-index --find-links <code>/wheels privml` when privml is not importable.
 
+The wheel declares the job requirement set (pyproject's dependencies minus the names
+`[tool.privml.requirements]` keeps on the user's machine) and a `serve` extra with the serving stack, so
+what a job installs is exactly what `privml wheelhouse` downloads and the resolution check proves.
+
 The privml wheel is assembled here with zipfile rather than by `pip wheel`: building through pip
 needs a build backend from PyPI (build isolation) or the `wheel` package, and a definition must be
 buildable with no network at all. The archive is deterministic (fixed timestamps, sorted entries),
@@ -26,9 +30,7 @@ from privml.errors import PrivmlError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The library the jobs import; the orchestration packages (pipelines/) stay on the user's machine.
 SHIPPED_PACKAGES = ("privml", "inference")  # the model artifact carries the serving handler
-# Orchestration-only requirements: the jobs never import them, and the SageMaker SDK alone pulls
-# in hundreds of megabytes (mlflow) that a wheelhouse would have to carry for nothing.
-NOT_SHIPPED_REQUIREMENTS = frozenset({"sagemaker"})
+SERVE_EXTRA = "serve"
 _DATA_SUFFIXES = (".py", ".typed", ".json", ".yaml", ".yml", ".html", ".css", ".txt", ".csv", ".j2")
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -38,7 +40,14 @@ class Project:
     name: str
     version: str
     requires_python: str
+    # What the jobs import: the privml wheel's Requires-Dist. The SageMaker SDK alone would add hundreds of
+    # megabytes (mlflow) to a wheelhouse for nothing, and moto is a test double.
     requirements: tuple[str, ...]
+    serving_requirements: tuple[str, ...] = ()  # the wheel's `serve` extra
+    orchestration_requirements: tuple[str, ...] = ()  # never shipped
+
+    def requirement_set(self, *, serving: bool = False) -> tuple[str, ...]:
+        return self.requirements + (self.serving_requirements if serving else ())
 
 
 def normalize(name: str) -> str:
@@ -58,10 +67,45 @@ def read_project(root: Path = REPO_ROOT) -> Project:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise PrivmlError(f"{root / 'pyproject.toml'}: cannot read the project metadata ({exc})") from None
     project = doc["project"]
-    requirements = tuple(
-        r for r in project.get("dependencies", []) if requirement_name(r) not in NOT_SHIPPED_REQUIREMENTS
-    )
-    return Project(project["name"], project["version"], project.get("requires-python", ""), requirements)
+    groups = doc.get("tool", {}).get("privml", {}).get("requirements", {})
+    orchestration = {normalize(n) for n in groups.get("orchestration", [])}
+    serving = {normalize(n) for n in groups.get("serving", [])}
+    dependencies = list(project.get("dependencies", []))
+    unknown = (orchestration | serving) - {requirement_name(r) for r in dependencies}
+    if unknown:
+        raise PrivmlError(f"pyproject.toml: [tool.privml.requirements] names {', '.join(sorted(unknown))}, "
+                          "which are not in project.dependencies")
+
+    def group(names: set[str] | None) -> tuple[str, ...]:
+        if names is None:
+            return tuple(r for r in dependencies if requirement_name(r) not in orchestration | serving)
+        return tuple(r for r in dependencies if requirement_name(r) in names)
+
+    return Project(project["name"], project["version"], project.get("requires-python", ""), group(None),
+                   group(serving), group(orchestration))
+
+
+def _in_extra(requirement: str, extra: str) -> str:
+    """`uvloop>=0.19; sys_platform != 'win32'` -> `uvloop>=0.19; (sys_platform != "win32") and extra == "serve"`."""
+    from packaging.requirements import Requirement
+
+    parsed = Requirement(requirement)
+    condition = f'extra == "{extra}"'
+    marker = f"({parsed.marker}) and {condition}" if parsed.marker else condition
+    parsed.marker = None
+    return f"{parsed}; {marker}"
+
+
+def wheel_metadata(project: Project) -> str:
+    """The METADATA of the privml wheel: the job requirement set, and the serving stack as the `serve` extra."""
+    lines = ["Metadata-Version: 2.1", f"Name: {project.name}", f"Version: {project.version}"]
+    if project.requires_python:
+        lines.append(f"Requires-Python: {project.requires_python}")
+    lines += [f"Requires-Dist: {r}" for r in project.requirements]
+    if project.serving_requirements:
+        lines.append(f"Provides-Extra: {SERVE_EXTRA}")
+        lines += [f"Requires-Dist: {_in_extra(r, SERVE_EXTRA)}" for r in project.serving_requirements]
+    return "\n".join(lines) + "\n"
 
 
 def _record_hash(data: bytes) -> str:
@@ -84,16 +128,8 @@ def build_privml_wheel(out_dir: Path, root: Path = REPO_ROOT) -> Path:
     project = read_project(root)
     dist = f"{normalize(project.name).replace('-', '_')}-{project.version}"
     info = f"{dist}.dist-info"
-    metadata = [
-        "Metadata-Version: 2.1",
-        f"Name: {project.name}",
-        f"Version: {project.version}",
-    ]
-    if project.requires_python:
-        metadata.append(f"Requires-Python: {project.requires_python}")
-    metadata += [f"Requires-Dist: {r}" for r in project.requirements]
     entries = _package_files(root)
-    entries.append((f"{info}/METADATA", ("\n".join(metadata) + "\n").encode()))
+    entries.append((f"{info}/METADATA", wheel_metadata(project).encode()))
     entries.append(
         (f"{info}/WHEEL", b"Wheel-Version: 1.0\nGenerator: privml\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
     )
@@ -113,17 +149,6 @@ def build_privml_wheel(out_dir: Path, root: Path = REPO_ROOT) -> Path:
             archive.writestr(item, data)
     tmp.replace(target)
     return target
-
-
-def wheel_names(wheelhouse: Path) -> set[str]:
-    """Normalized distribution names of the wheels in a directory."""
-    return {normalize(path.name.split("-", 1)[0]) for path in wheelhouse.glob("*.whl")}
-
-
-def missing_dependency_wheels(wheelhouse: Path | None, root: Path = REPO_ROOT) -> list[str]:
-    """privml's runtime requirements that have no wheel in the wheelhouse."""
-    have = wheel_names(wheelhouse) if wheelhouse and wheelhouse.is_dir() else set()
-    return sorted(name for name in map(requirement_name, read_project(root).requirements) if name not in have)
 
 
 def make_bundle(entry_script: Path, bundle_dir: Path, privml_wheel: Path, wheelhouse: Path | None) -> Path:

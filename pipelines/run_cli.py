@@ -93,6 +93,11 @@ def summary(record: dict[str, Any]) -> str:
     for step in record.get("steps", []):
         extra = f" (cache {step['cache']})" if step.get("cache") == "hit" else ""
         lines.append(f"  {step['name']:<12} {step['status']:<10} {step['seconds']:>6.1f}s{extra}")
+    image_checks = (record.get("image_checks") or {}).values()
+    for profile, how, detail in sorted({(c.get("profile"), c.get("checked"), c.get("detail")) for c in image_checks},
+                                       key=str):
+        flag = " — UNCHECKED" if how == "unchecked" else ""
+        lines.append(f"  dependencies: image profile {profile}: {detail}{flag}")
     privacy = record.get("privacy") or {}
     if privacy:
         risk = privacy.get("risk") or {}

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.local import records
+from pipelines.local.dependencies import DependencyCheck
 from pipelines.local.executor import LocalExecutor
 from pipelines.local.progress import Progress
 from privml.errors import CheckFailed, PrivmlError
@@ -230,10 +231,16 @@ def run_local(
     store.put_bytes(f"{base}/policy/policy.yaml", policy_text, key_id=data_key)
     del raw
 
+    # Each step's image profile, proved while the definition builds; refused before any job starts.
+    dependency_check = DependencyCheck(config)
     _say(quiet, "building the pipeline definition (offline) …")
     t0 = time.perf_counter()
     definition = build_definition(config, local_store=store)
     build_seconds = time.perf_counter() - t0
+    image_checks = dependency_check.result(definition)
+    for profile in dependency_check.unchecked():
+        _say(quiet, f"dependencies UNCHECKED for image profile {profile}: no wheelhouse is configured and pip "
+                    "could not reach the package index (the run record says so)")
     audit_result = _audit(definition, config, waivers)
     # The exact definition this run executed (the one `privml run --aws` would upsert): re-auditable with
     # `privml audit`. It holds URIs, key aliases and settings, no data and no secrets (the audit checks).
@@ -247,6 +254,7 @@ def run_local(
         progress=progress,
         jobs_read_keys=bool(policy_keys),
         record_extra={"data": described, "policy": policy_source, "audit": audit_result,
+                      "image_checks": image_checks,
                       "waivers": list(waivers), "build_seconds": round(build_seconds, 3)},
     )
     record = executor.run()

@@ -71,6 +71,9 @@ def install_shipped_wheels(hd: HostDir, search_dirs: list[Path]) -> list[str]:
     layer = hd.root / IMAGE_LAYER
     layer.mkdir(exist_ok=True)
     wheels = sorted({w for d in search_dirs if d.is_dir() for w in d.rglob("*.whl")})
+    # A wheelhouse built for the image profile's Python (say cp312) cannot load in this interpreter; the
+    # dependency check proved it for the profile, and here this interpreter's own packages stand in for it.
+    wheels = [w for w in wheels if _runs_here(w)]
     installed: dict[str, list[str]] = {}
     for wheel in wheels:
         with zipfile.ZipFile(wheel) as zf:
@@ -98,6 +101,17 @@ def install_shipped_wheels(hd: HostDir, search_dirs: list[Path]) -> list[str]:
                 "wheelhouse provides (pip install --no-index would fail)"
             )
     return sorted(installed)
+
+
+def _runs_here(wheel: Path) -> bool:
+    from packaging.tags import sys_tags
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    try:
+        tags = parse_wheel_filename(wheel.name)[3]
+    except InvalidWheelFilename:
+        return True  # not ours to judge: unpacking it fails or succeeds as before
+    return not tags.isdisjoint(set(sys_tags()))
 
 
 def check_requirements(requirements: Path | None, shipped: list[str]) -> None:

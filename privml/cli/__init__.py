@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "privml.cli.keys",  # keys, encrypt, decrypt
     "pipelines.cli",  # pipeline definition, audit, iam-policy
     "pipelines.run_cli",  # run --local/--aws, runs
+    "pipelines.images_cli",  # image, wheelhouse
     "inference.cli",  # serve, credentials, capture, deploy, invoke
 ]
 

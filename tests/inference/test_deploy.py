@@ -16,7 +16,7 @@ from privml.cli import main
 from privml.errors import CheckFailed
 
 ACCOUNT, REGION = "123456789012", "us-east-1"  # moto's fake account; a region inside tests only
-IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/sklearn-inference:1.2-1"
+IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/sklearn-inference:1.4-2-py312"  # a mirror of the stock image
 MODEL_DATA = "s3://privml-test-bucket/privml/runs/r1/model/model.tar.gz"
 
 
@@ -28,7 +28,7 @@ def raw_config(**overrides) -> dict:
         "kms": {p: f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{p}-0000-1111-2222-333344445555"
                 for p in ("data", "volume", "model", "endpoint", "capture")},
         "network": {"subnets": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-0123456789abcdef0"]},
-        "images": {"inference": IMAGE},
+        "images": {"inference": {"uri": IMAGE, "profile": "sklearn-1.4-2-py312"}},
     }
     raw.update(overrides)
     return raw

@@ -66,7 +66,7 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 def test_run_upserts_pipeline_uploads_code_and_starts_execution(
     built: Built, aws: dict[str, Any], sdk_config_file: Path
 ) -> None:
-    config = make_config(code={"custom_image": True}, pipeline_name="privml-aws-test")
+    config = make_config(images={"profile": "privml"}, pipeline_name="privml-aws-test")
     record = run_on_aws(config, boto_session=aws["session"], endpoint_url=aws["endpoint"])
     assert record["waivers"] == [] and record["updated"] is False
 
@@ -92,7 +92,7 @@ def test_run_upserts_pipeline_uploads_code_and_starts_execution(
 def test_run_refuses_on_finding_unless_waived_and_records_the_waiver(
     aws: dict[str, Any], sdk_config_file: Path
 ) -> None:
-    config = make_config(code={"custom_image": True}, pipeline_name="privml-no-vpc", network={})
+    config = make_config(images={"profile": "privml"}, pipeline_name="privml-no-vpc", network={})
     with pytest.raises(CheckFailed, match="PRIVML-JOB-004"):
         run_on_aws(config, boto_session=aws["session"], endpoint_url=aws["endpoint"])
     names = [p["PipelineName"] for p in aws["sagemaker"].list_pipelines()["PipelineSummaries"]]
@@ -105,8 +105,8 @@ def test_run_refuses_on_finding_unless_waived_and_records_the_waiver(
     assert "PRIVML-JOB-004" in execution["PipelineExecutionDescription"]
 
 
-def test_run_needs_a_wheelhouse_or_a_custom_image(tmp_path: Path) -> None:
-    with pytest.raises(PrivmlError, match=r"code\.wheelhouse"):
+def test_run_needs_a_wheelhouse_or_the_privml_image(tmp_path: Path) -> None:
+    with pytest.raises(PrivmlError, match=r"^code\.wheelhouse: .*privml wheelhouse --profile sklearn-1\.4-2-py312"):
         run_on_aws(make_config())
     with pytest.raises(PrivmlError, match="local"):
         from pipelines.config import PipelineConfig

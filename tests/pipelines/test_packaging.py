@@ -22,13 +22,20 @@ def test_wheel_is_deterministic_and_complete(tmp_path: Path) -> None:
     assert not any("__pycache__" in n for n in names)
 
 
-def test_missing_dependency_wheels(tmp_path: Path) -> None:
-    requirements = [packaging.requirement_name(r) for r in packaging.read_project().requirements]
-    assert "sagemaker" not in requirements and "pydantic" in requirements
-    assert packaging.missing_dependency_wheels(None) == sorted(requirements)
-    for name in requirements[1:]:
-        (tmp_path / f"{name.replace('-', '_')}-1.0-py3-none-any.whl").write_bytes(b"")
-    assert packaging.missing_dependency_wheels(tmp_path) == [requirements[0]]
+def test_job_requirement_set_leaves_orchestration_and_serving_out() -> None:
+    project = packaging.read_project()
+    jobs = {packaging.requirement_name(r) for r in project.requirements}
+    serving = {packaging.requirement_name(r) for r in project.serving_requirements}
+    orchestration = {packaging.requirement_name(r) for r in project.orchestration_requirements}
+    assert {"sagemaker", "moto"} <= orchestration and not jobs & (orchestration | serving)
+    assert serving == {"uvicorn", "httptools", "uvloop", "starlette"}
+    assert "pydantic" in jobs
+    # together they are exactly what `pip install .` installs
+    import tomllib
+
+    declared = tomllib.loads((packaging.REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert sorted(project.requirements + project.serving_requirements + project.orchestration_requirements) == sorted(
+        declared)
 
 
 def test_bundle_layout_and_bad_paths(tmp_path: Path) -> None:
