@@ -38,6 +38,7 @@ How = Literal["wheelhouse", "index", "image", "unchecked"]
 REQUIREMENTS_FILE = "requirements.txt"
 BUILD_REQUIREMENTS_FILE = "build-requirements.txt"  # privml image only: what builds privml's wheel
 _PIP_TIMEOUT_SECONDS = 900
+MIN_PIP = "24.2"  # the first pip whose `install --python-version` applies Requires-Python for that version
 _NO_MATCH = re.compile(r"No matching distribution found for ([A-Za-z0-9][A-Za-z0-9._\-\[\]]*)")
 _NO_VERSION = re.compile(r"Could not find a version that satisfies the requirement ([^\s]+)")
 _NETWORK_MARKERS = ("NewConnectionError", "Failed to establish a new connection", "Temporary failure in name",
@@ -81,7 +82,22 @@ def _isolated_env() -> dict[str, str]:
     return env
 
 
+def _require_pip() -> None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.version import Version
+
+    try:
+        found = version("pip")
+    except PackageNotFoundError:
+        raise PrivmlError(f"the dependency check needs pip in {sys.executable}'s environment") from None
+    if Version(found) < Version(MIN_PIP):
+        raise PrivmlError(f"pip {found} checks Requires-Python against this interpreter, not the image's: "
+                          f"the dependency check needs pip >= {MIN_PIP} (pip install -U 'pip>={MIN_PIP}')")
+
+
 def _pip(args: list[str], *, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    _require_pip()
     try:
         return subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True,
                               timeout=_PIP_TIMEOUT_SECONDS, env=env, check=False)
