@@ -40,6 +40,8 @@ def plan(config: Any | None, *, tag: str | None = None) -> ImagePlan:
     else:
         account, region, domain = config.account_id, config.region, ecr_domain(config.partition)
     registry = f"{account}.dkr.ecr.{region}.{domain}"
+    # The repository encrypted under the config's data key (a named key), not an AWS-owned one.
+    encryption = "encryptionType=KMS" + (f",kmsKey={config.key_arn('data')}" if config is not None else "")
     repository = profile.image["repository"]
     uri = profile.uri(region=region, account=account, domain=domain, tag=tag)
     local = f"{repository}:{tag}"
@@ -48,7 +50,7 @@ def plan(config: Any | None, *, tag: str | None = None) -> ImagePlan:
     commands = [
         f"privml wheelhouse --profile {profile.name} -o {WHEELHOUSE_IN_CONTEXT}",
         f"aws ecr create-repository --region {quoted(region)} --repository-name {repository} "
-        "--image-scanning-configuration scanOnPush=true --encryption-configuration encryptionType=KMS "
+        f"--image-scanning-configuration scanOnPush=true --encryption-configuration {quoted(encryption)} "
         "--image-tag-mutability IMMUTABLE",
         f"aws ecr get-login-password --region {quoted(region)} | docker login --username AWS --password-stdin "
         f"{quoted(registry)}",

@@ -57,7 +57,7 @@ class DependencyCheck:
             chosen = self.chosen[role]
             resolution = self._by_profile[chosen.profile.name]
             out[name] = {**chosen.to_dict(), "checked": resolution.how, "detail": resolution.detail,
-                         "replaces": resolution.replaces}
+                         "replaces": resolution.replaces, "seconds": resolution.seconds}
         return out
 
     def unchecked(self) -> list[str]:

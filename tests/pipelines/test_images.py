@@ -135,6 +135,9 @@ def test_image_command_prints_build_and_push_for_the_configs_account(
     version = read_project().version
     lines = out.splitlines()
     assert "privml wheelhouse --profile privml -o docker/wheelhouse" in lines
+    assert (f"aws ecr create-repository --region eu-west-1 --repository-name privml --image-scanning-configuration "
+            f"scanOnPush=true --encryption-configuration encryptionType=KMS,kmsKey={key('data', 'eu-west-1')} "
+            "--image-tag-mutability IMMUTABLE") in lines
     assert (f"aws ecr get-login-password --region eu-west-1 | docker login --username AWS --password-stdin "
             f"{registry}") in lines
     assert f"DOCKER_BUILDKIT=1 docker build --platform linux/amd64 -f docker/Dockerfile -t privml:{version} ." in lines

@@ -150,3 +150,20 @@ def test_the_pre_upload_check_passes_with_the_complete_wheelhouse(default_wheelh
     assert {c["profile"] for c in checks.values()} == {DEFAULT_IMAGE_PROFILE}
     assert {c["check"] for c in checks.values()} == {"wheelhouse"}
     assert all(c["field"] == "images.profile" for c in checks.values())
+
+
+@pytest.mark.slow
+def test_privml_image_wheelhouse_holds_the_serving_stack_and_the_build_requirements(tmp_path: Path) -> None:
+    profile = get_profile("privml")
+    directory = _cache_root() / f"{profile.name}-{_cache_key(profile)}"
+    if not (directory / ".complete").is_file():
+        shutil.rmtree(directory, ignore_errors=True)
+        assert main(["wheelhouse", "--profile", "privml", "-o", str(directory)]) == 0
+        (directory / ".complete").write_text("")
+    resolution = check_wheelhouse(profile, directory)  # privml[serve], as docker/Dockerfile installs it
+    assert {"uvicorn", "starlette", "httptools"} <= set(resolution.packages)
+    assert not {"sagemaker", "moto"} & set(resolution.packages)
+    built_with = (directory / "build-requirements.txt").read_text()
+    assert "setuptools>=74.1" in built_with and any(w.name.startswith("setuptools-") for w in directory.iterdir())
+    listed = (directory / "requirements.txt").read_text()
+    assert "uvicorn" in listed and "sagemaker" not in listed
