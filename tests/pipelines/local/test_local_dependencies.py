@@ -59,3 +59,31 @@ def test_without_a_wheelhouse_the_index_resolution_is_recorded_as_such(tmp_path:
     assert resolution.packages["scikit-learn"].startswith("1.7.")
     again = check_against_index(get_profile(DEFAULT_IMAGE_PROFILE))
     assert again.detail.endswith("(cached on this machine)") and again.packages == resolution.packages
+
+
+def _wheel(directory: Path, filename: str, name: str) -> Path:
+    import zipfile
+
+    path = directory / filename
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(f"{name}/__init__.py", "")
+        archive.writestr(f"{name}-1.0.dist-info/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    return path
+
+
+def test_wheels_for_the_image_python_stay_out_of_the_local_job(tmp_path: Path) -> None:
+    """A wheelhouse built for the profile (cp312) cannot load in this interpreter: the local job uses this
+    interpreter's own packages instead, and only wheels that run here are unpacked."""
+    import sys
+
+    from pipelines.local import jobdir, runner
+
+    shipped = tmp_path / "code" / "wheels"
+    shipped.mkdir(parents=True)
+    other = "cp39" if sys.version_info[:2] != (3, 9) else "cp312"
+    _wheel(shipped, f"foreignpkg-1.0-{other}-{other}-manylinux_2_17_x86_64.whl", "foreignpkg")
+    _wheel(shipped, "purepkg-1.0-py3-none-any.whl", "purepkg")
+    hd = jobdir.make_host_dir(tmp_path / "job", "algo-1", ["algo-1"], mounted=False)
+    assert runner.install_shipped_wheels(hd, [tmp_path / "code"]) == ["purepkg"]
+    assert (hd.root / runner.IMAGE_LAYER / "purepkg").is_dir()
+    assert not (hd.root / runner.IMAGE_LAYER / "foreignpkg").exists()
