@@ -2,8 +2,10 @@
 
 The "image" is this interpreter's standard library and site-packages, read-only, without `.pth`
 processing (so the editable install of privml and the repository are invisible). The job's shipped
-wheels (any `*.whl` in its inputs, as `pip install --no-index --find-links <code>/wheels` would find
-them) are unpacked into the job's own image layer; privml is importable only from there. The
+wheels (any `*.whl` in its inputs that this interpreter can load, as `pip install --no-index --find-links
+<code>/wheels` would find them; wheels built for the image profile's Python are proved by the dependency
+check instead, pipelines/local/dependencies.py) are unpacked into the job's own image layer; privml is
+importable only from there. The
 interpreter runs isolated (`-I -S -B`) from a bootstrap copied into the job directory, with a cwd
 inside the job directory and HOME/TMPDIR pointing into it.
 """
