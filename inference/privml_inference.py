@@ -1,0 +1,47 @@
+"""The serving program of the model artifact: shipped as `code/privml_inference.py`, named by
+`SAGEMAKER_PROGRAM=privml_inference.py`.
+
+How the scikit-learn serving image loads it (sagemaker-containers 2.8.6 `_modules.import_module`, read
+from the toolkit's source): it copies `SAGEMAKER_SUBMIT_DIRECTORY` (/opt/ml/model/code) to /opt/ml/code,
+writes a `setup(packages=[''])` there and runs `pip install . -r requirements.txt` in it, then imports
+the module by name. So the name must be one nothing installed shadows (the privml wheel installs a
+top-level `inference` package: `inference.py` would import that package, not this file), and privml
+itself must come from the `requirements.txt` and `wheels/` beside this file (offline: `--no-index`),
+because nothing else in code/ survives the copy and install.
+
+It exports `model_fn` and `transform_fn` (and `respond`, which the privml image's container server,
+inference/container.py, calls directly): the scikit-learn container refuses `transform_fn` next
+to `input_fn`/`predict_fn`/`output_fn`, and only a `transform_fn` decides the response's status. With
+the separate functions the toolkit maps nothing but its own UnsupportedFormatError to a 4xx; every
+other exception becomes a 500 with Flask's traceback in the log, where an exception message could quote
+a request value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inference.handler import model_fn, respond
+
+__all__ = ["model_fn", "respond", "transform_fn"]
+
+
+def transform_fn(model: Any, body: bytes | str, content_type: str, accept: str) -> Any:
+    """One /invocations request → the toolkit's response, with the status `respond` chose."""
+    reply = respond(model, body, content_type, accept)
+    try:
+        from sagemaker_containers.beta.framework import worker
+    except ImportError:
+        return _inference_toolkit_reply(reply)
+    return worker.Response(response=reply.body, status=reply.status, mimetype=reply.content_type)
+
+
+def _inference_toolkit_reply(reply: Any) -> tuple[str, str]:
+    """sagemaker-inference (the multi-model server's toolkit) takes (body, type) and maps only its own
+    BaseInferenceToolkitError to a status; its error body is the message plus the traceback, so the
+    message is the value-free one and the traceback starts here."""
+    if reply.status == 200:
+        return reply.body, reply.content_type
+    from sagemaker_inference.errors import GenericInferenceToolkitError
+
+    raise GenericInferenceToolkitError(reply.status, reply.body, "privml refused the request") from None
