@@ -19,9 +19,28 @@ a request value.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
-from inference.handler import model_fn, respond
+
+def _installed_before_vendored() -> None:
+    """sagemaker-containers starts gunicorn with `--pythonpath` set to its own sys.path, which
+    pkg_resources has extended with setuptools' `_vendor` directory; gunicorn puts each entry it lacks
+    first, so setuptools' old vendored copies (typing_extensions, without what pydantic-core imports)
+    would shadow the installed packages privml needs. Vendored directories go last again."""
+    vendored = [entry for entry in sys.path if Path(entry).parts[-2:] == ("setuptools", "_vendor")]
+    for entry in vendored:
+        sys.path.remove(entry)
+        sys.path.append(entry)
+    loaded = sys.modules.get("typing_extensions")
+    if vendored and loaded is not None and "_vendor" in Path(getattr(loaded, "__file__", "") or "").parts:
+        del sys.modules["typing_extensions"]
+
+
+_installed_before_vendored()
+
+from inference.handler import model_fn, respond  # noqa: E402 - after the path fix above
 
 __all__ = ["model_fn", "respond", "transform_fn"]
 

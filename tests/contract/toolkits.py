@@ -129,8 +129,10 @@ class Container:
 
     def env(self, extra: dict[str, str]) -> dict[str, str]:
         keep = {k: v for k, v in os.environ.items() if k in ("HOME", "LANG", "LC_ALL", "TMPDIR")}
+        # no host pip configuration: the container's pip sees only what the artifact and image give it
         return {**keep, "PATH": f"{self.bin}:{self.image / 'bin'}:/usr/bin:/bin", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-                "PIP_NO_INPUT": "1", "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", **extra}
+                "PIP_NO_INPUT": "1", "PIP_CONFIG_FILE": os.devnull, "OMP_NUM_THREADS": "1",
+                "PYTHONDONTWRITEBYTECODE": "1", **extra}
 
 
 def new_container(root: Path) -> Container:

@@ -2,11 +2,16 @@
 step, then gunicorn with the framework module), except that gunicorn binds 127.0.0.1, not 0.0.0.0:
 tests listen on loopback only. nginx is off (SAGEMAKER_USE_NGINX=false, a setting the toolkit reads)."""
 
+import logging
 import os
 import subprocess
 
-from sagemaker_containers import _server
-from sagemaker_containers.beta.framework import env
+# the image's `serve` is sagemaker_sklearn_container.serving:serving_entrypoint, whose module configures
+# logging this way at import
+logging.basicConfig(format="%(asctime)s %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
+
+from sagemaker_containers import _server  # noqa: E402
+from sagemaker_containers.beta.framework import env  # noqa: E402
 
 _popen = subprocess.Popen
 
