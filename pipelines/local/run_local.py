@@ -154,26 +154,32 @@ def _figures(store: Any, artifacts: dict[str, Any]) -> tuple[dict[str, Any] | No
 
 def _endpoint(model_uri: str, workspace: Path, df: Any, policy_text: bytes) -> dict[str, Any]:
     """Serve the model artifact the way the serving container does and send it a smoke request of a few
-    raw rows (the model's PrivacyTransformer anonymizes them before the model sees them): model.tar.gz
-    unpacked into a private directory laid out like /opt/ml, code/ copied, its requirements checked for
-    an offline install, the program imported by SAGEMAKER_PROGRAM from the copy (inference.container),
-    served on 127.0.0.1 behind the workspace's TLS certificate (on AWS the front end terminates TLS)."""
-    import tempfile
-
+    raw rows (the model's PrivacyTransformer anonymizes them before the model sees them)."""
     import yaml
 
-    from inference.container import load_artifact, start_container, unpack_artifact
-    from inference.tls import ensure_tls_material
-    from pipelines.definition import SERVING_ENV
     from privml.crypto.objectstore import LocalObjectStore
 
     label = next((name for name, col in (yaml.safe_load(policy_text) or {}).get("columns", {}).items()
                   if (col or {}).get("role") == "label"), None)
     rows = df.head(_SMOKE_ROWS).drop(columns=[label] if label in df.columns else [])
-    body = rows.to_csv(index=False).encode()
+    return smoke_request(LocalObjectStore.open(workspace).get_bytes(model_uri), workspace,
+                         rows.to_csv(index=False).encode(), len(rows))
+
+
+def smoke_request(archive: bytes, workspace: Path, body: bytes, rows: int) -> dict[str, Any]:
+    """model.tar.gz unpacked into a private directory laid out like /opt/ml, code/ copied, its
+    requirements checked for an offline install, the program imported by SAGEMAKER_PROGRAM from the copy
+    (inference.container, with the environment the pipeline gives the model), served on 127.0.0.1
+    behind the workspace's TLS certificate (on AWS the front end terminates TLS), one CSV request sent."""
+    import tempfile
+
+    from inference.container import load_artifact, start_container, unpack_artifact
+    from inference.tls import ensure_tls_material
+    from pipelines.definition import SERVING_ENV
+
     tls = ensure_tls_material(workspace)
     with tempfile.TemporaryDirectory(prefix="privml-serving-") as base:
-        unpack_artifact(LocalObjectStore.open(workspace).get_bytes(model_uri), Path(base))
+        unpack_artifact(archive, Path(base))
         container = start_container(load_artifact(Path(base), SERVING_ENV), certfile=str(tls.certfile),
                                     keyfile=str(tls.keyfile))
         try:
@@ -188,7 +194,7 @@ def _endpoint(model_uri: str, workspace: Path, df: Any, policy_text: bytes) -> d
                     status, payload = resp.status, resp.read()
             except urllib.error.HTTPError as exc:
                 status, payload = exc.code, b""
-            smoke = {"status": status, "rows": len(rows), "seconds": round(time.perf_counter() - t0, 3),
+            smoke = {"status": status, "rows": rows, "seconds": round(time.perf_counter() - t0, 3),
                      "predictions": len(json.loads(payload).get("predictions", [])) if status == 200 and payload
                      and payload.startswith(b"{") else None}
         finally:
