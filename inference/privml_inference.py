@@ -46,21 +46,10 @@ __all__ = ["model_fn", "respond", "transform_fn"]
 
 
 def transform_fn(model: Any, body: bytes | str, content_type: str, accept: str) -> Any:
-    """One /invocations request → the toolkit's response, with the status `respond` chose."""
+    """One /invocations request → sagemaker-containers' Flask response, with the status `respond` chose.
+    (Single-model endpoints of the scikit-learn images serve through sagemaker-containers; the privml
+    image's server calls `respond` itself.)"""
+    from sagemaker_containers.beta.framework import worker
+
     reply = respond(model, body, content_type, accept)
-    try:
-        from sagemaker_containers.beta.framework import worker
-    except ImportError:
-        return _inference_toolkit_reply(reply)
     return worker.Response(response=reply.body, status=reply.status, mimetype=reply.content_type)
-
-
-def _inference_toolkit_reply(reply: Any) -> tuple[str, str]:
-    """sagemaker-inference (the multi-model server's toolkit) takes (body, type) and maps only its own
-    BaseInferenceToolkitError to a status; its error body is the message plus the traceback, so the
-    message is the value-free one and the traceback starts here."""
-    if reply.status == 200:
-        return reply.body, reply.content_type
-    from sagemaker_inference.errors import GenericInferenceToolkitError
-
-    raise GenericInferenceToolkitError(reply.status, reply.body, "privml refused the request") from None
