@@ -1,7 +1,9 @@
-"""The SageMaker inference handler: `model_fn`, `input_fn`, `predict_fn`, `output_fn`.
+"""The SageMaker inference handler: `model_fn`, `input_fn`, `predict_fn`, `output_fn`, and `respond`.
 
-Shipped as `code/inference.py` in the model artifact so the SageMaker scikit-learn serving container
-finds it, and used by the local endpoint. The model is a scikit-learn Pipeline whose first step
+Part of the privml wheel (`inference.handler`); the model artifact's serving program
+(`code/privml_inference.py`, from inference/privml_inference.py) imports it once the serving toolkit has
+installed privml from the artifact's wheels, and the local endpoint and the privml image's container
+server (inference/container.py) use it directly. The model is a scikit-learn Pipeline whose first step
 ("privacy") is the fitted PrivacyTransformer, so each request is anonymized before any model step
 sees it; `model_fn` refuses a pipeline without it.
 
@@ -10,6 +12,9 @@ columnar, or `{"instances": ...}`), parsed by `privml.serving.payloads`. Respons
 label per line) or JSON (`{"predictions": [{"label": ..., "probabilities": {...}}]}`) per the Accept header.
 
 Error messages name columns, rows and problems, never a value from the request (invariant 1).
+`respond` runs one request start to finish and turns every failure into its HTTP status (413, 415, 400,
+406, 503, 500) with such a message, so no exception (and no traceback that could quote a value) leaves
+the handler.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
 import weakref
 from collections.abc import Sequence
@@ -27,31 +33,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-
-def _bootstrap_privml() -> None:
-    """In the serving container (network isolation: no PyPI) privml comes from the wheelhouse the
-    model artifact ships beside this file: `code/wheels/`."""
-    import importlib.util
-
-    if importlib.util.find_spec("privml") is not None:
-        return
-    import subprocess
-    import sys
-
-    wheels = Path(__file__).resolve().parent / "wheels"
-    if not wheels.is_dir():
-        raise ImportError(f"privml is not installed and no wheelhouse at {wheels}")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--find-links", str(wheels), "privml"],
-                   check=True)
-
-
-_bootstrap_privml()
-
-from privml.errors import PrivmlError  # noqa: E402 - after the bootstrap above
-from privml.serving import MAX_ROWS  # noqa: E402
-from privml.serving.cells import cell_text  # noqa: E402
-from privml.serving.compiled import CompiledModel, compile_model  # noqa: E402
-from privml.serving.payloads import (  # noqa: E402 - re-exported: the handler's names for its callers
+from privml.errors import KeyUnavailable, PrivmlError
+from privml.serving import MAX_ROWS
+from privml.serving.cells import cell_text
+from privml.serving.compiled import CompiledModel, compile_model
+from privml.serving.payloads import (  # re-exported: the handler's names for its callers
     CSV,
     JSON,
     SUPPORTED,
@@ -70,12 +56,37 @@ from privml.serving.payloads import (  # noqa: E402 - re-exported: the handler's
 )
 
 __all__ = [
-    "CSV", "JSON", "SUPPORTED", "Batch", "ColumnPlan", "InvalidInput", "NotAcceptable", "Prediction", "RowColumns",
-    "UnsupportedContentType", "check_model", "choose_accept", "column_plan", "compiled_model", "input_fn",
-    "media_type", "model_fn", "output_fn", "parse_csv", "parse_json", "parse_payload", "predict_fn", "to_frame",
+    "CSV",
+    "JSON",
+    "SUPPORTED",
+    "Batch",
+    "ColumnPlan",
+    "InvalidInput",
+    "NotAcceptable",
+    "Prediction",
+    "Reply",
+    "RowColumns",
+    "UnsupportedContentType",
+    "check_model",
+    "choose_accept",
+    "column_plan",
+    "compiled_model",
+    "input_fn",
+    "media_type",
+    "model_fn",
+    "output_fn",
+    "parse_csv",
+    "parse_json",
+    "parse_payload",
+    "predict_fn",
+    "respond",
+    "to_frame",
 ]
 
 PRIVACY_STEP = "privacy"
+MAX_PAYLOAD = 6 * 1024 * 1024  # SageMaker real-time endpoints: 6 MB per request
+
+log = logging.getLogger("privml.endpoint")
 
 
 @dataclass
@@ -278,3 +289,48 @@ def output_fn(prediction: Prediction, accept: str) -> tuple[str, str]:
     else:
         rows = [{"label": _label(lab)} for lab in prediction.labels]
     return json.dumps({"predictions": rows}), JSON
+
+
+# --------------------------------------------------------------------------------------------------
+# one request, start to finish: what the serving containers' transform_fn runs
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: str
+    content_type: str
+
+
+def _refused(status: int, message: str) -> Reply:
+    log.warning("invocation refused: %d %s", status, message)  # the message names problems, never values
+    return Reply(status, json.dumps({"error": message}), JSON)
+
+
+def respond(model: Any, body: bytes | str, content_type: str | None, accept: str | None, *,
+            max_payload: int = MAX_PAYLOAD) -> Reply:
+    """Parse, score and serialize one request. Never raises: bad input is the matching 4xx, a key store
+    the endpoint cannot use 503, a bug 500, each with a message that quotes nothing from the request."""
+    try:
+        size = len(body) if isinstance(body, bytes) else len(body.encode("utf-8", "surrogatepass"))
+        if size > max_payload:
+            return _refused(413, f"payload exceeds {max_payload} bytes")
+        if not content_type:
+            raise InvalidInput("missing Content-Type; send text/csv or application/json")
+        kind = choose_accept(accept, content_type)
+        data = input_fn(body, content_type)
+        try:
+            prediction = predict_fn(data, model)
+        except (InvalidInput, KeyUnavailable):
+            raise
+        except Exception as exc:  # input that parsed but the model cannot score; the text may quote a value
+            return _refused(400, f"the model could not score the request ({type(exc).__name__})")
+        text, out_type = output_fn(prediction, kind)
+    except InvalidInput as exc:
+        return _refused(exc.status, str(exc))
+    except KeyUnavailable:
+        return _refused(503, "the endpoint cannot use its privacy keys")
+    except Exception as exc:  # a bug: the type only, the message may quote a value
+        log.error("internal error handling a request: %s", type(exc).__name__)
+        return Reply(500, json.dumps({"error": "internal error"}), JSON)
+    return Reply(200, text, out_type)

@@ -42,10 +42,14 @@ JOB_SCRIPTS = {
     EVALUATE: Path("processing/evaluate.py"),
 }
 PROC = "/opt/ml/processing"
+# The serving toolkit `pip install`s the program's directory (code/) offline: "false" turns pip's build
+# isolation off (pip reads PIP_NO_BUILD_ISOLATION inverted), so that step builds with the image's own
+# setuptools instead of fetching one (see inference/privml_inference.py).
 SERVING_ENV = {
-    "SAGEMAKER_PROGRAM": "inference.py",
+    "SAGEMAKER_PROGRAM": "privml_inference.py",
     "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
     "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+    "PIP_NO_BUILD_ISOLATION": "false",
 }
 
 

@@ -4,7 +4,8 @@ Thin on purpose: the contract is read and the work done by `privml.models.traini
 Channels `train`, `validation` (data.csv, anonymized, with the label) and `transformer` (transformer.skops,
 policy.yaml) under /opt/ml/input/data/<channel> or $SM_CHANNEL_<NAME>; hyperparameters from
 hyperparameters.json, $SM_HPS and `--name value` arguments: model (hgb | logreg | dp_logreg | dp_nb |
-dp_rf), dp_epsilon, label, seed. Writes model.skops, metadata.json and code/inference.py to $SM_MODEL_DIR.
+dp_rf), dp_epsilon, label, seed. Writes model.skops, metadata.json and code/ (the serving program, its
+requirements.txt and this job's wheels; see privml.models.training) to $SM_MODEL_DIR.
 On failure: a one-line reason in /opt/ml/output/failure, a non-zero exit, nothing in the model directory.
 """
 
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         env = TrainingEnv.from_environ(argv=argv)
         failure = env.failure_path
-        metadata = run_training_job(env)
+        metadata = run_training_job(env, wheelhouse=Path(__file__).resolve().parent / "wheels")
     except PrivmlError as exc:
         message = f"privml training failed: {exc}"
         write_failure(failure, message)

@@ -1,5 +1,5 @@
 """`privml run --local`: sample or user data → policy → definition (built offline) → audit → local
-execution → local HTTPS endpoint + smoke request → run record.
+execution → the model artifact served as the serving container loads it + smoke request → run record.
 
 Nothing here reaches the network beyond loopback: the definition is built under moto with the SDK's
 telemetry off, the jobs run without network, the endpoint listens on 127.0.0.1.
@@ -154,37 +154,56 @@ def _figures(store: Any, artifacts: dict[str, Any]) -> tuple[dict[str, Any] | No
 
 
 def _endpoint(model_uri: str, workspace: Path, df: Any, policy_text: bytes) -> dict[str, Any]:
-    """Deploy the model to the local HTTPS endpoint and send it a smoke request of a few raw rows (the
-    endpoint's PrivacyTransformer anonymizes them before the model sees them)."""
-    try:
-        from inference.server import start_local_endpoint
-    except ImportError:
-        return {"status": "not started: the local endpoint (inference.server) is not available"}
+    """Serve the model artifact the way the serving container does and send it a smoke request of a few
+    raw rows (the model's PrivacyTransformer anonymizes them before the model sees them)."""
     import yaml
+
+    from privml.crypto.objectstore import LocalObjectStore
 
     label = next((name for name, col in (yaml.safe_load(policy_text) or {}).get("columns", {}).items()
                   if (col or {}).get("role") == "label"), None)
     rows = df.head(_SMOKE_ROWS).drop(columns=[label] if label in df.columns else [])
-    body = rows.to_csv(index=False).encode()
-    handle = start_local_endpoint(model_uri, workspace=workspace)
-    try:
-        context = ssl.create_default_context(cafile=handle.ca_bundle)
-        if not handle.url.startswith(("https://127.0.0.1:", "https://localhost:")):
-            raise PrivmlError(f"the local endpoint is not on https loopback: {handle.url}")
-        request = urllib.request.Request(f"{handle.url}/invocations", data=body, method="POST",  # noqa: S310
-                                         headers={"Content-Type": "text/csv", "Accept": "application/json"})
-        t0 = time.perf_counter()
+    return smoke_request(LocalObjectStore.open(workspace).get_bytes(model_uri), workspace,
+                         rows.to_csv(index=False).encode(), len(rows))
+
+
+def smoke_request(archive: bytes, workspace: Path, body: bytes, rows: int) -> dict[str, Any]:
+    """model.tar.gz unpacked into a private directory laid out like /opt/ml, code/ copied, its
+    requirements checked for an offline install, the program imported by SAGEMAKER_PROGRAM from the copy
+    (inference.container, with the environment the pipeline gives the model), served on 127.0.0.1
+    behind the workspace's TLS certificate (on AWS the front end terminates TLS), one CSV request sent."""
+    import tempfile
+
+    from inference.container import load_artifact, start_container, unpack_artifact
+    from inference.tls import ensure_tls_material
+    from pipelines.definition import SERVING_ENV
+
+    tls = ensure_tls_material(workspace)
+    with tempfile.TemporaryDirectory(prefix="privml-serving-") as base:
+        unpack_artifact(archive, Path(base))
+        container = start_container(load_artifact(Path(base), SERVING_ENV), certfile=str(tls.certfile),
+                                    keyfile=str(tls.keyfile))
         try:
-            with urllib.request.urlopen(request, context=context, timeout=30) as resp:  # noqa: S310 - https, loopback
-                status, payload = resp.status, resp.read()
-        except urllib.error.HTTPError as exc:
-            status, payload = exc.code, b""
-        smoke = {"status": status, "rows": len(rows), "seconds": round(time.perf_counter() - t0, 3),
-                 "predictions": len(json.loads(payload).get("predictions", [])) if status == 200 and payload
-                 and payload.startswith(b"{") else None}
-    finally:
-        handle.stop()
-    return {"url": handle.url, "ca_bundle": handle.ca_bundle, "smoke_request": smoke,
+            context = ssl.create_default_context(cafile=str(tls.ca_bundle))
+            if not container.url.startswith("https://127.0.0.1:"):
+                raise PrivmlError(f"the serving container is not on https loopback: {container.url}")
+            request = urllib.request.Request(f"{container.url}/invocations", data=body, method="POST",  # noqa: S310
+                                             headers={"Content-Type": "text/csv", "Accept": "application/json"})
+            t0 = time.perf_counter()
+            try:
+                with urllib.request.urlopen(request, context=context, timeout=30) as resp:  # noqa: S310 - https, loopback
+                    status, payload = resp.status, resp.read()
+            except urllib.error.HTTPError as exc:
+                status, payload = exc.code, b""
+            smoke = {"status": status, "rows": rows, "seconds": round(time.perf_counter() - t0, 3),
+                     "predictions": len(json.loads(payload).get("predictions", [])) if status == 200 and payload
+                     and payload.startswith(b"{") else None}
+        finally:
+            container.stop()
+    return {"url": container.url, "ca_bundle": str(tls.ca_bundle), "smoke_request": smoke,
+            "serving": {"program": SERVING_ENV["SAGEMAKER_PROGRAM"],
+                        "loaded": "as the serving container does: unpacked artifact, code/ copied, offline "
+                                  "requirements checked, program imported by name from the copy"},
             "status": "stopped after the smoke request; `privml serve MODEL` serves it again"}
 
 
@@ -261,8 +280,16 @@ def run_local(
     record["artifacts"] = _artifacts(record)
     record["privacy"], record["metrics"] = _figures(store, record["artifacts"])
     if endpoint and record["status"] == "Succeeded" and "model" in record["artifacts"]:
-        _say(quiet, "deploying the model to the local HTTPS endpoint for a smoke request …")
-        record["endpoint"] = _endpoint(record["artifacts"]["model"], ws, df, policy_text)
+        _say(quiet, "serving the model artifact as the serving container loads it, for a smoke request …")
+        try:
+            record["endpoint"] = _endpoint(record["artifacts"]["model"], ws, df, policy_text)
+        except PrivmlError as exc:  # what the serving container would fail on: the run does not pass
+            record["endpoint"] = {"status": f"not served: {exc}"}
+        smoke = record["endpoint"].get("smoke_request") or {}
+        if smoke.get("status") != 200:
+            record["status"] = "Failed"
+            record["failure_reason"] = (f"serving: {record['endpoint']['status']}" if not smoke else
+                                        f"serving: the smoke request got HTTP {smoke.get('status')}")
     elif endpoint:
         record["endpoint"] = {"status": "not started: the execution produced no model"}
     record["timing"]["wall_seconds"] = round(time.perf_counter() - wall, 3)

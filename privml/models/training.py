@@ -2,8 +2,16 @@
 
 training/train.py parses nothing itself: it calls `run_training_job`, which reads the SageMaker training
 contract (privml.models.jobenv), checks the inputs, fits the model on the already-anonymized train split
-(the transformer is NOT refitted), and writes `model.skops`, `metadata.json` and `code/inference.py` into
-the model directory — all three or none.
+(the transformer is NOT refitted), and writes the model directory — all of it or none:
+
+    model.skops                   the fitted [privacy, model] pipeline
+    metadata.json                 what was trained on what, and how well
+    code/privml_inference.py      the serving program (SAGEMAKER_PROGRAM), from inference/privml_inference.py
+    code/requirements.txt         privml, offline from code/wheels: the serving toolkit installs it
+    code/wheels/*.whl             the wheels the job itself was shipped (privml and the wheelhouse)
+
+The serving container keeps nothing of code/ but what its toolkit installs from it (see
+inference/privml_inference.py), so privml reaches it through requirements.txt, not beside the program.
 """
 
 from __future__ import annotations
@@ -36,7 +44,12 @@ KNOWN_HYPERPARAMETERS = ("model", "dp_epsilon", "label", "seed")
 
 MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
-HANDLER_FILE = "code/inference.py"
+# A name nothing installed shadows: the privml wheel's top-level `inference` package would win over
+# an `inference.py` in the serving container's import.
+PROGRAM = "privml_inference.py"
+HANDLER_FILE = f"code/{PROGRAM}"
+REQUIREMENTS_FILE = "code/requirements.txt"
+WHEELS_DIR = "code/wheels"
 
 
 @dataclass(frozen=True)
@@ -98,14 +111,14 @@ def load_transformer_channel(directory: Path) -> tuple[Any, Policy, list[splits.
 
 
 def handler_source() -> bytes:
-    """inference/handler.py, shipped in the model as code/inference.py for the serving container.
+    """inference/privml_inference.py, shipped in the model as code/privml_inference.py.
 
     Looked up next to the installed privml package first (the wheel ships `inference/` beside `privml/`),
     then through the import system.
     """
-    candidates = [Path(__file__).resolve().parents[2] / "inference" / "handler.py"]
+    candidates = [Path(__file__).resolve().parents[2] / "inference" / PROGRAM]
     try:
-        spec = importlib.util.find_spec("inference.handler")
+        spec = importlib.util.find_spec("inference.privml_inference")
     except (ImportError, ValueError):
         spec = None
     if spec is not None and spec.origin:
@@ -113,7 +126,28 @@ def handler_source() -> bytes:
     for path in candidates:
         if path.is_file():
             return path.read_bytes()
-    raise PrivmlError("cannot find inference/handler.py to ship with the model (is privml installed whole?)")
+    raise PrivmlError(f"cannot find inference/{PROGRAM} to ship with the model (is privml installed whole?)")
+
+
+def serving_requirements() -> bytes:
+    """code/requirements.txt: privml at this job's version, from code/wheels only (no network in the
+    serving container). pip reads `--find-links wheels` relative to this file."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        pin = f"privml=={version('privml')}"
+    except PackageNotFoundError:  # pragma: no cover - the job runs privml, so it is installed
+        pin = "privml"
+    return ("# the serving toolkit runs `pip install . -r requirements.txt` in its copy of code/\n"
+            f"--no-index\n--find-links wheels\n{pin}\n").encode()
+
+
+def serving_wheels(wheelhouse: Path | None) -> dict[str, bytes]:
+    """The job's own wheels, for code/wheels: the serving container installs privml from them."""
+    if wheelhouse is None or not wheelhouse.is_dir():
+        log.warning("no wheelhouse beside the job: the model serves only from an image with privml installed")
+        return {}
+    return {f"{WHEELS_DIR}/{wheel.name}": wheel.read_bytes() for wheel in sorted(wheelhouse.glob("*.whl"))}
 
 
 @dataclass
@@ -190,8 +224,9 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def run_training_job(env: TrainingEnv) -> dict[str, Any]:
-    """Everything the training job does; returns the metadata written. Raises PrivmlError on bad input."""
+def run_training_job(env: TrainingEnv, *, wheelhouse: Path | None = None) -> dict[str, Any]:
+    """Everything the training job does; returns the metadata written. Raises PrivmlError on bad input.
+    `wheelhouse`: the wheels the job was shipped (training/train.py's `wheels/`), copied into the model."""
     request = parse_hyperparameters(env.hyperparameters)
     train, train_files = splits.read_split("train", env.channel("train"))
     validation, val_files = None, []
@@ -210,6 +245,8 @@ def run_training_job(env: TrainingEnv) -> dict[str, Any]:
         MODEL_FILE: dumps_model(trained.pipeline),
         METADATA_FILE: (json.dumps(metadata, indent=2, sort_keys=True) + "\n").encode(),
         HANDLER_FILE: handler_source(),
+        REQUIREMENTS_FILE: serving_requirements(),
+        **serving_wheels(wheelhouse),
     }
     write_model_dir(env.model_dir, outputs)
     return metadata

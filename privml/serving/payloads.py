@@ -3,8 +3,9 @@
 Requests carry the raw schema: CSV (with or without a header row) or JSON (records, a single record,
 columnar, or `{"instances": ...}`). A `Batch` holds the rows column-wise, values as received; a
 `ColumnPlan`, read from the fitted privacy step, says which columns a request may and must carry.
-Shared by the SageMaker handler (`inference/handler.py`, shipped as `code/inference.py`) and the local
-endpoint. Error messages name columns, rows and problems, never a value from the request (invariant 1).
+Shared by the SageMaker handler (`inference/handler.py`, which the artifact's `code/privml_inference.py`
+imports) and the local endpoint. Error messages name columns, rows and problems, never a value from the
+request (invariant 1).
 """
 
 from __future__ import annotations

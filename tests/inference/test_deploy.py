@@ -50,7 +50,7 @@ def test_deploy_creates_model_config_and_endpoint_with_the_controls() -> None:
     model = sm.describe_model(ModelName=result["model_arn"].split("/")[-1])
     assert model["VpcConfig"]["Subnets"] == ["subnet-0123456789abcdef0"]
     assert model["PrimaryContainer"]["ModelDataUrl"] == MODEL_DATA
-    assert model["PrimaryContainer"]["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    assert model["PrimaryContainer"]["Environment"]["SAGEMAKER_PROGRAM"] == "privml_inference.py"
     endpoint = sm.describe_endpoint(EndpointName="privml-ep")
     ec = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     assert ec["KmsKeyId"].endswith("key/endpoint-0000-1111-2222-333344445555")

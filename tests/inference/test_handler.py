@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import tarfile
 from pathlib import Path
 
@@ -192,36 +191,6 @@ def test_to_frame_reads_like_the_jobs(fitted_model) -> None:
     frame = to_frame(parse_payload(json.dumps([record]), JSON, plan))
     assert frame.loc[0, "age"] == "41" and frame.loc[0, "income"] == "5.5"
     assert pd.isna(frame.loc[0, "sex"]) and pd.isna(frame.loc[0, "email"]) and pd.isna(frame.loc[0, "name"])
-
-
-def test_handler_works_as_the_containers_inference_py(fitted_model, raw_requests, tmp_path: Path,
-                                                      model_workspace: Path, monkeypatch) -> None:
-    """The training job copies handler.py to model/code/inference.py; the serving container imports it
-    by file and calls the four functions. It must stand alone (no `inference` package imports)."""
-    import importlib.util
-    import shutil
-
-    monkeypatch.setenv("PRIVML_WORKSPACE", str(model_workspace))
-    model_dir = save_model_dir(fitted_model, tmp_path / "opt-ml-model", model_workspace)
-    code = model_dir / "code"
-    code.mkdir()
-    shutil.copy(Path(__file__).resolve().parents[2] / "inference" / "handler.py", code / "inference.py")
-    spec = importlib.util.spec_from_file_location("container_inference", code / "inference.py")
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "container_inference", module)  # as the container's import does
-    spec.loader.exec_module(module)
-    model = module.model_fn(str(model_dir))
-    body = raw_requests.head(6).to_csv(index=False)
-    data = module.input_fn(body, "text/csv")
-    prediction = module.predict_fn(data, model)
-    assert prediction.compiled  # the container serves small batches with the compiled form too
-    result = module.output_fn(prediction, "text/csv")
-    assert result[1] == "text/csv"
-    assert result[0].split() == [str(v) for v in _score(fitted_model, body, CSV)]
-    # header-less CSV, columns in the model's raw order, as SageMaker clients often send it
-    ordered = raw_requests.head(6)[list(column_plan(model).expected)].to_csv(index=False, header=False)
-    again = module.output_fn(module.predict_fn(module.input_fn(ordered, "text/csv"), model), "*/*")
-    assert [p["label"] for p in json.loads(again[0])["predictions"]] == _score(fitted_model, body, CSV)
 
 
 @settings(max_examples=400, deadline=None)

@@ -22,8 +22,8 @@ def _sha(path: Path) -> str:
 def test_training_job_writes_the_model_artifact(trained_job: JobDir) -> None:
     model_dir = trained_job.model_dir
     assert sorted(p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*") if p.is_file()) == [
-        "code/inference.py", "metadata.json", "model.skops",
-    ]
+        "code/privml_inference.py", "code/requirements.txt", "metadata.json", "model.skops",
+    ]  # no code/wheels/: the script ran from the repository, with no wheels beside it
     assert not trained_job.failure.exists()
     meta = json.loads((model_dir / "metadata.json").read_text())
     assert meta["model"] == "hgb" and meta["label"] == "readmitted" and meta["classes"] == ["0", "1"]
@@ -38,7 +38,10 @@ def test_training_job_writes_the_model_artifact(trained_job: JobDir) -> None:
     assert by_input[("transformer", "transformer.skops")] == _sha(
         trained_job.channel("transformer") / "transformer.skops")
     assert meta["controls"]["sources"] == ["resourceconfig.json"]
-    assert "def model_fn" in (model_dir / "code" / "inference.py").read_text()
+    assert "def transform_fn" in (model_dir / "code" / "privml_inference.py").read_text()
+    requirements = (model_dir / "code" / "requirements.txt").read_text().splitlines()
+    assert "--no-index" in requirements and "--find-links wheels" in requirements
+    assert any(line.startswith("privml==") for line in requirements)
 
 
 def test_model_artifact_serves_raw_rows_through_the_fitted_transformer(trained_job: JobDir) -> None:

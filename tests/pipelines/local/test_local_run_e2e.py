@@ -65,9 +65,9 @@ def _check_record(record: dict[str, Any]) -> None:
     assert record["privacy"]["k"] >= 2 and "prosecutor_max" in record["privacy"]["risk"]
     assert 0.0 <= record["metrics"]["accuracy"] <= 1.0
     endpoint = record["endpoint"]
-    if "url" in endpoint:
-        assert endpoint["url"].startswith(("https://127.0.0.1:", "https://localhost:"))
-        assert endpoint["smoke_request"]["status"] == 200
+    assert endpoint["url"].startswith(("https://127.0.0.1:", "https://localhost:"))
+    assert endpoint["smoke_request"]["status"] == 200
+    assert endpoint["serving"]["program"] == "privml_inference.py"  # the artifact, loaded as the container does
 
 
 @pytest.mark.slow
