@@ -75,7 +75,11 @@ def _policy(df: Any, policy: Path | None, run_dir: Path, quiet: bool) -> tuple[b
     from privml.policy import dump_policy, load_policy
 
     if policy is not None:
-        load_policy(policy)  # validate before anything is stored
+        parsed = load_policy(policy)  # validate before anything is stored
+        missing = [name for name in parsed.columns if name not in df.columns]
+        if missing:  # names only: column names come from the policy, not from the data's cells
+            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+            raise PrivmlError(f"{policy}: the policy names column(s) the data does not have: {shown}")
         return policy.read_bytes(), str(policy)
     from privml.detect import propose_policy, scan_table
 
@@ -170,8 +174,9 @@ def _endpoint(model_uri: str, workspace: Path, df: Any, policy_text: bytes) -> d
         context = ssl.create_default_context(cafile=handle.ca_bundle)
         if not handle.url.startswith(("https://127.0.0.1:", "https://localhost:")):
             raise PrivmlError(f"the local endpoint is not on https loopback: {handle.url}")
+        signed = handle.signed_headers("/invocations", body, {"Content-Type": "text/csv", "Accept": "application/json"})
         request = urllib.request.Request(f"{handle.url}/invocations", data=body, method="POST",  # noqa: S310
-                                         headers={"Content-Type": "text/csv", "Accept": "application/json"})
+                                         headers=signed)
         t0 = time.perf_counter()
         try:
             with urllib.request.urlopen(request, context=context, timeout=30) as resp:  # noqa: S310 - https, loopback
