@@ -137,7 +137,10 @@ class EndpointApp:
 
     def _error(self, aws: bool, status: int, code: str, message: str) -> Response:
         self.stats["errors_5xx" if status >= 500 else "errors_4xx"] += 1
-        log.warning("%s %d %s: %s", "runtime" if aws else "container", status, code, message)
+        # a refused request is the client's problem: INFO (a flood of them must not become a flood of warnings,
+        # nor cost the event loop a write each); a 5xx is ours
+        log.log(logging.ERROR if status >= 500 else logging.INFO, "%s %d %s: %s",
+                "runtime" if aws else "container", status, code, message)
         return _aws_error(status, code, message) if aws else _plain_error(status, message)
 
     async def _invoke(self, request: Request, *, aws: bool, signed: bool) -> Response:

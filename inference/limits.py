@@ -109,7 +109,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 self._refuse(408, "Request Timeout", f"request head not received within {self.head_timeout:g} s")
 
     def _refuse(self, code: int, reason: str, why: str) -> None:
-        log.warning("%d: %s", code, why)
+        log.info("%d: %s", code, why)
         self._cancel_head_timer()
         self.transport.write(_status(code, reason))
         self.transport.close()
