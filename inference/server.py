@@ -237,7 +237,7 @@ def _tune_for_serving() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 50, 100)
-    sys.setswitchinterval(0.001)
+    sys.setswitchinterval(0.0005)
 
 
 def serve_forever(model: Any, *, workspace: str | os.PathLike[str] | None = None, port: int = 8443,
