@@ -37,6 +37,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "compiled_model": ["--repeat", "2", "--no-endpoint-model"],
     "crypto": ["--quick", "--runs", "2", "--file-runs", "1"],
     "endpoint": ["--duration", "2", "--connections", "1,32", "--sigv4-connections", "32"],
+    "ping": ["--duration", "4"],
     "privacy_utility": ["--dp-seeds", "2", "--model-seeds", "1"],
     "transform": ["--rows", "200000"],
 }

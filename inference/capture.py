@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from privml.errors import PrivmlError
-from privml.workspace import workspace_dir
+from privml.workspace import private_dir, workspace_dir
 
 log = logging.getLogger("privml.capture")
 VARIANT = "AllTraffic"
@@ -203,7 +203,7 @@ class CaptureWriter:
             return None
         now = dt.datetime.now(dt.UTC)
         folder = self.directory / VARIANT / now.strftime("%Y/%m/%d/%H")
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(folder)  # every level 0700, not the umask's mode
         plaintext = ("\n".join(lines) + "\n").encode("utf-8")
         message = envelope.encrypt(plaintext, provider=self._provider, key_id=self.key_id,
                                    context=_context(self.endpoint))

@@ -1,7 +1,9 @@
 """Local credentials for the local endpoint's SageMaker runtime API (SigV4).
 
 One access key pair per workspace, created on first use in `<workspace>/endpoint/credentials.json`
-(mode 0600). They authenticate against the local endpoint only; they are not AWS credentials.
+(mode 0600). They authenticate against the local endpoint only; they are not AWS credentials. With
+PRIVML_KEYSTORE_PASSPHRASE set the file is sealed under it (privml/crypto/keystore.py `seal`), and a
+plaintext file written before the passphrase was set is sealed on first read.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from privml.crypto.keystore import is_sealed, passphrase_from_env, seal, unseal
 from privml.errors import PrivmlError
-from privml.workspace import workspace_dir
+from privml.workspace import private_dir, workspace_dir
+
+_PURPOSE = "endpoint-credentials"
 
 PROFILE_NAME = "privml-local"
 _KEY_ID_ALPHABET = string.ascii_uppercase + "234567"
@@ -39,21 +44,41 @@ def _generate() -> LocalCredentials:
     return LocalCredentials(key_id, secrets.token_urlsafe(30)[:40])
 
 
+def _document(creds: LocalCredentials, passphrase: str | None) -> bytes:
+    plain = json.dumps({"aws_access_key_id": creds.access_key_id,
+                        "aws_secret_access_key": creds.secret_access_key}).encode()
+    return json.dumps(seal(plain, passphrase, _PURPOSE)).encode() if passphrase else plain
+
+
+def _read(path: Path, passphrase: str | None) -> LocalCredentials:
+    try:
+        data = json.loads(path.read_text())
+        sealed = is_sealed(data)
+        if sealed:
+            data = json.loads(unseal(data, passphrase, _PURPOSE, f"local endpoint credentials {path}"))
+        creds = LocalCredentials(data["aws_access_key_id"], data["aws_secret_access_key"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PrivmlError(f"local endpoint credentials file is unreadable: {path}") from exc
+    if passphrase and not sealed:  # written before the passphrase was set: seal it now
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.seal")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(_document(creds, passphrase))
+        os.replace(tmp, path)
+    return creds
+
+
 def load_or_create_credentials(workspace: str | os.PathLike[str] | None = None) -> LocalCredentials:
     path = credentials_path(workspace)
+    passphrase = passphrase_from_env()
     if path.exists():
-        try:
-            data = json.loads(path.read_text())
-            return LocalCredentials(data["aws_access_key_id"], data["aws_secret_access_key"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise PrivmlError(f"local endpoint credentials file is unreadable: {path}") from exc
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return _read(path, passphrase)
+    private_dir(path.parent)
     creds = _generate()
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump({"aws_access_key_id": creds.access_key_id,
-                   "aws_secret_access_key": creds.secret_access_key}, fh)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(_document(creds, passphrase))
     try:
         os.link(tmp, path)  # first writer wins when two processes race to create the file
     except FileExistsError:

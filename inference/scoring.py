@@ -9,10 +9,12 @@ adding a wait: a lone request is scored at once.
 When a combined call fails, each request is scored on its own, so one bad request fails alone.
 
 Batches of up to `privml.serving.MAX_ROWS` rows go through the model's compiled form (the same
-anonymization, encoding and classifier, row by row without pandas; see `predict_fn`) on the event
-loop itself, since that costs less than the hand-off to a thread; an input it does not cover, and
-every larger batch, takes the pipeline in the worker thread. While traffic is sequential, a request
-is scored as soon as it is parsed, without the batching hand-off.
+anonymization, encoding and classifier, row by row without pandas) on the event loop itself, since
+that costs less than the hand-off to a thread. The pipeline never runs on the event loop: an input the
+compiled form hands back, and every larger batch, goes to a bounded pool of model threads, each limited
+to one native (OpenMP and BLAS) thread, so a slow batch holds one model thread and never the loop that
+answers `/ping` and reads the other requests. While traffic is sequential, a request is scored as soon
+as it is parsed, without the batching hand-off.
 """
 
 from __future__ import annotations
@@ -24,19 +26,29 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from inference.handler import Batch, InvalidInput, Prediction, column_plan, compiled_model, predict_fn, to_frame
+from inference.handler import _compiled_prediction as compiled_prediction
 from privml.errors import KeyUnavailable
 from privml.serving import MAX_ROWS
 
 log = logging.getLogger("privml.endpoint")
 
 
+MODEL_THREADS = 1  # pipeline calls at once: each holds the GIL most of the time, so more only queue
+
+
 def _single_threaded_math() -> None:
-    """Per-request batches are small: OpenMP thread pools (HGB predict) only add overhead and contend with the
-    event loop. Limits apply to the calling (model) thread."""
+    """Per-request batches are small: native thread pools (OpenMP in HGB predict, BLAS in linear models)
+    only add overhead and take the cores the event loop needs. OpenMP limits apply to the calling (model)
+    thread; BLAS limits are process-wide, which a serving process wants anyway."""
     with contextlib.suppress(Exception):
         from threadpoolctl import threadpool_limits
 
-        threadpool_limits(limits=1, user_api="openmp")  # OpenMP limits are per thread; BLAS ones are global
+        threadpool_limits(limits=1, user_api="openmp")
+        threadpool_limits(limits=1, user_api="blas")
+
+
+class _NeedsPipeline(Exception):
+    """The compiled form handed this input back: it goes to a model thread."""
 
 
 class ModelFailed(Exception):
@@ -51,7 +63,7 @@ PROBE_EVERY = 8
 
 class Scorer:
     def __init__(self, model: Any, *, max_batch_rows: int = 4096, threaded: bool = True,
-                 gather_turns: int = 3, compiled: bool = True) -> None:
+                 gather_turns: int = 3, compiled: bool = True, model_threads: int = MODEL_THREADS) -> None:
         self.model = model
         self.compiled = compiled_model(model) if compiled else None
         self.compiled_calls = 0  # model calls the compiled form served, and those it handed back
@@ -62,7 +74,7 @@ class Scorer:
         self.plan = column_plan(model)
         self.max_batch_rows = max_batch_rows
         self._executor = (
-            ThreadPoolExecutor(1, thread_name_prefix="privml-model", initializer=_single_threaded_math)
+            ThreadPoolExecutor(model_threads, thread_name_prefix="privml-model", initializer=_single_threaded_math)
             if threaded else None
         )
         self._pending: list[tuple[Batch, asyncio.Future[Prediction]]] = []
@@ -77,7 +89,15 @@ class Scorer:
             self._executor.shutdown(wait=True)
 
     # synchronous scoring, used by the worker thread and by in-process callers
-    def score_one(self, batch: Batch) -> Prediction:
+    def score_one(self, batch: Batch, *, compiled_only: bool = False) -> Prediction:
+        """Score one batch. `compiled_only` (on the event loop): the compiled form or `_NeedsPipeline`."""
+        if compiled_only:
+            fast = None if self.compiled is None or batch.n_rows > MAX_ROWS else compiled_prediction(
+                batch, self.compiled)
+            if fast is None:
+                raise _NeedsPipeline
+            self.compiled_calls += 1
+            return fast
         try:
             prediction = predict_fn(batch if self.compiled is not None else to_frame(batch), self.model)
         except (InvalidInput, KeyUnavailable):
@@ -90,7 +110,7 @@ class Scorer:
             self.pipeline_fallbacks += 1  # an input the compiled form handed back
         return prediction
 
-    def _score_many(self, batches: list[Batch]) -> list[Prediction | Exception]:
+    def _score_many(self, batches: list[Batch], *, compiled_only: bool = False) -> list[Prediction | Exception]:
         groups: dict[tuple[str, ...], list[int]] = {}
         keys: dict[int, tuple[str, ...]] = {}  # requests with a remembered CSV header share one columns list
         for i, b in enumerate(batches):
@@ -102,7 +122,7 @@ class Scorer:
         for members in groups.values():
             if len(members) > 1:
                 try:
-                    combined = self.score_one(Batch.concat([batches[i] for i in members]))
+                    combined = self.score_one(Batch.concat([batches[i] for i in members]), compiled_only=compiled_only)
                 except Exception:  # isolate the bad request(s) below
                     combined = None
                 if combined is not None:
@@ -113,7 +133,7 @@ class Scorer:
                     continue
             for i in members:
                 try:
-                    results[i] = self.score_one(batches[i])
+                    results[i] = self.score_one(batches[i], compiled_only=compiled_only)
                 except Exception as exc:
                     results[i] = exc
         return [r if r is not None else ModelFailed("no result") for r in results]
@@ -138,7 +158,10 @@ class Scorer:
             self.at_once_calls += 1
             self.calls += 1
             self.requests += 1
-            return self.score_one(batch)
+            try:
+                return self.score_one(batch, compiled_only=self._executor is not None)
+            except _NeedsPipeline:
+                return await asyncio.get_running_loop().run_in_executor(self._executor, self.score_one, batch)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Prediction] = loop.create_future()
         self._pending.append((batch, future))
@@ -159,6 +182,21 @@ class Scorer:
         taken, self._pending = pending[:count], pending[count:]
         return taken
 
+    async def _score_off_loop(self, loop: asyncio.AbstractEventLoop,
+                              batches: list[Batch]) -> list[Prediction | Exception]:
+        """The compiled form on the loop where it covers the batches; the rest in a model thread."""
+        if self._executor is None:
+            return self._score_many(batches)
+        if not self._compiled_covers(batches):
+            return await loop.run_in_executor(self._executor, self._score_many, batches)
+        results = self._score_many(batches, compiled_only=True)
+        handed_back = [i for i, r in enumerate(results) if isinstance(r, _NeedsPipeline)]
+        if handed_back:
+            again = await loop.run_in_executor(self._executor, self._score_many, [batches[i] for i in handed_back])
+            for i, result in zip(handed_back, again, strict=True):
+                results[i] = result
+        return results
+
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         try:
@@ -173,10 +211,7 @@ class Scorer:
                 self.requests += len(batches)
                 self.requests_per_call += (len(batches) - self.requests_per_call) / 4  # moving average
                 try:
-                    if self._executor is None or self._compiled_covers(batches):
-                        results = self._score_many(batches)
-                    else:
-                        results = await loop.run_in_executor(self._executor, self._score_many, batches)
+                    results = await self._score_off_loop(loop, batches)
                 except Exception as exc:  # pragma: no cover - _score_many catches per request
                     results = [ModelFailed(type(exc).__name__)] * len(taken)
                 for (_, fut), res in zip(taken, results, strict=True):

@@ -11,12 +11,10 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import io
 import logging
 import os
 import socket
 import sys
-import tarfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,7 +26,8 @@ import uvicorn
 from inference.app import EndpointApp
 from inference.capture import CaptureConfig, CaptureWriter
 from inference.credentials import LocalCredentials, load_or_create_credentials
-from inference.handler import check_model
+from inference.limits import KEEP_ALIVE_TIMEOUT, MAX_HEAD_BYTES
+from inference.model_source import load_endpoint_model, model_bytes  # noqa: F401 - model_bytes re-exported
 from inference.scoring import Scorer
 from inference.tls import TlsMaterial, ensure_tls_material, server_context, user_tls_material
 from inference.workers import fork_workers, stop_workers
@@ -39,83 +38,29 @@ log = logging.getLogger("privml.endpoint")
 HOST = "127.0.0.1"
 
 
-def _fast_impls() -> dict[str, str]:
-    """uvloop and httptools when installed (several times faster than asyncio + h11)."""
-    impls = {"loop": "asyncio", "http": "h11"}
+def _fast_impls() -> dict[str, Any]:
+    """uvloop and httptools when installed (several times faster than asyncio + h11); with httptools the
+    request-head limits of inference/limits.py, with h11 its own cap on an incomplete head."""
+    impls: dict[str, Any] = {"loop": "asyncio", "http": "h11", "h11_max_incomplete_event_size": MAX_HEAD_BYTES}
     with contextlib.suppress(ImportError):
         import uvloop  # noqa: F401
 
         impls["loop"] = "uvloop"
     with contextlib.suppress(ImportError):
-        import httptools  # noqa: F401
+        from inference.limits import LimitedHttpToolsProtocol
 
-        impls["http"] = "httptools"
+        impls["http"] = LimitedHttpToolsProtocol
     return impls
 
 
-# --------------------------------------------------------------------------------------------------
-# model location → loaded model
-
-
-MODEL_FILE = "model.skops"
-_MAX_MODEL_BYTES = 2 << 30
-
-
-def _skops_from_archive(data: bytes, source: str) -> bytes:
-    """model.skops out of a model.tar.gz held in memory (nothing decrypted is written to disk)."""
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
-            for member in tar.getmembers():
-                if member.isfile() and Path(member.name).as_posix().lstrip("./") == MODEL_FILE:
-                    if member.size > _MAX_MODEL_BYTES:
-                        raise PrivmlError(f"{source}: {MODEL_FILE} is too large")
-                    handle = tar.extractfile(member)
-                    if handle is not None:
-                        return handle.read()
-    except tarfile.TarError:
-        raise PrivmlError(f"{source}: not a readable model archive") from None
-    raise PrivmlError(f"{source}: no {MODEL_FILE} at the top of the archive")
-
-
-def _model_bytes_from_store(uri: str, workspace: Path) -> bytes:
-    """The model from the local object store: a model.tar.gz object or a model directory prefix."""
-    from privml.crypto.objectstore import LocalObjectStore
-
-    store = LocalObjectStore.open(workspace)
-    candidates = [uri] if not uri.endswith("/") else []
-    candidates.append(uri.rstrip("/") + "/" + MODEL_FILE)
-    for candidate in candidates:
-        try:
-            data = store.get_bytes(candidate)
-        except PrivmlError:
-            continue
-        return data if candidate.endswith(MODEL_FILE) else _skops_from_archive(data, uri)
-    raise PrivmlError(f"model not found in the local object store: {uri}")
-
-
-def model_bytes(model: str | os.PathLike[str], workspace: Path) -> tuple[bytes, str]:
-    """The skops bytes of a model given as a directory, model.skops, model.tar.gz or s3:// URI."""
-    text = str(model)
-    if text.startswith("s3://"):
-        return _model_bytes_from_store(text, workspace), text
-    path = Path(text)
-    if path.is_dir():
-        path = path / MODEL_FILE
-    if not path.is_file():
-        raise PrivmlError(f"model not found: {text}")
-    data = path.read_bytes()
-    return (data if path.name.endswith(".skops") else _skops_from_archive(data, text)), text
-
-
-def load_endpoint_model(model: Any, workspace: Path) -> Any:
-    """`model` is a location (see `model_bytes`) or an already loaded Pipeline; either way it is checked
-    to start with the privacy step."""
-    if isinstance(model, str | os.PathLike):
-        from privml.models.persistence import loads_model
-
-        data, source = model_bytes(model, workspace)
-        return check_model(loads_model(data, source))
-    return check_model(model, require_privacy_transformer=False)
+def _enable_access_log() -> None:
+    """`--access-log`: the app's access lines (inference/app.py `AccessLog`) at INFO, to stderr."""
+    logger = logging.getLogger("privml.access")
+    logger.setLevel(logging.INFO)
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("privml access: %(message)s"))
+        logger.addHandler(handler)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -176,6 +121,16 @@ class LocalEndpoint:
     def invoke_url(self) -> str:
         return f"{self.url}/endpoints/{self.name}/invocations"
 
+    def signed_headers(self, path: str, body: bytes, headers: dict[str, str] | None = None,
+                       method: str = "POST") -> dict[str, str]:
+        """Headers that sign a request to `path` with the workspace's credentials (every route that serves
+        predictions checks SigV4, `/invocations` included)."""
+        from inference.sigv4 import sign_headers
+
+        return sign_headers(method=method, url=f"{self.url}{path}", body=body, headers=headers or {},
+                            access_key_id=self.credentials.access_key_id,
+                            secret_access_key=self.credentials.secret_access_key)
+
     def stop(self) -> None:
         self._server.should_exit = True
         self._server.force_exit = True  # do not wait for idle keep-alive clients to hang up
@@ -200,22 +155,26 @@ def _check_name(name: str) -> None:
 def _build(model: Any, *, workspace: str | os.PathLike[str] | None, port: int, name: str,
            capture: CaptureConfig | None, certfile: str | None, keyfile: str | None,
            noop: bool, access_log: bool, threaded_model: bool,
-           sock: socket.socket | None = None) -> tuple[LocalEndpoint, socket.socket]:
+           sock: socket.socket | None = None, compiled: bool = True) -> tuple[LocalEndpoint, socket.socket]:
     ws = workspace_dir(workspace)
     _check_name(name)
     tls = user_tls_material(certfile, keyfile) if certfile and keyfile else ensure_tls_material(ws)
     creds = load_or_create_credentials(ws)
-    scorer = None if noop else Scorer(load_endpoint_model(model, ws), threaded=threaded_model)
+    scorer = None if noop else Scorer(load_endpoint_model(model, ws), threaded=threaded_model, compiled=compiled)
     capture = capture if capture is not None else CaptureConfig()
     writer = CaptureWriter(name, capture, ws) if capture.enabled else None  # no-op too: capture is the stack's
     app = EndpointApp(name=name, scorer=scorer, capture=writer,
-                      secrets=lambda: {creds.access_key_id: creds.secret_access_key}, noop=noop)
+                      secrets=lambda: {creds.access_key_id: creds.secret_access_key}, noop=noop,
+                      access_log=access_log)
+    if access_log:
+        _enable_access_log()
     sock = sock if sock is not None else _bind(port)
     actual = sock.getsockname()[1]
+    # uvicorn's own access log is off: it writes the raw path and query, which may carry values
     config = uvicorn.Config(
-        app.app, log_level="warning", access_log=access_log, lifespan="off",
-        ssl_certfile=str(tls.certfile), ssl_keyfile=str(tls.keyfile),
-        timeout_keep_alive=30, timeout_graceful_shutdown=3, server_header=False, **_fast_impls(),
+        app.app, log_level="warning", access_log=False, lifespan="off",
+        ssl_certfile=str(tls.certfile), ssl_keyfile=str(tls.keyfile), ssl_keyfile_password=tls.key_password,
+        timeout_keep_alive=KEEP_ALIVE_TIMEOUT, timeout_graceful_shutdown=3, server_header=False, **_fast_impls(),
     )
     server = _Server(config, tls)
     handle = LocalEndpoint(name, f"https://localhost:{actual}", actual, str(tls.ca_bundle), creds, app, server)
@@ -278,19 +237,20 @@ def _tune_for_serving() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 50, 100)
-    sys.setswitchinterval(0.001)
+    sys.setswitchinterval(0.0005)
 
 
 def serve_forever(model: Any, *, workspace: str | os.PathLike[str] | None = None, port: int = 8443,
                   name: str = "privml", capture: CaptureConfig | None = None, certfile: str | None = None,
                   keyfile: str | None = None, noop: bool = False, access_log: bool = False,
-                  ready_file: str | None = None, announce: Any = None, workers: int = 1) -> None:
+                  ready_file: str | None = None, announce: Any = None, workers: int = 1,
+                  compiled: bool = True) -> None:
     """Run in the foreground until interrupted (`privml serve`), in `workers` processes (inference/workers.py)."""
     if workers < 1:
         raise PrivmlError("--workers must be at least 1")
     _check_name(name)
     settings = {"workspace": workspace, "name": name, "capture": capture, "certfile": certfile,
-                "keyfile": keyfile, "noop": noop, "access_log": access_log}
+                "keyfile": keyfile, "noop": noop, "access_log": access_log, "compiled": compiled}
     sock = _bind(port)
     pids: list[int] = []
     try:
@@ -347,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ready-file")
     parser.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     parser.add_argument("--model-factory", help="module:function returning a fitted Pipeline (benchmarks)")
+    parser.add_argument("--force-pipeline", action="store_true",
+                        help="score every request with the pipeline, never the compiled form (benchmarks)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="privml: %(message)s")
     model: Any = args.model
@@ -358,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     if model is None and not args.noop:
         parser.error("a model (path, or --model-factory) is required unless --noop")
     serve_forever(model, port=args.port, name=args.name, noop=args.noop,
-                  capture=CaptureConfig.from_options(args.capture), ready_file=args.ready_file, workers=args.workers)
+                  capture=CaptureConfig.from_options(args.capture), ready_file=args.ready_file, workers=args.workers,
+                  compiled=not args.force_pipeline)
     return 0
 
 

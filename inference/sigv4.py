@@ -28,6 +28,16 @@ _AUTH_RE = re.compile(
 )
 
 
+_NAME_EXCERPT = 32  # characters of a header name an error message may quote
+
+
+def name_excerpt(name: str) -> str:
+    """A header name as an error may quote it: the characters a token allows, at most 32 of them, so a
+    message never carries attacker text beyond a fixed-length, inert excerpt."""
+    kept = "".join(c for c in name[:_NAME_EXCERPT] if c.isascii() and (c.isalnum() or c in "-_."))
+    return kept + ("..." if len(name) > _NAME_EXCERPT else "")
+
+
 class SignatureError(Exception):
     """The request is not correctly signed; `code` is the AWS error type to return (HTTP 403)."""
 
@@ -67,7 +77,7 @@ def _canonical_headers(headers: Iterable[tuple[str, str]], signed: list[str]) ->
     lines = []
     for name in signed:
         if name not in values:
-            raise SignatureError("IncompleteSignatureException", f"signed header {name!r} is missing")
+            raise SignatureError("IncompleteSignatureException", f"signed header '{name_excerpt(name)}' is missing")
         lines.append(f"{name}:{','.join(values[name])}")
     return "\n".join(lines)
 
@@ -146,3 +156,16 @@ def verify(
     if not hmac.compare_digest(expected, match["sig"]):
         raise SignatureError("InvalidSignatureException", "the request signature does not match")
     return VerifiedRequest(access_key_id=key_id, region=region)
+
+
+def sign_headers(*, method: str, url: str, body: bytes, headers: Mapping[str, str], access_key_id: str,
+                 secret_access_key: str, region: str = "local", service: str = SERVICE) -> dict[str, str]:
+    """`headers` plus the SigV4 headers botocore would add (Authorization, X-Amz-Date, and the payload
+    hash), for a client of the local endpoint that does not go through boto3 (urllib, requests)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
+    SigV4Auth(Credentials(access_key_id, secret_access_key), service, region).add_auth(request)
+    return dict(request.headers.items())

@@ -1,8 +1,10 @@
 """TLS material for the local endpoint: a local CA and a localhost server certificate.
 
 Created with `cryptography` on first use and kept in the workspace (`<workspace>/tls/`), private keys
-mode 0600, so that clients pin one CA bundle across restarts. A user's own certificate and key can be
-used instead. The server context accepts TLS 1.2 and newer only.
+mode 0600, so that clients pin one CA bundle across restarts. With PRIVML_KEYSTORE_PASSPHRASE set the
+private keys are sealed under it (encrypted PKCS#8, as OpenSSL reads it), and keys written before the
+passphrase was set are sealed on first use. A user's own certificate and key can be used instead. The
+server context accepts TLS 1.2 and newer only.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from privml.errors import PrivmlError
-from privml.workspace import workspace_dir
+from privml.crypto.keystore import passphrase_from_env
+from privml.errors import KeyUnavailable, PrivmlError
+from privml.workspace import private_dir, workspace_dir
 
 _CA_DAYS = 3650
 _SERVER_DAYS = 397  # browsers' and most clients' ceiling for leaf certificates
@@ -34,6 +37,7 @@ class TlsMaterial:
     certfile: Path  # server certificate chain (leaf, then CA)
     keyfile: Path
     ca_bundle: Path  # what clients pass as `verify=`
+    key_password: str | None = None  # the passphrase the key file is sealed under, if any
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -52,9 +56,28 @@ def _write_public(path: Path, data: bytes) -> None:
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    passphrase = passphrase_from_env()
+    sealing = (serialization.BestAvailableEncryption(passphrase.encode("utf-8")) if passphrase
+               else serialization.NoEncryption())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, sealing)
+
+
+def _read_key(path: Path) -> ec.EllipticCurvePrivateKey | None:
+    """A workspace private key, sealed or not; a plaintext one is sealed in place once a passphrase is set."""
+    passphrase = passphrase_from_env()
+    data = path.read_bytes()
+    encrypted = b"ENCRYPTED" in data.split(b"\n", 1)[0]
+    if encrypted and not passphrase:
+        raise KeyUnavailable(f"TLS key {path} is passphrase-protected: set PRIVML_KEYSTORE_PASSPHRASE")
+    try:
+        key = serialization.load_pem_private_key(data, password=passphrase.encode("utf-8") if encrypted else None)
+    except ValueError:
+        raise KeyUnavailable(f"TLS key {path}: wrong passphrase, or the file is corrupt") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        return None
+    if passphrase and not encrypted:
+        _write_private(path, _key_pem(key))
+    return key
 
 
 def _now() -> dt.datetime:
@@ -101,8 +124,8 @@ def _new_ca(directory: Path) -> tuple[ec.EllipticCurvePrivateKey, x509.Certifica
 def _load_ca(directory: Path) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate] | None:
     if not (directory / "ca.key").exists() or not _still_valid(directory / "ca.pem"):
         return None
-    key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), password=None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
+    key = _read_key(directory / "ca.key")
+    if key is None:
         return None
     return key, x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes())
 
@@ -137,8 +160,7 @@ def _new_server_cert(
 
 def ensure_tls_material(workspace: str | os.PathLike[str] | None = None) -> TlsMaterial:
     """The workspace's CA and localhost certificate, created (or renewed near expiry) on demand."""
-    directory = workspace_dir(workspace) / "tls"
-    directory.mkdir(mode=0o700, exist_ok=True)
+    directory = private_dir(workspace_dir(workspace) / "tls")
     loaded = _load_ca(directory)
     if loaded is None:
         loaded = _new_ca(directory)
@@ -147,7 +169,10 @@ def ensure_tls_material(workspace: str | os.PathLike[str] | None = None) -> TlsM
         renew_server = not (directory / "server.key").exists() or not _still_valid(directory / "server.pem")
     if renew_server:
         _new_server_cert(directory, *loaded)
-    return TlsMaterial(directory / "server.pem", directory / "server.key", directory / "ca.pem")
+    else:
+        _read_key(directory / "server.key")  # seals a key written before a passphrase was set
+    return TlsMaterial(directory / "server.pem", directory / "server.key", directory / "ca.pem",
+                       passphrase_from_env())
 
 
 def user_tls_material(certfile: str | os.PathLike[str], keyfile: str | os.PathLike[str]) -> TlsMaterial:
@@ -168,5 +193,5 @@ def server_context(material: TlsMaterial) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
-    ctx.load_cert_chain(str(material.certfile), str(material.keyfile))
+    ctx.load_cert_chain(str(material.certfile), str(material.keyfile), password=material.key_password)
     return ctx

@@ -32,6 +32,7 @@ from pipelines.local.definition_eval import (
 from pipelines.local.graph import StepNode, build_graph, topological_order
 from pipelines.local.progress import Progress
 from privml.errors import PrivmlError
+from privml.workspace import private_dir
 
 _DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 
@@ -148,7 +149,7 @@ class LocalExecutor:
         started = time.perf_counter()
         self.record["recovered"] = recover(self.workspace, self.store) or None
         self.preflight()
-        self.scratch.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.scratch)  # scratch/ itself 0700 too, not the umask's mode
         (self.scratch / "owner.pid").write_text(str(os.getpid()))
         self._save()
         failed: StepRecord | None = None

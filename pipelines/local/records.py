@@ -6,6 +6,9 @@ plaintext JSON (mode 0600, written atomically) on purpose: it is the audit trail
 controls, and it must stay readable by `privml runs list|show` when a key has been disabled or
 scheduled for deletion (crypto-shredding the data must not erase the evidence of how it was processed).
 Everything a record points to (splits, reports, models) stays encrypted in the object store.
+
+A record whose runner process died (kill -9, power loss) cannot update itself: whatever reads records
+(`read_record`, `list_records`, the next run) marks it Failed, "interrupted", once its process is gone.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 from privml.errors import PrivmlError
 from privml.io.atomic import atomic_output
+from privml.workspace import private_dir
 
 RECORD = "record.json"
 _RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{5,62}$")
@@ -30,9 +34,7 @@ def new_run_id() -> str:
 
 
 def runs_dir(workspace: Path) -> Path:
-    path = workspace / "runs"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
+    return private_dir(workspace / "runs")
 
 
 def run_dir(workspace: Path, run_id: str) -> Path:
@@ -43,7 +45,7 @@ def run_dir(workspace: Path, run_id: str) -> Path:
 
 def write_record(workspace: Path, record: dict[str, Any]) -> Path:
     directory = run_dir(workspace, record["run_id"])
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(directory)
     path = directory / RECORD
     write_json(path, record)
     return path
@@ -60,12 +62,12 @@ def read_record(workspace: Path, run_id: str) -> dict[str, Any]:
     if not path.is_file():
         raise PrivmlError(f"no run {run_id} in {runs_dir(workspace)}")
     try:
-        return json.loads(path.read_text())
+        return _settled(workspace, json.loads(path.read_text()))
     except ValueError:
         raise PrivmlError(f"run record {path} is not valid JSON") from None
 
 
-def list_records(workspace: Path) -> list[dict[str, Any]]:
+def _raw_records(workspace: Path) -> list[dict[str, Any]]:
     records = []
     for path in sorted(runs_dir(workspace).glob(f"*/{RECORD}")):
         try:
@@ -73,6 +75,10 @@ def list_records(workspace: Path) -> list[dict[str, Any]]:
         except (OSError, ValueError):
             records.append({"run_id": path.parent.name, "status": "Unreadable"})
     return sorted(records, key=lambda r: str(r.get("started_at", "")))
+
+
+def list_records(workspace: Path) -> list[dict[str, Any]]:
+    return [_settled(workspace, record) for record in _raw_records(workspace)]
 
 
 def is_alive(pid: int) -> bool:
@@ -87,17 +93,37 @@ def is_alive(pid: int) -> bool:
     return True
 
 
+def _interrupted(record: dict[str, Any]) -> bool:
+    if record.get("status") != "Executing":
+        return False
+    try:
+        pid = int(record.get("pid", 0) or 0)
+    except (TypeError, ValueError):
+        pid = 0
+    return not is_alive(pid)
+
+
+def _settled(workspace: Path, record: dict[str, Any]) -> dict[str, Any]:
+    """The record, marked Failed ("interrupted") and saved so when its runner process is gone."""
+    if not _interrupted(record):
+        return record
+    record["status"] = "Failed"
+    record["failure_reason"] = "interrupted: the runner process ended before the execution finished"
+    record.pop("pid", None)
+    for step in record.get("steps", []):
+        if step.get("status") == "Executing":
+            step["status"] = "Failed"
+            step["failure_reason"] = "interrupted"
+    if _RUN_ID.match(str(record.get("run_id", ""))):
+        write_record(workspace, record)
+    return record
+
+
 def mark_interrupted(workspace: Path) -> list[str]:
     """Records still `Executing` whose runner process is gone become `Failed` (interrupted)."""
     fixed = []
-    for record in list_records(workspace):
-        if record.get("status") == "Executing" and not is_alive(int(record.get("pid", 0) or 0)):
-            record["status"] = "Failed"
-            record["failure_reason"] = "interrupted: the runner process ended before the execution finished"
-            for step in record.get("steps", []):
-                if step.get("status") == "Executing":
-                    step["status"] = "Failed"
-                    step["failure_reason"] = "interrupted"
-            write_record(workspace, record)
+    for record in _raw_records(workspace):
+        if _interrupted(record):
+            _settled(workspace, record)
             fixed.append(record["run_id"])
     return fixed

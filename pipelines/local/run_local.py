@@ -76,7 +76,11 @@ def _policy(df: Any, policy: Path | None, run_dir: Path, quiet: bool) -> tuple[b
     from privml.policy import dump_policy, load_policy
 
     if policy is not None:
-        load_policy(policy)  # validate before anything is stored
+        parsed = load_policy(policy)  # validate before anything is stored
+        missing = [name for name in parsed.columns if name not in df.columns]
+        if missing:  # names only: column names come from the policy, not from the data's cells
+            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+            raise PrivmlError(f"{policy}: the policy names column(s) the data does not have: {shown}")
         return policy.read_bytes(), str(policy)
     from privml.detect import propose_policy, scan_table
 

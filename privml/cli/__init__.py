@@ -8,6 +8,7 @@ Exit codes: 0 success, 1 a check failed, 2 bad usage or bad input, 3 an internal
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
@@ -63,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        _wipe_stale_scratch()
+        _exit_cleanly_on_sigterm()
         return int(args.func(args) or 0)
     except PrivmlError as exc:
         print(f"privml: error: {exc}", file=sys.stderr)
@@ -85,6 +88,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 3
+
+
+def _wipe_stale_scratch() -> None:
+    """Every command first wipes the job data a killed local run left in the workspace's scratch."""
+    from privml.workspace import wipe_stale_scratch
+
+    with contextlib.suppress(OSError):
+        wiped = wipe_stale_scratch()
+        if wiped:
+            logging.getLogger("privml").warning("wiped the scratch data of %d interrupted run(s)", len(wiped))
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM (and SIGHUP) unwind like Ctrl-C, so every `finally` (scratch wipes, partial outputs,
+    run records) runs; Python's default would end the process on the spot."""
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):
+            with contextlib.suppress(AttributeError, ValueError, OSError):
+                signal.signal(getattr(signal, name), interrupt)
 
 
 def _innermost_frame(exc: BaseException) -> str:

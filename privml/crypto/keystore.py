@@ -154,3 +154,43 @@ class KeyStoreFile:
             kdf = Scrypt(salt=salt, length=32, n=n, r=r, p=p)
             self._kdf_cache[cache_key] = kdf.derive(self.passphrase.encode("utf-8"))
         return self._kdf_cache[cache_key]
+
+
+# --------------------------------------------------------------------------------------------------
+# other workspace secrets (the local endpoint's SigV4 secret), sealed under the same passphrase
+
+SEALED_FORMAT = "privml-sealed/1"
+
+
+def passphrase_from_env() -> str | None:
+    return os.environ.get(PASSPHRASE_ENV) or None
+
+
+def seal(data: bytes, passphrase: str, purpose: str) -> dict[str, Any]:
+    """`data` sealed under the passphrase (scrypt → AES-256-GCM); `purpose` is bound as associated data,
+    so a sealed document cannot be passed off as another kind."""
+    salt, nonce = os.urandom(16), os.urandom(12)
+    key = Scrypt(salt=salt, length=32, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P).derive(passphrase.encode("utf-8"))
+    return {"format": SEALED_FORMAT, "purpose": purpose, "kdf": "scrypt", "n": _SCRYPT_N, "r": _SCRYPT_R,
+            "p": _SCRYPT_P, "salt": b64e(salt), "nonce": b64e(nonce),
+            "ciphertext": b64e(AESGCM(key).encrypt(nonce, data, f"{SEALED_FORMAT}:{purpose}".encode()))}
+
+
+def is_sealed(doc: Any) -> bool:
+    return isinstance(doc, dict) and doc.get("format") == SEALED_FORMAT
+
+
+def unseal(doc: dict[str, Any], passphrase: str | None, purpose: str, what: str) -> bytes:
+    """The data `seal` sealed; KeyUnavailable without the passphrase, with a wrong one, or on tampering."""
+    if not passphrase:
+        raise KeyUnavailable(f"{what} is passphrase-protected: set {PASSPHRASE_ENV}")
+    try:
+        n, r, p = int(doc["n"]), int(doc["r"]), int(doc["p"])
+        if n > (1 << 20) or r > 32 or p > 16:  # a tampered file must not make us burn memory
+            raise ValueError
+        key = Scrypt(salt=b64d(doc["salt"]), length=32, n=n, r=r, p=p).derive(passphrase.encode("utf-8"))
+        return AESGCM(key).decrypt(b64d(doc["nonce"]), b64d(doc["ciphertext"]), f"{SEALED_FORMAT}:{purpose}".encode())
+    except InvalidTag:
+        raise KeyUnavailable(f"wrong passphrase for {what}, or it was altered") from None
+    except (KeyError, ValueError, TypeError):
+        raise KeyUnavailable(f"{what} is corrupt") from None

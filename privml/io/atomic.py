@@ -1,8 +1,15 @@
-"""Outputs appear whole or not at all: write to a temporary sibling, rename on success."""
+"""Outputs appear whole or not at all: write to an unnamed file, give it its name on success.
+
+Where the filesystem allows (Linux, O_TMPFILE: ext4, xfs, btrfs, tmpfs), the partial output is created
+unlinked in the target directory: it has no name until it is complete, so a process killed mid-write
+(even by SIGKILL) leaves nothing behind: the kernel frees the blocks when the descriptor goes. Elsewhere
+it is a hidden `.NAME.*.partial` sibling, removed on every exit path Python sees but left by a SIGKILL.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import shutil
@@ -29,8 +36,9 @@ def atomic_output(path: Path, *, fsync: bool = True, mode: int = 0o600) -> Itera
     if path.is_dir():
         raise PrivmlError(f"output is a directory, not a file: {path}")
     tmp = parent / f".{path.name}.{secrets.token_hex(6)}.partial"
+    unnamed = _open_unnamed(parent, mode, path)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        fd = unnamed if unnamed is not None else os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     except OSError as exc:
         raise PrivmlError(f"cannot write {path}: {exc.strerror}") from None
     try:
@@ -38,6 +46,8 @@ def atomic_output(path: Path, *, fsync: bool = True, mode: int = 0o600) -> Itera
             yield fd
             if fsync:
                 os.fsync(fd)
+            if unnamed is not None:  # complete: only now does the data get a name
+                _link_unnamed(fd, tmp)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -47,6 +57,29 @@ def atomic_output(path: Path, *, fsync: bool = True, mode: int = 0o600) -> Itera
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _link_unnamed(fd: int, name: Path) -> None:
+    # linkat(AT_SYMLINK_FOLLOW) on the /proc link; os.link calls plain link(2), which refuses it, unless
+    # a directory descriptor is given
+    directory = os.open(name.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.link(f"/proc/self/fd/{fd}", name.name, src_dir_fd=directory, dst_dir_fd=directory, follow_symlinks=True)
+    finally:
+        os.close(directory)
+
+
+def _open_unnamed(parent: Path, mode: int, path: Path) -> int | None:
+    """An O_TMPFILE descriptor in `parent`, or None where the platform or filesystem has none."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        return os.open(parent, flag | os.O_WRONLY, mode)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+            return None
+        raise PrivmlError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -3,11 +3,18 @@
 Loading a pickle runs whatever code the file names. A skops file names the types it contains; `load_model`
 reads that list first and refuses the file, before constructing anything, when a type is not one privml
 put there itself. skops' own defaults (numpy, builtins, most of scikit-learn) are trusted by skops.
+
+A skops file is a zip: before skops opens it, its directory is checked against fixed bounds (member
+count, total uncompressed size, compression ratio), so a zip bomb is refused before anything inflates.
+Python's zipfile never inflates a member past the size the directory declares, so the declared sizes
+bound what loading can allocate.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +54,30 @@ def save_model(obj: Any, path: str | os.PathLike[str]) -> None:
     atomic_write_bytes(path, dumps_model(obj), mode=0o644)
 
 
+MAX_MEMBERS = 100_000  # a skops file holds one member per array; a large forest has thousands
+MAX_UNCOMPRESSED = 1 << 30  # 1 GiB: far above any model privml trains
+MAX_RATIO = 500  # uncompressed / compressed over the whole file; deflate itself tops out near 1032
+
+
+def check_zip_bounds(data: bytes, source: str) -> None:
+    """Refuse a skops (zip) file over the bounds above, reading only its central directory."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise PrivmlError(f"{source}: not a readable skops model file") from None
+    if len(members) > MAX_MEMBERS:
+        raise PrivmlError(f"{source}: model file has more than {MAX_MEMBERS} members")
+    total = sum(m.file_size for m in members)
+    if total > MAX_UNCOMPRESSED:
+        raise PrivmlError(f"{source}: model file would inflate past {MAX_UNCOMPRESSED >> 20} MiB")
+    compressed = max(sum(m.compress_size for m in members), 1)
+    if total > (1 << 20) and total / compressed > MAX_RATIO:
+        raise PrivmlError(f"{source}: model file's compression ratio exceeds {MAX_RATIO}:1 (a zip bomb?)")
+
+
 def _check_trusted(data: bytes, source: str) -> list[str]:
+    check_zip_bounds(data, source)
     try:
         found = sio.get_untrusted_types(data=data)
     except Exception as exc:  # a corrupt or non-skops file raises zipfile/json/key errors

@@ -186,12 +186,61 @@ def load_policy(path: str | Path) -> Policy:
     except (OSError, UnicodeDecodeError) as exc:
         raise PrivmlError(f"{path}: cannot read policy file ({type(exc).__name__})") from None
     try:
+        _check_nesting(text, path)  # before the recursive composer and model see it
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise PrivmlError(f"{path}:{where} not valid YAML") from None
     return parse_policy(data, source=str(path), base_dir=path.resolve().parent)
+
+
+MAX_POLICY_DEPTH = 16  # a policy nests 5 levels (columns → name → hierarchy → levels → item); 16 is ample
+
+
+def _check_nesting(text: str, path: Path) -> None:
+    """Refuse YAML nested deeper than MAX_POLICY_DEPTH, naming the field where it goes too deep. Walks
+    the parser's events (a loop, not recursion), so any depth is refused with exit 2, not RecursionError."""
+    names: list[str] = []  # the path of keys and indexes down to the current node
+    stack: list[list[Any]] = []  # per open collection: [is_mapping, expecting_key, next_index]
+
+    def enter_value() -> None:
+        if stack and not stack[-1][0]:  # a sequence item
+            names.append(f"[{stack[-1][2]}]")
+            stack[-1][2] += 1
+
+    def leave_value() -> None:
+        if stack:
+            top = stack[-1]
+            if top[0]:
+                top[1] = True
+            if names:
+                names.pop()
+
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            enter_value()
+            if len(stack) >= MAX_POLICY_DEPTH:
+                field = ".".join(_safe_key(n) for n in names[:6]) + (".…" if len(names) > 6 else "")
+                raise PrivmlError(f"{path}: field {field or '(top)'} is nested deeper than {MAX_POLICY_DEPTH} levels")
+            stack.append([isinstance(event, yaml.MappingStartEvent), True, 0])
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            stack.pop()
+            leave_value()
+        elif isinstance(event, yaml.ScalarEvent | yaml.AliasEvent):
+            top = stack[-1] if stack else None
+            if top is not None and top[0] and top[1]:  # a mapping key
+                names.append(str(getattr(event, "value", "*")))
+                top[1] = False
+            else:
+                enter_value()
+                leave_value()
+
+
+def _safe_key(name: str) -> str:
+    """A YAML key as a message may quote it: printable, at most 40 characters."""
+    text = "".join(c if c.isprintable() else "?" for c in name[:40])
+    return text + ("…" if len(name) > 40 else "")
 
 
 def dump_policy(policy: Policy) -> str:

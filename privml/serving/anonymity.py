@@ -1,14 +1,16 @@
 """The fitted anonymity model, applied to one row at a time: Mondrian routing or global recoding.
 
-Mirrors `AnonymityEngine.transform` for plain inputs; anything else (a date axis, a non-plain number,
-a value global recoding would generalize as unseen) raises `NotCompiled` so the batch takes the
-column-wise path.
+Mirrors `AnonymityEngine.transform` for plain inputs; anything else (a date that is not ISO
+YYYY, YYYY-MM or YYYY-MM-DD, a non-plain number, a value global recoding would generalize as unseen)
+raises `NotCompiled` so the batch takes the column-wise path.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 from privml.anonymity.engine import AnonymityEngine
@@ -16,6 +18,23 @@ from privml.anonymity.hierarchy import ROOT
 from privml.serving.cells import Cell, NotCompiled, plain_number
 
 RowFunction = Callable[[Sequence[Cell]], list[Cell]]  # quasi-identifier cells → released cells
+_ISO_PREFIX = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
+_EPOCH = date(1970, 1, 1).toordinal()
+
+
+def date_position(cell: str) -> float:
+    """An ISO date, or the year or year-month a date generalization releases, as days since 1970 (what
+    `axes.days_since_epoch` gives: a year or month reads as its first day); other forms → NotCompiled."""
+    match = _ISO_PREFIX.fullmatch(cell)
+    if match is None:
+        raise NotCompiled
+    year, month, day = match.groups()
+    if not 1678 <= int(year) <= 2261:  # outside pandas' Timestamp range the column-wise path yields NaN
+        raise NotCompiled
+    try:
+        return float(date(int(year), int(month or 1), int(day or 1)).toordinal() - _EPOCH)
+    except ValueError:  # 2023-02-30: pandas coerces it to NaN, which the column-wise path decides
+        raise NotCompiled from None
 
 
 def _axis_position(axis: dict[str, Any]) -> Callable[[Cell], float]:
@@ -24,6 +43,8 @@ def _axis_position(axis: dict[str, Any]) -> Callable[[Cell], float]:
     if axis["kind"] == "category":
         codes = {c: float(i) for i, c in enumerate(axis["categories"])}
         return lambda cell: math.nan if cell is None else codes.get(cell, math.nan)
+    if axis["kind"] == "date":
+        return lambda cell: math.nan if cell is None else date_position(cell)
 
     def unsupported(cell: Cell) -> float:
         raise NotCompiled

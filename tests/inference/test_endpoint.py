@@ -18,6 +18,7 @@ from inference.capture import CaptureConfig, capture_files, read_capture_file
 from inference.handler import CSV, column_plan, parse_payload, predict_fn, to_frame
 from inference.server import LocalEndpoint, start_local_endpoint
 from tests.inference.conftest import CANARIES, pii_rows
+from tests.signing import SigV4
 
 
 @pytest.fixture(scope="module")
@@ -111,14 +112,14 @@ def test_container_contract(endpoint, raw_requests):
     assert requests.get(f"{endpoint.url}/ping", verify=endpoint.ca_bundle, timeout=5).status_code == 200
     r = requests.post(f"{endpoint.url}/invocations", data=raw_requests.head(3).to_csv(index=False),
                       headers={"Content-Type": "text/csv", "Accept": "application/json"},
-                      verify=endpoint.ca_bundle, timeout=10)
+                      verify=endpoint.ca_bundle, timeout=10, auth=SigV4(endpoint.credentials))
     assert r.status_code == 200 and len(r.json()["predictions"]) == 3
 
 
 def test_payload_over_6_mb_gets_413_and_server_stays_up(endpoint):
     big = b"a" * (6 * 1024 * 1024 + 1)
     r = requests.post(f"{endpoint.url}/invocations", data=big, headers={"Content-Type": "text/csv"},
-                      verify=endpoint.ca_bundle, timeout=30)
+                      verify=endpoint.ca_bundle, timeout=30, auth=SigV4(endpoint.credentials))
     assert r.status_code == 413
     with pytest.raises(ClientError) as info:
         runtime(endpoint).invoke_endpoint(EndpointName="privml", ContentType="text/csv", Body=big)
@@ -174,7 +175,7 @@ def test_concurrent_requests_are_batched_yet_answered_individually(endpoint, fit
         with requests.Session() as s:
             s.trust_env = False
             r = s.post(f"{endpoint.url}/invocations", data=bodies[i], headers={"Content-Type": "text/csv"},
-                       verify=endpoint.ca_bundle, timeout=30)
+                       verify=endpoint.ca_bundle, timeout=30, auth=SigV4(endpoint.credentials))
         return i, r.status_code, r.text
 
     with ThreadPoolExecutor(16) as pool:

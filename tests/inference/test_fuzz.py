@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inference.server import LocalEndpoint, start_local_endpoint
+from tests.signing import SigV4
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +21,7 @@ def fuzz_endpoint(fitted_model, tmp_path_factory) -> Iterator[tuple[LocalEndpoin
     session = requests.Session()
     session.verify = handle.ca_bundle
     session.trust_env = False  # REQUESTS_CA_BUNDLE in the environment would override verify
+    session.auth = SigV4(handle.credentials)
     yield handle, session
     session.close()
     handle.stop()

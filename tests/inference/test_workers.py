@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from inference.credentials import load_or_create_credentials
 from tests.inference.conftest import save_model_dir
+from tests.signing import SigV4
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -54,11 +56,12 @@ def test_workers_share_the_port_and_stop_with_the_parent(fitted_model, model_wor
         port, ca = ready.read_text().splitlines()
         (worker,) = _children(server.pid)
         body = raw_requests.head(2).to_csv(index=False)
+        credentials = load_or_create_credentials(model_workspace)
 
         def ask() -> requests.Response:
             with requests.Session() as session:  # a new connection: the kernel picks a process for it
                 return session.post(f"https://localhost:{port}/invocations", data=body, verify=ca, timeout=30,
-                                    headers={"Content-Type": "text/csv"})
+                                    headers={"Content-Type": "text/csv"}, auth=SigV4(credentials))
 
         assert ask().status_code == 200
         os.kill(server.pid, signal.SIGSTOP)  # the parent cannot answer: the worker must
