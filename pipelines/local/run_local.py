@@ -234,6 +234,9 @@ def run_local(
     t0 = time.perf_counter()
     definition = build_definition(config, local_store=store)
     build_seconds = time.perf_counter() - t0
+    from pipelines.audit.resources import check_run_parameters
+
+    check_run_parameters(definition, parameters)  # the same refusals as run --aws, before any job starts
     audit_result = _audit(definition, config, waivers)
     # The exact definition this run executed (the one `privml run --aws` would upsert): re-auditable with
     # `privml audit`. It holds URIs, key aliases and settings, no data and no secrets (the audit checks).
