@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pipelines.audit import audit, validate_waivers
+from pipelines.audit.resources import check_run_parameters
 from pipelines.config import PipelineConfig
 from pipelines.definition import build_definition_with_artifacts, endpoint_config_request
 from privml.errors import CheckFailed, PrivmlError
@@ -24,6 +25,7 @@ def run_on_aws(
     config: PipelineConfig,
     *,
     waivers: Iterable[str] = (),
+    parameters: dict[str, str] | None = None,
     boto_session: Any = None,
     endpoint_url: str | None = None,
 ) -> dict:
@@ -31,6 +33,8 @@ def run_on_aws(
 
     Returns the run record: pipeline and execution ARNs, the waived findings, the uploaded URIs, and per role
     the image profile the dependencies were proved against (check_images, before any upload).
+    `parameters` overrides pipeline parameters for this execution; each is checked against the jobs that
+    read it (an instance type the API would refuse with the job's volume key is refused here, exit 2).
     `endpoint_url` points every AWS client at one endpoint (tests: a moto server on 127.0.0.1).
     """
     import boto3
@@ -41,6 +45,7 @@ def run_on_aws(
     image_checks = check_images(config)
 
     definition, artifacts = build_definition_with_artifacts(config)
+    overrides = check_run_parameters(definition, parameters or {})
     endpoint_config = endpoint_config_request(config, f"{config.pipeline_name}-model")
     result = audit(definition, config=config, endpoint_configs=[endpoint_config], waivers=requested_waivers)
     if result.blocking:
@@ -88,6 +93,8 @@ def run_on_aws(
         PipelineName=config.pipeline_name,
         PipelineExecutionDescription=description,
         ClientRequestToken=str(uuid.uuid4()),
+        **({"PipelineParameters": [{"Name": k, "Value": str(v)} for k, v in sorted(overrides.items())]}
+           if overrides else {}),
     )
     for finding in result.waived:
         log.warning("audit finding waived: %s at %s: %s", finding.rule_id, finding.location, finding.message)
@@ -99,6 +106,7 @@ def run_on_aws(
         "execution_arn": execution["PipelineExecutionArn"],
         "updated": exists,
         "waivers": requested_waivers,
+        "parameters": {k: str(v) for k, v in sorted(overrides.items())},
         "waived_findings": [f.to_dict() for f in result.waived],
         "warnings": [f.to_dict() for f in result.findings if not f.blocking],
         "uploaded": uploaded,

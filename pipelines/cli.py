@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,17 @@ def register(subparsers: Any) -> None:
     add_json_flag(audit)
     audit.set_defaults(func=_audit)
 
-    iam = subparsers.add_parser("iam-policy", help="least-privilege execution role, KMS key and bucket policies")
+    iam = subparsers.add_parser(
+        "iam-policy", help="least-privilege role, trust, operator, KMS key and bucket policies (JSON)")
     iam.add_argument("--config", type=Path, help="pipeline config YAML (required: the documents name your keys)")
+    iam.add_argument("--role", metavar="ROLE",
+                     help="only this role's policy and trust policy: execution, operator, or a step role "
+                          "such as prepare-keys")
+    iam.add_argument("-o", "--output-dir", type=Path, metavar="DIR", help="write one JSON file per document")
+    iam.add_argument("--operator-arn", metavar="ARN",
+                     help="the operator's user or role ARN, named in the key policies (default: the account, so "
+                          "that the operator's IAM policy decides)")
+    iam.add_argument("--endpoint-name", help="the endpoint deploy --aws creates (default: the pipeline name)")
     iam.set_defaults(func=_iam_policy)
 
 
@@ -123,13 +133,29 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _iam_policy(args: argparse.Namespace) -> int:
-    from pipelines.definition import build_definition
-    from pipelines.iam import iam_documents
+    from pipelines.definition import build_definition_with_artifacts
+    from pipelines.iam import OPERATOR, iam_documents, write_documents
 
     if args.config is None:
         raise PrivmlError(
             "iam-policy: --config CONFIG.yaml is required (the documents name your role, bucket and keys)"
         )
+    if args.operator_arn is not None and not re.fullmatch(r"arn:aws[a-z-]*:(iam::\d{12}:(role|user)/\S+|sts::\d{12}:"
+                                                           r"assumed-role/\S+)", args.operator_arn):
+        raise PrivmlError("--operator-arn: not an IAM role or user ARN")
     config = _config(args.config)
-    emit_json(iam_documents(config, build_definition(config)))
+    definition, artifacts = build_definition_with_artifacts(config)
+    documents = iam_documents(config, definition, operator_arn=args.operator_arn, endpoint_name=args.endpoint_name,
+                              uploads={uri: a.kms_key_id for uri, a in artifacts.objects.items()})
+    if args.role is not None:
+        known = [*documents["roles"], OPERATOR]
+        if args.role not in known:
+            raise PrivmlError(f"--role {args.role}: not a role of this pipeline (its roles: {', '.join(known)})")
+        role = documents[OPERATOR] if args.role == OPERATOR else documents["roles"][args.role]
+        documents = {"roles": {}, OPERATOR: role} if args.role == OPERATOR else {"roles": {args.role: role}}
+    if args.output_dir is not None:
+        for path in write_documents(documents, args.output_dir):
+            print(f"wrote {path}")
+    else:
+        emit_json(documents)
     return 0

@@ -90,6 +90,23 @@ class Instances(_Model):
     training: Instance = Instance(type="ml.m5.xlarge")
     endpoint: Instance = Instance(type="ml.m5.large")
 
+    @model_validator(mode="after")
+    def _accepted_and_unsharded(self) -> Instances:
+        from pipelines.instance_storage import check_instance_type
+
+        for kind in ("processing", "training", "endpoint"):
+            try:
+                check_instance_type(kind, getattr(self, kind).type)
+            except ValueError as exc:
+                raise ValueError(f"{kind}.type: {exc}") from None
+        # Every instance of a job reads the same fully replicated input and writes the same output names,
+        # so a second instance would overwrite the first one's output; none of privml's jobs shards.
+        for kind, steps in (("processing", "Anonymize and Evaluate"), ("training", "Train")):
+            if getattr(self, kind).count != 1:
+                raise ValueError(f"{kind}.count: {steps} cannot shard their input (each instance would write the "
+                                 "same output names); use 1")
+        return self
+
 
 DEFAULT_IMAGE_PROFILE = "sklearn-1.4-2-py312"
 IMAGE_ROLES = ("processing", "training", "inference")

@@ -2,7 +2,8 @@
 
 Anonymize (processing) → Train (training) → Evaluate (processing, property file `EvaluationReport`)
 → Gates (condition: privacy gate AND quality threshold) → CreateModel, else Fail with the reason.
-Every job: KMS volume key, KMS output key, network isolation, a VPC, inter-container encryption.
+Every job: KMS volume key (or, on instance types with local NVMe storage, the hardware-encrypted instance
+store), KMS output key, network isolation, a VPC, inter-container encryption. No experiment config.
 
 The build needs no AWS: it runs under moto (see sdk_env.py).
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 from pipelines import packaging
 from pipelines.config import PipelineConfig
+from pipelines.instance_storage import volume_key_for
 from pipelines.sdk_env import Artifact, BuildArtifacts, collect_uploads, offline_sdk, session
 
 __all__ = [
@@ -192,7 +194,9 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
             command=["python3"],
             instance_type=params["proc_type"],
             instance_count=params["proc_count"],
-            volume_kms_key=_key(config, "volume"),
+            # Instance types with NVMe instance storage take no volume key (the API refuses one; the
+            # instance store is hardware-encrypted): see instance_storage.py.
+            volume_kms_key=volume_key_for(config.instances.processing.type, _key(config, "volume")),
             output_kms_key=_key(config, "data"),
             max_runtime_in_seconds=3 * 3600,
             base_job_name=f"{config.pipeline_name}-{name.lower()}",
@@ -261,7 +265,7 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
             instance_type=params["train_type"],
             instance_count=params["train_count"],
             volume_size_in_gb=30,
-            volume_kms_key_id=_key(config, "volume"),
+            volume_kms_key_id=volume_key_for(config.instances.training.type, _key(config, "volume")),
         ),
         networking=Networking(
             subnets=subnets,
@@ -337,6 +341,10 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
         parameters=list(params.values()),
         steps=[anonymize, train, evaluate, gates],
         sagemaker_session=sess,
+        # The SDK's default experiment config makes every execution create an experiment and a trial
+        # (sagemaker:CreateExperiment/CreateTrial, a role permission nothing else needs); privml records
+        # its runs itself.
+        pipeline_experiment_config=None,
     )
 
 
@@ -380,7 +388,6 @@ def endpoint_config_request(config: PipelineConfig, model_name: str, *, name: st
                 "InitialInstanceCount": config.instances.endpoint.count,
             }
         ],
-        "KmsKeyId": _key(config, "endpoint"),
         "DataCaptureConfig": {
             "EnableCapture": config.capture.enabled,
             "InitialSamplingPercentage": config.capture.sampling_percentage,
@@ -390,6 +397,9 @@ def endpoint_config_request(config: PipelineConfig, model_name: str, *, name: st
             "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]},
         },
     }
+    endpoint_key = volume_key_for(config.instances.endpoint.type, _key(config, "endpoint"))
+    if endpoint_key:
+        request["KmsKeyId"] = endpoint_key
     if config.tags:
         request["Tags"] = _tags(config)
     return request

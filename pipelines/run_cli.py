@@ -21,7 +21,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--config", type=Path, help="pipeline config YAML (default for --local: local defaults)")
     run.add_argument("--rows", type=int, default=None, help="rows of sample data when no --data (default 20000)")
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                     help="--local: override a pipeline parameter (K, QualityThreshold, ModelKind, DpEpsilon …)")
+                     help="override a pipeline parameter (K, QualityThreshold, ModelKind, ProcessingInstanceType …)")
     run.add_argument("--no-endpoint", action="store_true", help="--local: skip the endpoint smoke request")
     run.add_argument("--waive", action="append", default=[], metavar="RULE_ID",
                      help="start despite this audit rule's findings (recorded in the run record)")
@@ -55,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
         from pipelines.aws import run_on_aws
         from pipelines.config import PipelineConfig
 
-        record = run_on_aws(PipelineConfig.load(args.config), waivers=args.waive)
+        record = run_on_aws(PipelineConfig.load(args.config), waivers=args.waive, parameters=_params(args.param))
         if args.json:
             emit_json(record)
         else:
@@ -67,12 +67,7 @@ def _run(args: argparse.Namespace) -> int:
         raise PrivmlError("--rows must be at least 50")
     from pipelines.local.run_local import DEFAULT_ROWS, run_local
 
-    params = {}
-    for item in args.param:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise PrivmlError(f"--param {item!r}: expected NAME=VALUE")
-        params[name.strip()] = value
+    params = _params(args.param)
     record = run_local(data=args.data, policy=args.policy, config_path=args.config, waivers=args.waive,
                        rows=args.rows or DEFAULT_ROWS, endpoint=not args.no_endpoint, parameters=params)
     if args.json:
@@ -80,6 +75,16 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print(summary(record))
     return 0 if record["status"] == "Succeeded" else 1
+
+
+def _params(items: list[str]) -> dict[str, str]:
+    params = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise PrivmlError(f"--param {item!r}: expected NAME=VALUE")
+        params[name.strip()] = value
+    return params
 
 
 def _fmt(value: Any) -> str:

@@ -11,7 +11,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pipelines.audit.resources import job_resource_problems
 from pipelines.audit.rules import RULES, Rule
+from pipelines.instance_storage import UnknownInstanceFamily, has_local_storage
 from privml.errors import PrivmlError
 
 __all__ = ["RULES", "AuditResult", "Finding", "Rule", "audit", "audit_definition", "validate_waivers"]
@@ -74,8 +76,9 @@ def audit(
         raise PrivmlError("definition: not a SageMaker pipeline definition (no Steps list)")
     waived_ids = set(validate_waivers(waivers))
     findings: list[Finding] = []
+    defaults = {p.get("Name"): p.get("DefaultValue") for p in definition.get("Parameters") or []}
     for step in _steps(definition["Steps"]):
-        findings += _check_step(step)
+        findings += _check_step(step, defaults)
     for index, request in enumerate(endpoint_configs):
         findings += _check_endpoint_config(request, index)
     findings += _check_strings(definition, endpoint_configs, config)
@@ -104,15 +107,29 @@ def _is_true(value: Any) -> bool:
     return value is True
 
 
-def _check_step(step: dict) -> list[Finding]:
+def _local_storage(instance_type: Any, defaults: dict) -> bool:
+    """Whether a job's (default) instance type has local NVMe storage, whose volume takes no key."""
+    if isinstance(instance_type, dict) and str(instance_type.get("Get", "")).startswith("Parameters."):
+        instance_type = defaults.get(instance_type["Get"].removeprefix("Parameters."))
+    try:
+        return isinstance(instance_type, str) and instance_type != "local" and has_local_storage(instance_type)
+    except (UnknownInstanceFamily, ValueError):
+        return False  # reported by PRIVML-JOB-006
+
+
+def _check_step(step: dict, defaults: dict) -> list[Finding]:
     kind = step.get("Type")
     args = step.get("Arguments") or {}
     where = f"step {step.get('Name')} ({kind})"
     out: list[Finding] = []
+    if kind in ("Processing", "Training"):
+        for problem in job_resource_problems(step, defaults):
+            source = f" (parameter {problem.parameter}'s default)" if problem.parameter else ""
+            out.append(_finding(problem.rule_id, where, f"{problem.field}{source}: {problem.message}"))
     if kind == "Processing":
         cluster = (args.get("ProcessingResources") or {}).get("ClusterConfig") or {}
         network = args.get("NetworkConfig") or {}
-        if not cluster.get("VolumeKmsKeyId"):
+        if not cluster.get("VolumeKmsKeyId") and not _local_storage(cluster.get("InstanceType"), defaults):
             out.append(_finding("PRIVML-JOB-001", where, "ProcessingResources.ClusterConfig.VolumeKmsKeyId is not set"))
         if not (args.get("ProcessingOutputConfig") or {}).get("KmsKeyId"):
             out.append(_finding("PRIVML-JOB-002", where, "ProcessingOutputConfig.KmsKeyId is not set"))
@@ -126,7 +143,8 @@ def _check_step(step: dict) -> list[Finding]:
             )
         out += _check_secrets(where, "Environment", args.get("Environment"))
     elif kind == "Training":
-        if not (args.get("ResourceConfig") or {}).get("VolumeKmsKeyId"):
+        resources = args.get("ResourceConfig") or {}
+        if not resources.get("VolumeKmsKeyId") and not _local_storage(resources.get("InstanceType"), defaults):
             out.append(_finding("PRIVML-JOB-001", where, "ResourceConfig.VolumeKmsKeyId is not set"))
         if not (args.get("OutputDataConfig") or {}).get("KmsKeyId"):
             out.append(_finding("PRIVML-JOB-002", where, "OutputDataConfig.KmsKeyId is not set"))
@@ -156,7 +174,12 @@ def _has_vpc(vpc: Any) -> bool:
 def _check_endpoint_config(request: dict, index: int) -> list[Finding]:
     where = f"endpoint config {request.get('EndpointConfigName') or f'#{index + 1}'}"
     out: list[Finding] = []
-    if not request.get("KmsKeyId"):
+    variants = request.get("ProductionVariants") or []
+    local = [v.get("InstanceType") for v in variants if _local_storage(v.get("InstanceType"), {})]
+    if request.get("KmsKeyId") and local:
+        out.append(_finding("PRIVML-EP-004", where, f"KmsKeyId is set but {', '.join(local)} has local NVMe "
+                            "instance storage (CreateEndpointConfig fails)"))
+    if not request.get("KmsKeyId") and not (variants and len(local) == len(variants)):
         out.append(_finding("PRIVML-EP-001", where, "KmsKeyId is not set"))
     capture = request.get("DataCaptureConfig") or {}
     if capture and capture.get("EnableCapture", True) is not False:

@@ -70,6 +70,20 @@ RULES: dict[str, Rule] = {
             {"prowler": "sagemaker_training_jobs_intercontainer_encryption_enabled"},
         ),
         Rule(
+            "PRIVML-JOB-006",
+            "the job's instance type and volume key are a pair the SageMaker API refuses, or the type is unknown",
+            "high",
+            "instance types with local NVMe storage (ml.m5d, ml.g4dn, ml.p4d, ...) take no VolumeKmsKeyId (their "
+            "instance store is hardware-encrypted); EBS-only types need one: set instances.<job>.type in the "
+            "config and rebuild rather than overriding the type parameter",
+        ),
+        Rule(
+            "PRIVML-JOB-007",
+            "more than one instance for a job whose inputs are all fully replicated",
+            "high",
+            "use InstanceCount 1 (instances.<job>.count): every instance would write the same output names",
+        ),
+        Rule(
             "PRIVML-EP-001",
             "endpoint config has no KmsKeyId for its storage volume",
             "high",
@@ -85,6 +99,13 @@ RULES: dict[str, Rule] = {
             "captured endpoint data is not encrypted with a KMS key",
             "high",
             "set DataCaptureConfig.KmsKeyId (config: kms.capture)",
+        ),
+        Rule(
+            "PRIVML-EP-004",
+            "endpoint config sets KmsKeyId for an instance type with local NVMe storage",
+            "high",
+            "leave KmsKeyId out for those types (CreateEndpointConfig refuses it; the instance store is "
+            "hardware-encrypted)",
         ),
         Rule(
             "PRIVML-EP-003",

@@ -264,6 +264,9 @@ def run_local(
     for profile in dependency_check.unchecked():
         _say(quiet, f"dependencies UNCHECKED for image profile {profile}: no wheelhouse is configured and pip "
                     "could not reach the package index (the run record says so)")
+    from pipelines.audit.resources import check_run_parameters
+
+    check_run_parameters(definition, parameters)  # the same refusals as run --aws, before any job starts
     audit_result = _audit(definition, config, waivers)
     # The exact definition this run executed (the one `privml run --aws` would upsert): re-auditable with
     # `privml audit`. It holds URIs, key aliases and settings, no data and no secrets (the audit checks).

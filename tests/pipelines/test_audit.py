@@ -69,7 +69,31 @@ def _input_outside_bucket(definition: dict, _endpoint: dict) -> None:
     param["DefaultValue"] = "s3://someone-elses-bucket/data/"
 
 
+def _default(name: str, value: Any) -> Callable[[dict, dict], None]:
+    def mutate(definition: dict, _endpoint: dict) -> None:
+        next(p for p in definition["Parameters"] if p["Name"] == name)["DefaultValue"] = value
+
+    return mutate
+
+
+def _endpoint_type(instance_type: str) -> Callable[[dict, dict], None]:
+    def mutate(_definition: dict, endpoint: dict) -> None:
+        endpoint["ProductionVariants"][0]["InstanceType"] = instance_type
+
+    return mutate
+
+
 MUTATIONS: list[tuple[str, str, Callable[[dict, dict], None]]] = [
+    ("PRIVML-JOB-006", "local-storage processing default with a volume key",
+     _default("ProcessingInstanceType", "ml.r5d.xlarge")),
+    ("PRIVML-JOB-006", "local-storage training default with a volume key",
+     _default("TrainingInstanceType", "ml.g4dn.xlarge")),
+    ("PRIVML-JOB-006", "literal local-storage type with a volume key",
+     _set("Train.ResourceConfig.InstanceType", "ml.p3dn.24xlarge")),
+    ("PRIVML-JOB-006", "an instance type the API does not accept", _default("ProcessingInstanceType", "ml.m5.huge")),
+    ("PRIVML-JOB-007", "two instances on replicated inputs", _default("ProcessingInstanceCount", 2)),
+    ("PRIVML-JOB-007", "two training instances", _set("Train.ResourceConfig.InstanceCount", 2)),
+    ("PRIVML-EP-004", "endpoint key on a local-storage type", _endpoint_type("ml.g4dn.xlarge")),
     ("PRIVML-JOB-001", "processing volume key", _del("Anonymize.ProcessingResources.ClusterConfig.VolumeKmsKeyId")),
     ("PRIVML-JOB-001", "training volume key", _del("Train.ResourceConfig.VolumeKmsKeyId")),
     ("PRIVML-JOB-002", "processing output key", _del("Evaluate.ProcessingOutputConfig.KmsKeyId")),
@@ -190,3 +214,27 @@ def test_cli_audit_bad_input_exits_2(tmp_path: Path, content: str, capsys: pytes
     assert main(["audit", str(path)]) == 2
     assert main(["audit", str(tmp_path / "missing.json")]) == 2
     assert "privml: error:" in capsys.readouterr().err
+
+
+def test_local_storage_type_without_volume_key_is_not_a_finding(built: Built) -> None:
+    """The instance store of those types is hardware-encrypted; no volume key is the right request."""
+    definition = copy.deepcopy(built.definition)
+    _default("ProcessingInstanceType", "ml.r5d.xlarge")(definition, {})
+    for step in ("Anonymize", "Evaluate"):
+        del _args(definition, step)["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"]
+    endpoint = _endpoint(built)
+    endpoint["ProductionVariants"][0]["InstanceType"] = "ml.g5.xlarge"
+    del endpoint["KmsKeyId"]
+    assert audit_definition(definition, config=built.config, endpoint_configs=[endpoint]) == []
+
+
+def test_cli_audit_refuses_a_local_storage_default_with_a_volume_key(built: Built, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture) -> None:
+    definition = copy.deepcopy(built.definition)
+    _default("ProcessingInstanceType", "ml.r5d.xlarge")(definition, {})
+    path = tmp_path / "definition.json"
+    path.write_text(json.dumps(definition))
+    assert main(["audit", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "PRIVML-JOB-006" in out and "ProcessingResources.ClusterConfig.VolumeKmsKeyId" in out
+    assert "ProcessingInstanceType" in out

@@ -54,8 +54,8 @@ def test_run_aws_dispatches_to_run_on_aws_with_waivers(tmp_path: Path, monkeypat
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     seen: dict[str, Any] = {}
 
-    def fake_run_on_aws(config: Any, *, waivers: Any = ()) -> dict[str, Any]:
-        seen["config"], seen["waivers"] = config, list(waivers)
+    def fake_run_on_aws(config: Any, *, waivers: Any = (), parameters: Any = None) -> dict[str, Any]:
+        seen["config"], seen["waivers"], seen["parameters"] = config, list(waivers), parameters
         return {"execution_arn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/x"}
 
     sentinel = object()
@@ -63,6 +63,6 @@ def test_run_aws_dispatches_to_run_on_aws_with_waivers(tmp_path: Path, monkeypat
     monkeypatch.setattr("pipelines.config.PipelineConfig.load", classmethod(lambda cls, path: sentinel))
     config = tmp_path / "c.yaml"
     config.write_text("region: us-east-1\n")
-    assert main(["run", "--aws", "--config", str(config), "--waive", "R1", "--json"]) == 0
-    assert seen == {"config": sentinel, "waivers": ["R1"]}
+    assert main(["run", "--aws", "--config", str(config), "--waive", "R1", "--param", "K=7", "--json"]) == 0
+    assert seen == {"config": sentinel, "waivers": ["R1"], "parameters": {"K": "7"}}
     assert json.loads(capsys.readouterr().out)["execution_arn"].endswith("/execution/x")
