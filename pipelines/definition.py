@@ -1,8 +1,10 @@
 """The SageMaker Pipeline definition, built with the SDK v3, every control on.
 
-Anonymize (processing) → Train (training) → Evaluate (processing, property file `EvaluationReport`)
-→ Gates (condition: privacy gate AND quality threshold) → CreateModel, else Fail with the reason.
-Every job: KMS volume key, KMS output key, network isolation, a VPC, inter-container encryption.
+[PrepareKeys (processing, the key-preparation path: pipelines/key_preparation.py)] → Anonymize
+(processing) → Train (training) → Evaluate (processing, property file `EvaluationReport`) → Gates
+(condition: privacy gate AND quality threshold) → CreateModel, else Fail with the reason.
+Every job: KMS volume key, KMS output key, a VPC, inter-container encryption, and network isolation
+except PrepareKeys (its own role, KMS only, no data). Every step names its key provider.
 
 The build needs no AWS: it runs under moto (see sdk_env.py).
 """
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipelines import key_preparation as keyprep
 from pipelines import packaging
 from pipelines.config import PipelineConfig
 from pipelines.sdk_env import Artifact, BuildArtifacts, collect_uploads, offline_sdk, session
@@ -30,6 +33,7 @@ __all__ = [
 ]
 
 ANONYMIZE, TRAIN, EVALUATE, GATES, MODEL, FAIL = "Anonymize", "Train", "Evaluate", "Gates", "CreateModel", "GateFailed"
+PREPARE_KEYS = keyprep.STEP
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
 # JsonGet paths into evaluation.json (see CONTRACTS.md).
 GATE_PASSED_PATH = "gates.passed"
@@ -40,6 +44,7 @@ JOB_SCRIPTS = {
     ANONYMIZE: Path("processing/anonymize.py"),
     TRAIN: Path("training/train.py"),
     EVALUATE: Path("processing/evaluate.py"),
+    PREPARE_KEYS: keyprep.SCRIPT,  # only when the config has the key-preparation path
 }
 PROC = "/opt/ml/processing"
 SERVING_ENV = {
@@ -181,30 +186,35 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
     subnets = list(config.network.subnets) or None
     groups = list(config.network.security_group_ids) or None
 
+    keyed = config.key_preparation
     wheel = packaging.build_privml_wheel(tmp / "dist")
     code_uri = {}
     for step, script in JOB_SCRIPTS.items():
+        if step == PREPARE_KEYS and not keyed:
+            continue
         bundle = packaging.make_bundle(root / script, tmp / "bundles" / step, wheel, config.code.wheelhouse)
         code_uri[step] = bundle if step == TRAIN else _upload_bundle(sess, config, step, bundle)
 
     def run_uri(*parts: str) -> Join:
         return Join(on="/", values=[config.base_uri, "runs", ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
 
-    def processor(name: str) -> Any:
+    def processor(name: str, env: dict[str, str], *, role: str | None = None, isolated: bool = True,
+                  output_key: str | None = None) -> Any:
         return _bundle_processor_class()(
-            role=config.role_arn,
+            role=role or config.role_arn,
             image_uri=image["processing"],
             command=["python3"],
             instance_type=params["proc_type"],
             instance_count=params["proc_count"],
             volume_kms_key=_key(config, "volume"),
-            output_kms_key=_key(config, "data"),
+            output_kms_key=output_key or _key(config, "data"),
             max_runtime_in_seconds=3 * 3600,
             base_job_name=f"{config.pipeline_name}-{name.lower()}",
             sagemaker_session=sess,
             tags=tags,
+            env=env,
             network_config=NetworkConfig(
-                enable_network_isolation=True,
+                enable_network_isolation=isolated,
                 security_group_ids=groups,
                 subnets=subnets,
                 encrypt_inter_container_traffic=True,
@@ -231,13 +241,33 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
             ),
         )
 
+    def output_uri(step: Any, name: str) -> Any:
+        return step.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
+
+    # --- PrepareKeys: the one step that may call KMS (not isolated; VPC; its own role; no data) ------
+    prepare = None
+    key_inputs = []
+    if keyed:
+        prepare_args = processor(
+            PREPARE_KEYS, keyprep.prepare_keys_env(config), role=config.key_preparation_role_arn,
+            isolated=False, output_key=_key(config, "secrets"),
+        ).run(
+            code=code_uri[PREPARE_KEYS],
+            inputs=[s3_in("policy", params["policy"], f"{PROC}/input/policy")],
+            outputs=[s3_out(PREPARE_KEYS, name) for name in keyprep.OUTPUTS],
+            arguments=keyprep.prepare_keys_arguments(config),
+        )
+        prepare = ProcessingStep(name=PREPARE_KEYS, step_args=prepare_args)
+        key_inputs = [s3_in(keyprep.ANONYMIZE_INPUT, output_uri(prepare, "secrets"), keyprep.ANONYMIZE_KEY_DIR)]
+
     # --- Anonymize --------------------------------------------------------------------------------
     splits = ("train", "validation", "test", "report", "transformer")
-    anonymize_args = processor(ANONYMIZE).run(
+    anonymize_args = processor(ANONYMIZE, keyprep.anonymize_env(keyed)).run(
         code=code_uri[ANONYMIZE],
         inputs=[
             s3_in("data", params["input"], f"{PROC}/input/data"),
             s3_in("policy", params["policy"], f"{PROC}/input/policy"),
+            *key_inputs,
         ],
         outputs=[s3_out(ANONYMIZE, name) for name in splits],
         arguments=[
@@ -254,9 +284,6 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
         ],
     )
     anonymize = ProcessingStep(name=ANONYMIZE, step_args=anonymize_args)
-
-    def output_uri(step: Any, name: str) -> Any:
-        return step.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
 
     # --- Train ------------------------------------------------------------------------------------
     trainer = ModelTrainer(
@@ -278,6 +305,7 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
             s3_output_path=f"{config.base_uri}/models", kms_key_id=_key(config, "model")
         ),
         hyperparameters={"model": params["model"], "dp_epsilon": params["epsilon"], "seed": str(p.seed)},
+        environment=keyprep.env("none"),
         role=config.role_arn,
         sagemaker_session=sess,
         base_job_name=f"{config.pipeline_name}-train",
@@ -294,7 +322,7 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
 
     # --- Evaluate ---------------------------------------------------------------------------------
     evaluation = PropertyFile(name=EVALUATION_PROPERTY_FILE, output_name="evaluation", path="evaluation.json")
-    evaluate_args = processor(EVALUATE).run(
+    evaluate_args = processor(EVALUATE, keyprep.env("none")).run(
         code=code_uri[EVALUATE],
         inputs=[
             s3_in("model", model_data, f"{PROC}/input/model"),
@@ -320,8 +348,10 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
     evaluate = ProcessingStep(name=EVALUATE, step_args=evaluate_args, property_files=[evaluation])
 
     # --- Model, gates -----------------------------------------------------------------------------
+    serving_keys = Join(on="/", values=[output_uri(prepare, "serving"), keyprep.SECRETS_FILE]) if prepare else None
     model = ModelStep(
-        name=MODEL, step_args=_create_model_args(sess, config, image["inference"], model_data, subnets, groups)
+        name=MODEL,
+        step_args=_create_model_args(sess, config, image["inference"], model_data, subnets, groups, serving_keys),
     )
 
     def gate(path: str) -> JsonGet:
@@ -340,7 +370,7 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
     return Pipeline(
         name=config.pipeline_name,
         parameters=list(params.values()),
-        steps=[anonymize, train, evaluate, gates],
+        steps=[*([prepare] if prepare else []), anonymize, train, evaluate, gates],
         sagemaker_session=sess,
     )
 
@@ -353,16 +383,22 @@ class _ServingModel:
 
 
 def _create_model_args(
-    sess: Any, config: PipelineConfig, image_uri: str, model_data: Any, subnets: Any, groups: Any
+    sess: Any, config: PipelineConfig, image_uri: str, model_data: Any, subnets: Any, groups: Any,
+    serving_keys: Any = None,
 ) -> Any:
     # The SDK's own CreateModel request builder, intercepted by the PipelineSession (as
     # ModelBuilder.build() does) — without ModelBuilder's framework detection, which wants the model.
     sess.context = None
     sess.init_model_step_arguments(_ServingModel(sess))
+    container: dict[str, Any] = {"Image": image_uri, "ModelDataUrl": model_data,
+                                 "Environment": {**SERVING_ENV, **keyprep.serving_env(serving_keys is not None)}}
+    if serving_keys is not None:
+        # The endpoint's feature secrets: a separate model data source, never inside model.tar.gz.
+        container["AdditionalModelDataSources"] = keyprep.serving_data_sources(serving_keys)
     sess.create_model(
         name=f"{config.pipeline_name}-model",
         role=config.role_arn,
-        container_defs={"Image": image_uri, "ModelDataUrl": model_data, "Environment": dict(SERVING_ENV)},
+        container_defs=container,
         vpc_config={"Subnets": subnets, "SecurityGroupIds": groups} if subnets else None,
         enable_network_isolation=True,
         tags=_tags(config),

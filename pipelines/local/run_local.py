@@ -43,10 +43,12 @@ def _config(config_path: Path | None) -> Any:
 def _keys(kms: Any, config: Any, create: bool) -> None:
     """Local-defaults keys are created on first use (the local KMS is privml's own); a user config's
     keys must already exist in the local key store."""
-    from pipelines.config import KEY_PURPOSES
+    from pipelines.config import KEY_PREPARATION_PURPOSES, KEY_PURPOSES
     from pipelines.local.controls import local_key_ref
 
-    for purpose in KEY_PURPOSES:
+    for purpose in KEY_PURPOSES + KEY_PREPARATION_PURPOSES:
+        if getattr(config.kms, purpose) is None:
+            continue
         ref = local_key_ref(getattr(config.kms, purpose))
         if create and ref.startswith("alias/"):
             kms.ensure_key(ref)
@@ -102,6 +104,33 @@ def _policy_keys(kms: Any, policy_text: bytes, *, create: bool, quiet: bool) -> 
     return refs
 
 
+def check_key_preparation(config: Any, policy_text: bytes, *, local_defaults: bool) -> Any:
+    """A keyed policy needs the key-preparation path (isolated jobs cannot reach KMS): refuse before anything
+    is stored, naming the config field. With local defaults, the HMAC key is the one the policy names.
+    Returns the config to build the definition from."""
+    from privml.key_needs import secret_needs
+    from privml.policy import parse_policy
+
+    import yaml
+
+    needs = secret_needs(parse_policy(yaml.safe_load(policy_text), source="policy"))
+    if not needs:
+        return config
+    if not config.key_preparation:
+        missing = next(f for f, v in (("kms.hmac", config.kms.hmac), ("kms.secrets", config.kms.secrets),
+                                      ("key_preparation_role_arn", config.key_preparation_role_arn)) if not v)
+        raise PrivmlError(
+            f"config: {missing}: the policy uses keyed techniques, whose secrets network-isolated jobs can only "
+            "get from the key-preparation step; set kms.hmac (an HMAC_256 key), kms.secrets and "
+            "key_preparation_role_arn")
+    references = sorted({n.reference for n in needs})
+    if local_defaults and len(references) == 1:
+        from pipelines.config import PipelineConfig
+
+        return PipelineConfig.local_defaults(kms={"hmac": references[0]})
+    return config
+
+
 def _audit(definition: dict, config: Any, waivers: Sequence[str]) -> dict[str, Any]:
     from pipelines.audit import audit
 
@@ -134,6 +163,7 @@ def _artifacts(record: dict[str, Any]) -> dict[str, Any]:
         "model": next((u for u in model if u.endswith("model.tar.gz")), None),
         "evaluation": next((u for u in evaluation if u.endswith("evaluation.json")), None),
         "model_card": next((u for u in evaluation if u.endswith("model_card.md")), None),
+        "serving_keys": next((u for u in _outputs(record, "PrepareKeys") if "/serving/" in u), None),
     }.items() if v}
 
 
@@ -152,20 +182,32 @@ def _figures(store: Any, artifacts: dict[str, Any]) -> tuple[dict[str, Any] | No
     return privacy, metrics
 
 
-def _endpoint(model_uri: str, workspace: Path, df: Any, policy_text: bytes) -> dict[str, Any]:
+def _endpoint(model_uri: str, workspace: Path, df: Any, policy_text: bytes, store: Any = None,
+              serving_keys: str | None = None) -> dict[str, Any]:
     """Deploy the model to the local HTTPS endpoint and send it a smoke request of a few raw rows (the
-    endpoint's PrivacyTransformer anonymizes them before the model sees them)."""
+    endpoint's PrivacyTransformer anonymizes them before the model sees them).
+
+    Key material as the AWS endpoint gets it: only the serving derived-secrets object (the model's
+    additional data source), decrypted in memory from the local store; never the local key store."""
     try:
-        from inference.server import start_local_endpoint
+        from inference.handler import bind_key_provider
+        from inference.server import load_endpoint_model, start_local_endpoint
     except ImportError:
         return {"status": "not started: the local endpoint (inference.server) is not available"}
     import yaml
+
+    from privml.crypto.key_file import FileKeyProvider
+    from privml.crypto.providers import NoKeys
 
     label = next((name for name, col in (yaml.safe_load(policy_text) or {}).get("columns", {}).items()
                   if (col or {}).get("role") == "label"), None)
     rows = df.head(_SMOKE_ROWS).drop(columns=[label] if label in df.columns else [])
     body = rows.to_csv(index=False).encode()
-    handle = start_local_endpoint(model_uri, workspace=workspace)
+    model = load_endpoint_model(model_uri, workspace)
+    provider = (FileKeyProvider.from_bytes(store.get_bytes(serving_keys), serving_keys)
+                if serving_keys and store is not None else NoKeys("the run has no key-preparation output"))
+    bind_key_provider(model, provider)
+    handle = start_local_endpoint(model, workspace=workspace)
     try:
         context = ssl.create_default_context(cafile=handle.ca_bundle)
         if not handle.url.startswith(("https://127.0.0.1:", "https://localhost:")):
@@ -184,6 +226,8 @@ def _endpoint(model_uri: str, workspace: Path, df: Any, policy_text: bytes) -> d
     finally:
         handle.stop()
     return {"url": handle.url, "ca_bundle": handle.ca_bundle, "smoke_request": smoke,
+            "kms_access": (f"derived-secrets object {serving_keys} only (the model's additional data source); "
+                           "no key store" if serving_keys else "none: no key material"),
             "status": "stopped after the smoke request; `privml serve MODEL` serves it again"}
 
 
@@ -223,7 +267,8 @@ def run_local(
 
     df, raw, raw_name, described = _raw_table(data, rows, seed)
     policy_text, policy_source = _policy(df, policy, run_dir, quiet)
-    policy_keys = _policy_keys(kms, policy_text, create=local_defaults, quiet=quiet)
+    config = check_key_preparation(config, policy_text, local_defaults=local_defaults)
+    _policy_keys(kms, policy_text, create=local_defaults, quiet=quiet)
     base = f"s3://{config.bucket}/{config.prefix}/runs/{run_id}/input"
     data_key = config.kms.data
     store.put_bytes(f"{base}/data/{raw_name}", raw, key_id=data_key)
@@ -245,7 +290,6 @@ def run_local(
         definition, store=store, kms=kms, workspace=ws, run_id=run_id, pipeline_name=config.pipeline_name,
         parameters={**(parameters or {}), "InputDataUri": f"{base}/data/", "PolicyUri": f"{base}/policy/policy.yaml"},
         progress=progress,
-        jobs_read_keys=bool(policy_keys),
         record_extra={"data": described, "policy": policy_source, "audit": audit_result,
                       "waivers": list(waivers), "build_seconds": round(build_seconds, 3)},
     )
@@ -254,7 +298,8 @@ def run_local(
     record["privacy"], record["metrics"] = _figures(store, record["artifacts"])
     if endpoint and record["status"] == "Succeeded" and "model" in record["artifacts"]:
         _say(quiet, "deploying the model to the local HTTPS endpoint for a smoke request …")
-        record["endpoint"] = _endpoint(record["artifacts"]["model"], ws, df, policy_text)
+        record["endpoint"] = _endpoint(record["artifacts"]["model"], ws, df, policy_text, store,
+                                       record["artifacts"].get("serving_keys"))
     elif endpoint:
         record["endpoint"] = {"status": "not started: the execution produced no model"}
     record["timing"]["wall_seconds"] = round(time.perf_counter() - wall, 3)
