@@ -76,8 +76,9 @@ from privml.serving.payloads import (  # noqa: E402 - re-exported: the handler's
 
 __all__ = [
     "CSV", "JSON", "SUPPORTED", "Batch", "ColumnPlan", "InvalidInput", "NotAcceptable", "Prediction", "RowColumns",
-    "UnsupportedContentType", "bind_key_provider", "check_model", "choose_accept", "column_plan", "compiled_model", "input_fn",
-    "media_type", "model_fn", "output_fn", "parse_csv", "parse_json", "parse_payload", "predict_fn", "to_frame",
+    "UnsupportedContentType", "bind_key_provider", "check_model", "choose_accept", "column_plan", "compiled_model",
+    "input_fn", "media_type", "model_fn", "output_fn", "parse_csv", "parse_json", "parse_payload", "predict_fn",
+    "to_frame",
 ]
 
 PRIVACY_STEP = "privacy"

@@ -53,7 +53,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> dict[str, int]:
     from privml.crypto.key_file import derive_key_file
-    from privml.crypto.providers import PROVIDER_ENV, provider_choice, key_provider
+    from privml.crypto.providers import PROVIDER_ENV, key_provider, provider_choice
     from privml.errors import PrivmlError
     from privml.io import atomic_write_bytes
     from privml.key_needs import secret_needs

@@ -108,10 +108,10 @@ def check_key_preparation(config: Any, policy_text: bytes, *, local_defaults: bo
     """A keyed policy needs the key-preparation path (isolated jobs cannot reach KMS): refuse before anything
     is stored, naming the config field. With local defaults, the HMAC key is the one the policy names.
     Returns the config to build the definition from."""
+    import yaml
+
     from privml.key_needs import secret_needs
     from privml.policy import parse_policy
-
-    import yaml
 
     needs = secret_needs(parse_policy(yaml.safe_load(policy_text), source="policy"))
     if not needs:
