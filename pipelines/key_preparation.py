@@ -67,3 +67,27 @@ def serving_data_sources(uri: Any) -> list[dict[str, Any]]:
     """CreateModel's AdditionalModelDataSources for the serving secrets object at `uri`."""
     return [{"ChannelName": SERVING_CHANNEL,
              "S3DataSource": {"S3Uri": uri, "S3DataType": "S3Object", "CompressionType": "None"}}]
+
+
+def refuse_keyed_policy_without_path(config: Any, policy_text: bytes, source: str = "policy") -> list[str]:
+    """The key references the policy's keyed techniques use; a keyed policy with a config that has no
+    key-preparation path is refused (PrivmlError, exit 2) naming the first missing config field."""
+    import yaml
+
+    from privml.errors import PrivmlError
+    from privml.key_needs import secret_needs
+    from privml.policy import parse_policy
+
+    try:
+        raw = yaml.safe_load(policy_text)
+    except yaml.YAMLError:
+        raise PrivmlError(f"{source}: not valid YAML") from None
+    needs = secret_needs(parse_policy(raw, source=source))
+    if needs and not config.key_preparation:
+        missing = next(f for f, v in (("kms.hmac", config.kms.hmac), ("kms.secrets", config.kms.secrets),
+                                      ("key_preparation_role_arn", config.key_preparation_role_arn)) if not v)
+        raise PrivmlError(
+            f"config: {missing}: the policy uses keyed techniques, whose secrets network-isolated jobs can only "
+            "get from the key-preparation step; set kms.hmac (an HMAC_256 key), kms.secrets and "
+            "key_preparation_role_arn")
+    return sorted({n.reference for n in needs})

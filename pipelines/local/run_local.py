@@ -105,25 +105,11 @@ def _policy_keys(kms: Any, policy_text: bytes, *, create: bool, quiet: bool) -> 
 
 
 def check_key_preparation(config: Any, policy_text: bytes, *, local_defaults: bool) -> Any:
-    """A keyed policy needs the key-preparation path (isolated jobs cannot reach KMS): refuse before anything
-    is stored, naming the config field. With local defaults, the HMAC key is the one the policy names.
-    Returns the config to build the definition from."""
-    import yaml
+    """Refuse a keyed policy without the key-preparation path before anything is stored; with local
+    defaults, the HMAC key is the one the policy names. Returns the config to build the definition from."""
+    from pipelines.key_preparation import refuse_keyed_policy_without_path
 
-    from privml.key_needs import secret_needs
-    from privml.policy import parse_policy
-
-    needs = secret_needs(parse_policy(yaml.safe_load(policy_text), source="policy"))
-    if not needs:
-        return config
-    if not config.key_preparation:
-        missing = next(f for f, v in (("kms.hmac", config.kms.hmac), ("kms.secrets", config.kms.secrets),
-                                      ("key_preparation_role_arn", config.key_preparation_role_arn)) if not v)
-        raise PrivmlError(
-            f"config: {missing}: the policy uses keyed techniques, whose secrets network-isolated jobs can only "
-            "get from the key-preparation step; set kms.hmac (an HMAC_256 key), kms.secrets and "
-            "key_preparation_role_arn")
-    references = sorted({n.reference for n in needs})
+    references = refuse_keyed_policy_without_path(config, policy_text)
     if local_defaults and len(references) == 1:
         from pipelines.config import PipelineConfig
 

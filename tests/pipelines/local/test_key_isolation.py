@@ -106,3 +106,45 @@ def test_isolated_anonymize_gets_its_secret_with_no_kms_call(workspace: Path, mo
     files = {str(p): p.read_bytes() for p in (workspace / "runs").rglob("*") if p.is_file()}
     leaks = [name for name, data in {**plaintexts, **files}.items() for n in needles if n in data]
     assert leaks == []
+
+
+KEYED_POLICY = """version: 1
+keys: {tokens: alias/privml-tokens}
+columns:
+  email: {role: identifier, action: tokenize, key: tokens}
+  age: {role: feature, action: keep}
+  readmitted: {role: label}
+"""
+
+
+def test_a_keyed_policy_without_the_key_preparation_path_is_refused_before_anything_is_stored(
+    workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipelines.config import KEY_PURPOSES
+    from privml.cli import main
+    from privml.crypto.local_kms import LocalKms
+    from privml.sampledata import generate
+
+    kms = LocalKms.open(workspace)
+    for purpose in KEY_PURPOSES:
+        kms.ensure_key(f"alias/privml-{purpose}")
+    kms.ensure_key("alias/privml-tokens")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({
+        "region": "us-east-1", "role_arn": "arn:aws:iam::000000000000:role/privml-local-execution",
+        "bucket": "privml-local", "local": True,
+        "kms": {purpose: f"alias/privml-{purpose}" for purpose in KEY_PURPOSES},
+        "network": {"subnets": ["subnet-00000000000000000"], "security_group_ids": ["sg-00000000000000000"]},
+    }))
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(KEYED_POLICY)
+    data = tmp_path / "data.csv"
+    generate(rows=60, seed=1)[["email", "age", "readmitted"]].to_csv(data, index=False)
+    code = main(["run", "--local", "--config", str(config), "--policy", str(policy), "--data", str(data),
+                 "--no-endpoint"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "kms.hmac" in err and "keyed techniques" in err
+    objects = workspace / "objects"
+    assert not objects.exists() or not [p for p in objects.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    assert not (workspace / "runs").exists() or not list((workspace / "runs").rglob("definition.json"))
