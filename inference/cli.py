@@ -47,6 +47,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--aws", action="store_true", required=True, help="deploy to AWS (the only target)")
     p.add_argument("--config", type=Path, required=True, help="the pipeline config (YAML)")
     p.add_argument("--model-data", required=True, help="s3:// URI of model.tar.gz")
+    p.add_argument("--keys-data", help="s3:// URI of the run's PrepareKeys serving/derived-secrets.json (the "
+                   "model's separate data source; needed when keyed columns are features)")
     p.add_argument("--endpoint-name", help="default: the config's pipeline_name")
     p.add_argument("--image", help="serving image URI (default: the config's, else the SageMaker sklearn image)")
     p.add_argument("--waive", action="append", default=[], metavar="RULE", help="waive an audit rule id")
@@ -137,12 +139,12 @@ def _deploy(args: argparse.Namespace) -> int:
     waivers = validate_waivers(args.waive)
     if args.dry_run:
         plan = audit_plan(plan_deployment(config, args.model_data, endpoint_name=args.endpoint_name,
-                                          image=args.image), config, waivers)
+                                          image=args.image, keys_data_url=args.keys_data), config, waivers)
         emit_json({"CreateModel": plan.model, "CreateEndpointConfig": plan.endpoint_config,
                    "CreateEndpoint": plan.endpoint, "warnings": [f.to_dict() for f in plan.findings]})
         return 0
     result = deploy_aws(config, args.model_data, endpoint_name=args.endpoint_name, image=args.image,
-                        waivers=waivers)
+                        waivers=waivers, keys_data_url=args.keys_data)
     if args.json:
         emit_json(result)
     else:

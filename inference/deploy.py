@@ -48,7 +48,13 @@ def _serving_image(config: Any) -> str:
     return require_usable(config, ("inference",))["inference"].uri
 
 
-def model_request(config: Any, model_name: str, model_data_url: str, *, image: str | None = None) -> dict:
+def model_request(config: Any, model_name: str, model_data_url: str, *, image: str | None = None,
+                  keys_data_url: str | None = None) -> dict:
+    """The CreateModel request. `keys_data_url`: the run's serving derived-secrets object, attached as an
+    AdditionalModelDataSource (never inside model.tar.gz) and read by the handler with the file provider;
+    without it the endpoint gets no key material (PRIVML_KEY_PROVIDER=none)."""
+    from pipelines import key_preparation as keyprep
+
     env = SERVING_ENV
     try:
         from pipelines.definition import SERVING_ENV as pipeline_env
@@ -56,14 +62,19 @@ def model_request(config: Any, model_name: str, model_data_url: str, *, image: s
         env = pipeline_env
     except ImportError:  # pragma: no cover - the pipeline package ships with privml
         pass
+    if keys_data_url is not None and not keys_data_url.startswith(f"s3://{config.bucket}/"):
+        raise PrivmlError(f"--keys-data must be an s3:// URI in the config's bucket ({config.bucket})")
+    container: dict[str, Any] = {
+        "Image": image or _serving_image(config),
+        "ModelDataUrl": model_data_url,
+        "Environment": {**env, **keyprep.serving_env(keys_data_url is not None)},
+    }
+    if keys_data_url is not None:
+        container["AdditionalModelDataSources"] = keyprep.serving_data_sources(keys_data_url)
     request: dict[str, Any] = {
         "ModelName": model_name,
         "ExecutionRoleArn": config.role_arn,
-        "PrimaryContainer": {
-            "Image": image or _serving_image(config),
-            "ModelDataUrl": model_data_url,
-            "Environment": dict(env),
-        },
+        "PrimaryContainer": container,
         "EnableNetworkIsolation": True,
     }
     if config.network.subnets:
@@ -77,7 +88,8 @@ def model_request(config: Any, model_name: str, model_data_url: str, *, image: s
 
 
 def plan_deployment(config: Any, model_data_url: str, *, endpoint_name: str | None = None,
-                    image: str | None = None, stamp: str | None = None) -> DeployPlan:
+                    image: str | None = None, stamp: str | None = None,
+                    keys_data_url: str | None = None) -> DeployPlan:
     from pipelines.definition import endpoint_config_request
 
     if not model_data_url.startswith("s3://"):
@@ -85,7 +97,7 @@ def plan_deployment(config: Any, model_data_url: str, *, endpoint_name: str | No
     name = endpoint_name or config.pipeline_name
     stamp = stamp or dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
     model_name = f"{name}-{stamp}"[:63]
-    model = model_request(config, model_name, model_data_url, image=image)
+    model = model_request(config, model_name, model_data_url, image=image, keys_data_url=keys_data_url)
     endpoint_config = endpoint_config_request(config, model_name, name=f"{model_name}-config"[:63])
     endpoint: dict[str, Any] = {"EndpointName": name, "EndpointConfigName": endpoint_config["EndpointConfigName"]}
     if config.tags:
@@ -139,9 +151,9 @@ def execute(plan: DeployPlan, client: Any) -> dict[str, Any]:
 
 
 def deploy_aws(config: Any, model_data_url: str, *, endpoint_name: str | None = None, image: str | None = None,
-               waivers: tuple[str, ...] = (), client: Any = None) -> dict[str, Any]:
-    plan = audit_plan(plan_deployment(config, model_data_url, endpoint_name=endpoint_name, image=image),
-                      config, waivers)
+               waivers: tuple[str, ...] = (), client: Any = None, keys_data_url: str | None = None) -> dict[str, Any]:
+    plan = audit_plan(plan_deployment(config, model_data_url, endpoint_name=endpoint_name, image=image,
+                                      keys_data_url=keys_data_url), config, waivers)
     if client is None:
         import boto3
 

@@ -11,6 +11,11 @@ Requests carry the raw schema: CSV (with or without a header row) or JSON (recor
 columnar, or `{"instances": ...}`), parsed by `privml.serving.payloads`. Responses: CSV (one predicted
 label per line) or JSON (`{"predictions": [{"label": ..., "probabilities": {...}}]}`) per the Accept header.
 
+Key material: the container is network-isolated and cannot reach KMS. `model_fn` binds the key provider
+the model's Environment names (PRIVML_KEY_PROVIDER): `file` reads the derived-secrets file the model's
+additional data source places at PRIVML_KEY_FILE (only the secrets of keyed columns the model reads;
+identifier columns are never transformed when serving), `none` gives it no key material.
+
 Error messages name columns, rows and problems, never a value from the request (invariant 1).
 `respond` runs one request start to finish and turns every failure into its HTTP status (413, 415, 400,
 406, 503, 500) with such a message, so no exception (and no traceback that could quote a value) leaves
@@ -67,6 +72,7 @@ __all__ = [
     "Reply",
     "RowColumns",
     "UnsupportedContentType",
+    "bind_key_provider",
     "check_model",
     "choose_accept",
     "column_plan",
@@ -127,15 +133,30 @@ def check_model(model: Any, *, require_privacy_transformer: bool = True) -> Any:
     return model
 
 
+def bind_key_provider(model: Any, provider: Any = None) -> Any:
+    """Give the model's privacy step its key material: `provider`, or the one PRIVML_KEY_PROVIDER names
+    (left to the transformer's own default when the variable is unset: interactive use)."""
+    if provider is None:
+        import os
+
+        from privml.crypto.providers import PROVIDER_ENV, key_provider, provider_choice
+
+        if not os.environ.get(PROVIDER_ENV):
+            return model
+        provider = key_provider(provider_choice())
+    model.steps[0][1].set_key_provider(provider)
+    return model
+
+
 def model_fn(model_dir: str) -> Any:
-    """SageMaker: load `model_dir/model.skops` with privml's trusted-type loader."""
+    """SageMaker: load `model_dir/model.skops` with privml's trusted-type loader and bind its key provider."""
     from privml.models.persistence import load_model
 
     global _SERVED_PLAN
     path = Path(model_dir) / "model.skops"
     if not path.is_file():
         raise PrivmlError(f"model file not found: {path}")
-    model = check_model(load_model(path))
+    model = bind_key_provider(check_model(load_model(path)))
     _SERVED_PLAN = column_plan(model)
     return model
 

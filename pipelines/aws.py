@@ -46,16 +46,19 @@ def run_on_aws(
 
     definition, artifacts = build_definition_with_artifacts(config)
     overrides = check_run_parameters(definition, parameters or {})
+
+    session = boto_session or boto3.Session(region_name=config.region)
+    client_args = {"region_name": config.region, **({"endpoint_url": endpoint_url} if endpoint_url else {})}
+    s3 = session.client("s3", **client_args)
+    sagemaker = session.client("sagemaker", **client_args)
+    if not config.key_preparation:  # a keyed policy needs PrepareKeys: refused before any upload
+        _refuse_keyed_policy(s3, config)
     endpoint_config = endpoint_config_request(config, f"{config.pipeline_name}-model")
     result = audit(definition, config=config, endpoint_configs=[endpoint_config], waivers=requested_waivers)
     if result.blocking:
         ids = sorted({f.rule_id for f in result.blocking})
         raise CheckFailed(f"audit: {len(result.blocking)} finding(s) ({', '.join(ids)}); not started")
 
-    session = boto_session or boto3.Session(region_name=config.region)
-    client_args = {"region_name": config.region, **({"endpoint_url": endpoint_url} if endpoint_url else {})}
-    s3 = session.client("s3", **client_args)
-    sagemaker = session.client("sagemaker", **client_args)
 
     uploaded = []
     for uri, artifact in sorted(artifacts.objects.items()):
@@ -130,3 +133,21 @@ def check_images(config: PipelineConfig) -> dict[str, dict]:
     return {role: {**role_image.to_dict(), "check": by_profile[role_image.profile.name].how,
                    "detail": by_profile[role_image.profile.name].detail}
             for role, role_image in chosen.items()}
+
+
+def _refuse_keyed_policy(s3: Any, config: PipelineConfig) -> None:
+    """Without the key-preparation path, a keyed policy at the config's policy URI is refused before
+    anything is uploaded (s3:GetObject on that one object). A policy not uploaded yet cannot be checked
+    here; the Anonymize job then refuses it (PRIVML_KEY_PROVIDER=none)."""
+    from botocore.exceptions import ClientError
+
+    from pipelines.key_preparation import refuse_keyed_policy_without_path
+
+    bucket, key = config.default_policy_uri[len("s3://") :].split("/", 1)
+    try:
+        text = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        log.warning("policy %s not readable (%s): not checked for keyed techniques",
+                    config.default_policy_uri, exc.response.get("Error", {}).get("Code", "error"))
+        return
+    refuse_keyed_policy_without_path(config, text, source=config.default_policy_uri)

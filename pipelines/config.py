@@ -18,6 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from privml.errors import PrivmlError
 
 KEY_PURPOSES = ("data", "volume", "model", "endpoint", "capture")
+# The keys of the key-preparation path (optional: a policy without keyed techniques needs neither).
+# hmac: the HMAC_256 KMS key keyed techniques derive their secrets from (only the key-preparation role
+# may kms:GenerateMac on it); secrets: the key the derived-secrets objects are written under (SSE-KMS;
+# only the execution role may kms:Decrypt it).
+KEY_PREPARATION_PURPOSES = ("hmac", "secrets")
 
 _ROLE_ARN = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 _KMS_ARN = re.compile(r"^arn:aws(?:-[a-z]+)*:kms:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):(key/[\w-]+|alias/[\w/-]+)$")
@@ -42,6 +47,8 @@ class KmsKeys(_Model):
     model: str
     endpoint: str
     capture: str
+    hmac: str | None = None
+    secrets: str | None = None
 
 
 class Network(_Model):
@@ -213,6 +220,9 @@ class PipelineConfig(_Model):
     capture: Capture = Capture()
     input_data_uri: str | None = None
     policy_uri: str | None = None
+    # The role of the key-preparation step (PrepareKeys), the one principal allowed kms:GenerateMac on
+    # kms.hmac. Required with kms.hmac and kms.secrets: keyed techniques need all three.
+    key_preparation_role_arn: str | None = None
     # Set by local_defaults(): KMS aliases of the local key store are accepted then.
     local: bool = False
 
@@ -223,10 +233,10 @@ class PipelineConfig(_Model):
             raise ValueError("not an AWS region name (like eu-west-1)")
         return value
 
-    @field_validator("role_arn")
+    @field_validator("role_arn", "key_preparation_role_arn")
     @classmethod
-    def _role(cls, value: str) -> str:
-        if not _ROLE_ARN.match(value):
+    def _role(cls, value: str | None) -> str | None:
+        if value is not None and not _ROLE_ARN.match(value):
             raise ValueError("not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)")
         return value
 
@@ -253,8 +263,10 @@ class PipelineConfig(_Model):
 
     @model_validator(mode="after")
     def _keys(self) -> PipelineConfig:
-        for purpose in KEY_PURPOSES:
+        for purpose in KEY_PURPOSES + KEY_PREPARATION_PURPOSES:
             key = getattr(self.kms, purpose)
+            if key is None:
+                continue
             match = _KMS_ARN.match(key)
             if match:
                 if match.group(1) != self.region:
@@ -263,6 +275,14 @@ class PipelineConfig(_Model):
                     )
             elif not (self.local and _KMS_ALIAS.match(key)):
                 raise ValueError(f"kms.{purpose}: not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)")
+        given = [f for f, v in (("kms.hmac", self.kms.hmac), ("kms.secrets", self.kms.secrets),
+                                ("key_preparation_role_arn", self.key_preparation_role_arn)) if v]
+        if given and len(given) < 3:
+            missing = [f for f in ("kms.hmac", "kms.secrets", "key_preparation_role_arn") if f not in given]
+            raise ValueError(f"{missing[0]}: the key-preparation path needs kms.hmac, kms.secrets and "
+                             f"key_preparation_role_arn together (given: {', '.join(given)})")
+        if self.key_preparation_role_arn and self.key_preparation_role_arn == self.role_arn:
+            raise ValueError("key_preparation_role_arn: must be its own role, not the execution role")
         for name, uri in (("input_data_uri", self.input_data_uri), ("policy_uri", self.policy_uri)):
             if uri is not None and not uri.startswith(f"s3://{self.bucket}/"):
                 raise ValueError(f"{name}: must be inside the configured bucket")
@@ -291,9 +311,16 @@ class PipelineConfig(_Model):
     def default_policy_uri(self) -> str:
         return self.policy_uri or f"{self.base_uri}/input/policy/policy.yaml"
 
+    @property
+    def key_preparation(self) -> bool:
+        """Whether the config gives keyed techniques their path: kms.hmac, kms.secrets and the role."""
+        return bool(self.kms.hmac and self.kms.secrets and self.key_preparation_role_arn)
+
     def key_arn(self, purpose: str) -> str:
         """The key for a purpose as an ARN (local aliases become alias ARNs in the config region)."""
         key = getattr(self.kms, purpose)
+        if key is None:
+            raise PrivmlError(f"kms.{purpose}: not set (keyed techniques need the key-preparation keys)")
         if key.startswith("arn:"):
             return key
         return f"arn:{self.partition}:kms:{self.region}:{self.account_id}:{key}"
@@ -348,7 +375,10 @@ class PipelineConfig(_Model):
             "region": region,
             "role_arn": f"arn:aws:iam::{account_id}:role/privml-local-execution",
             "bucket": bucket,
-            "kms": {purpose: f"alias/privml-{purpose}" for purpose in KEY_PURPOSES},
+            "kms": {**{purpose: f"alias/privml-{purpose}" for purpose in KEY_PURPOSES},
+                    # the key `privml scan` proposes for keyed techniques (privml.detect.policy)
+                    "hmac": "alias/privml-tokens", "secrets": "alias/privml-secrets"},
+            "key_preparation_role_arn": f"arn:aws:iam::{account_id}:role/privml-local-key-preparation",
             # Stand-ins: the local executor emulates the VPC by giving jobs no network at all.
             "network": {"subnets": ["subnet-00000000000000000"], "security_group_ids": ["sg-00000000000000000"]},
             "local": True,

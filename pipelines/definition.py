@@ -1,9 +1,11 @@
 """The SageMaker Pipeline definition, built with the SDK v3, every control on.
 
-Anonymize (processing) → Train (training) → Evaluate (processing, property file `EvaluationReport`)
-→ Gates (condition: privacy gate AND quality threshold) → CreateModel, else Fail with the reason.
+[PrepareKeys (processing, the key-preparation path: pipelines/key_preparation.py)] → Anonymize
+(processing) → Train (training) → Evaluate (processing, property file `EvaluationReport`) → Gates
+(condition: privacy gate AND quality threshold) → CreateModel, else Fail with the reason.
 Every job: KMS volume key (or, on instance types with local NVMe storage, the hardware-encrypted instance
-store), KMS output key, network isolation, a VPC, inter-container encryption. No experiment config.
+store), KMS output key, a VPC, inter-container encryption, and network isolation except PrepareKeys (its
+own role, KMS only, no data). Every step names its key provider. No experiment config.
 
 The build needs no AWS: it runs under moto (see sdk_env.py).
 """
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipelines import key_preparation as keyprep
 from pipelines import packaging
 from pipelines.config import PipelineConfig
 from pipelines.instance_storage import volume_key_for
@@ -32,6 +35,7 @@ __all__ = [
 ]
 
 ANONYMIZE, TRAIN, EVALUATE, GATES, MODEL, FAIL = "Anonymize", "Train", "Evaluate", "Gates", "CreateModel", "GateFailed"
+PREPARE_KEYS = keyprep.STEP
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
 # JsonGet paths into evaluation.json (see CONTRACTS.md).
 GATE_PASSED_PATH = "gates.passed"
@@ -42,6 +46,7 @@ JOB_SCRIPTS = {
     ANONYMIZE: Path("processing/anonymize.py"),
     TRAIN: Path("training/train.py"),
     EVALUATE: Path("processing/evaluate.py"),
+    PREPARE_KEYS: keyprep.SCRIPT,  # only when the config has the key-preparation path
 }
 PROC = "/opt/ml/processing"
 # The serving toolkit `pip install`s the program's directory (code/) offline: "false" turns pip's build
@@ -178,18 +183,22 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
     subnets = list(config.network.subnets) or None
     groups = list(config.network.security_group_ids) or None
 
+    keyed = config.key_preparation
     wheel = packaging.build_privml_wheel(tmp / "dist")
     code_uri = {}
     for step, script in JOB_SCRIPTS.items():
+        if step == PREPARE_KEYS and not keyed:
+            continue
         bundle = packaging.make_bundle(root / script, tmp / "bundles" / step, wheel, config.code.wheelhouse)
         code_uri[step] = bundle if step == TRAIN else _upload_bundle(sess, config, step, bundle)
 
     def run_uri(*parts: str) -> Join:
         return Join(on="/", values=[config.base_uri, "runs", ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
 
-    def processor(name: str) -> Any:
+    def processor(name: str, env: dict[str, str], *, role: str | None = None, isolated: bool = True,
+                  output_key: str | None = None) -> Any:
         return _bundle_processor_class()(
-            role=config.role_arn,
+            role=role or config.role_arn,
             image_uri=image["processing"],
             command=["python3"],
             instance_type=params["proc_type"],
@@ -197,13 +206,14 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
             # Instance types with NVMe instance storage take no volume key (the API refuses one; the
             # instance store is hardware-encrypted): see instance_storage.py.
             volume_kms_key=volume_key_for(config.instances.processing.type, _key(config, "volume")),
-            output_kms_key=_key(config, "data"),
+            output_kms_key=output_key or _key(config, "data"),
             max_runtime_in_seconds=3 * 3600,
             base_job_name=f"{config.pipeline_name}-{name.lower()}",
             sagemaker_session=sess,
             tags=tags,
+            env=env,
             network_config=NetworkConfig(
-                enable_network_isolation=True,
+                enable_network_isolation=isolated,
                 security_group_ids=groups,
                 subnets=subnets,
                 encrypt_inter_container_traffic=True,
@@ -230,13 +240,33 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
             ),
         )
 
+    def output_uri(step: Any, name: str) -> Any:
+        return step.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
+
+    # --- PrepareKeys: the one step that may call KMS (not isolated; VPC; its own role; no data) ------
+    prepare = None
+    key_inputs = []
+    if keyed:
+        prepare_args = processor(
+            PREPARE_KEYS, keyprep.prepare_keys_env(config), role=config.key_preparation_role_arn,
+            isolated=False, output_key=_key(config, "secrets"),
+        ).run(
+            code=code_uri[PREPARE_KEYS],
+            inputs=[s3_in("policy", params["policy"], f"{PROC}/input/policy")],
+            outputs=[s3_out(PREPARE_KEYS, name) for name in keyprep.OUTPUTS],
+            arguments=keyprep.prepare_keys_arguments(config),
+        )
+        prepare = ProcessingStep(name=PREPARE_KEYS, step_args=prepare_args)
+        key_inputs = [s3_in(keyprep.ANONYMIZE_INPUT, output_uri(prepare, "secrets"), keyprep.ANONYMIZE_KEY_DIR)]
+
     # --- Anonymize --------------------------------------------------------------------------------
     splits = ("train", "validation", "test", "report", "transformer")
-    anonymize_args = processor(ANONYMIZE).run(
+    anonymize_args = processor(ANONYMIZE, keyprep.anonymize_env(keyed)).run(
         code=code_uri[ANONYMIZE],
         inputs=[
             s3_in("data", params["input"], f"{PROC}/input/data"),
             s3_in("policy", params["policy"], f"{PROC}/input/policy"),
+            *key_inputs,
         ],
         outputs=[s3_out(ANONYMIZE, name) for name in splits],
         arguments=[
@@ -253,9 +283,6 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
         ],
     )
     anonymize = ProcessingStep(name=ANONYMIZE, step_args=anonymize_args)
-
-    def output_uri(step: Any, name: str) -> Any:
-        return step.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
 
     # --- Train ------------------------------------------------------------------------------------
     trainer = ModelTrainer(
@@ -277,6 +304,7 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
             s3_output_path=f"{config.base_uri}/models", kms_key_id=_key(config, "model")
         ),
         hyperparameters={"model": params["model"], "dp_epsilon": params["epsilon"], "seed": str(p.seed)},
+        environment=keyprep.env("none"),
         role=config.role_arn,
         sagemaker_session=sess,
         base_job_name=f"{config.pipeline_name}-train",
@@ -293,7 +321,7 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
 
     # --- Evaluate ---------------------------------------------------------------------------------
     evaluation = PropertyFile(name=EVALUATION_PROPERTY_FILE, output_name="evaluation", path="evaluation.json")
-    evaluate_args = processor(EVALUATE).run(
+    evaluate_args = processor(EVALUATE, keyprep.env("none")).run(
         code=code_uri[EVALUATE],
         inputs=[
             s3_in("model", model_data, f"{PROC}/input/model"),
@@ -319,8 +347,10 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
     evaluate = ProcessingStep(name=EVALUATE, step_args=evaluate_args, property_files=[evaluation])
 
     # --- Model, gates -----------------------------------------------------------------------------
+    serving_keys = Join(on="/", values=[output_uri(prepare, "serving"), keyprep.SECRETS_FILE]) if prepare else None
     model = ModelStep(
-        name=MODEL, step_args=_create_model_args(sess, config, image["inference"], model_data, subnets, groups)
+        name=MODEL,
+        step_args=_create_model_args(sess, config, image["inference"], model_data, subnets, groups, serving_keys),
     )
 
     def gate(path: str) -> JsonGet:
@@ -339,7 +369,7 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
     return Pipeline(
         name=config.pipeline_name,
         parameters=list(params.values()),
-        steps=[anonymize, train, evaluate, gates],
+        steps=[*([prepare] if prepare else []), anonymize, train, evaluate, gates],
         sagemaker_session=sess,
         # The SDK's default experiment config makes every execution create an experiment and a trial
         # (sagemaker:CreateExperiment/CreateTrial, a role permission nothing else needs); privml records
@@ -356,16 +386,22 @@ class _ServingModel:
 
 
 def _create_model_args(
-    sess: Any, config: PipelineConfig, image_uri: str, model_data: Any, subnets: Any, groups: Any
+    sess: Any, config: PipelineConfig, image_uri: str, model_data: Any, subnets: Any, groups: Any,
+    serving_keys: Any = None,
 ) -> Any:
     # The SDK's own CreateModel request builder, intercepted by the PipelineSession (as
     # ModelBuilder.build() does) — without ModelBuilder's framework detection, which wants the model.
     sess.context = None
     sess.init_model_step_arguments(_ServingModel(sess))
+    container: dict[str, Any] = {"Image": image_uri, "ModelDataUrl": model_data,
+                                 "Environment": {**SERVING_ENV, **keyprep.serving_env(serving_keys is not None)}}
+    if serving_keys is not None:
+        # The endpoint's feature secrets: a separate model data source, never inside model.tar.gz.
+        container["AdditionalModelDataSources"] = keyprep.serving_data_sources(serving_keys)
     sess.create_model(
         name=f"{config.pipeline_name}-model",
         role=config.role_arn,
-        container_defs={"Image": image_uri, "ModelDataUrl": model_data, "Environment": dict(SERVING_ENV)},
+        container_defs=container,
         vpc_config={"Subnets": subnets, "SecurityGroupIds": groups} if subnets else None,
         enable_network_isolation=True,
         tags=_tags(config),

@@ -5,6 +5,10 @@ levels or Mondrian boxes); `transform` applies the same anonymization to any row
 or a single inference request. The fitted object holds no secret: keyed techniques hold only the key's
 id, and the secret is derived through the key provider on first use after loading.
 
+Inside a served model, `serve_only(columns)` restricts `transform` to the columns the model reads (plus
+the quasi-identifiers the anonymity model routes on): identifier columns of a request are then never
+transformed and their secrets never derived, so the endpoint needs no secret for them.
+
 The label column is never part of the output (scikit-learn passes it as `y`); callers that need it next
 to the anonymized rows re-attach it by index (`fit_transform` keeps the input index, minus suppressed rows).
 """
@@ -44,9 +48,10 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
         The policy as plain data (what `yaml.safe_load` gives for a policy file); see `privml.policy`.
     base_dir : str or None
         Directory that relative paths in the policy (hierarchies) resolve against.
-    key_provider : {"default", "local", "aws"}
-        Where keyed techniques get their secrets: the local KMS in the workspace, AWS KMS, or whichever
-        `$PRIVML_KEY_PROVIDER` names ("default"). `set_key_provider` binds a provider object instead.
+    key_provider : {"default", "local", "aws", "file", "none"}
+        Where keyed techniques get their secrets: the local KMS in the workspace, AWS KMS, the
+        derived-secrets file at `$PRIVML_KEY_FILE`, no keys at all, or whichever `$PRIVML_KEY_PROVIDER`
+        names ("default"). `set_key_provider` binds a provider object instead.
     """
 
     def __init__(
@@ -90,20 +95,9 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
     def _key_provider(self) -> KeyProvider:
         provider = getattr(self, "_provider", None)
         if provider is None:
-            if self.key_provider == "local":
-                from privml.crypto.local_kms import LocalKms
+            from privml.crypto.providers import default_key_provider, key_provider
 
-                provider = LocalKms.open()
-            elif self.key_provider == "aws":
-                import boto3
-
-                from privml.crypto.aws_kms import AwsKms
-
-                provider = AwsKms(boto3.client("kms"))
-            else:
-                from privml.crypto.providers import default_key_provider
-
-                provider = default_key_provider()
+            provider = default_key_provider() if self.key_provider == "default" else key_provider(self.key_provider)
             self._provider = provider
         return provider
 
@@ -168,7 +162,7 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
         for attr in _RUNTIME_ATTRS:
             if attr != "_provider":
                 self.__dict__.pop(attr, None)
-        for attr in ("column_states_", "key_ids_", "anonymity_state_", "suppressed_index_"):
+        for attr in ("column_states_", "key_ids_", "anonymity_state_", "suppressed_index_", "served_columns_"):
             self.__dict__.pop(attr, None)
         policy = self._parsed_policy()
         X = self._check_frame(X, fitting=True)
@@ -205,9 +199,20 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
 
     # -- applying --------------------------------------------------------------------------------
 
-    def _apply_techniques(self, X: pd.DataFrame) -> pd.DataFrame:
+    def serve_only(self, columns: list[str]) -> PrivacyTransformer:
+        """Restrict `transform` to `columns` (the ones the model downstream reads) and the
+        quasi-identifiers the anonymity model needs; `fit` and `fit_transform` are not affected."""
+        check_is_fitted(self, "column_states_")
+        unknown = [c for c in columns if c not in self.columns_out_]
+        if unknown:
+            raise PrivmlError(f"serve_only: column(s) the transformer does not output: {', '.join(unknown)}")
+        keep = set(columns) | set(self._parsed_policy().quasi_identifiers if self.anonymity_state_ else ())
+        self.served_columns_ = [c for c in self.columns_out_ if c in keep]
+        return self
+
+    def _apply_techniques(self, X: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
         out: dict[str, pd.Series] = {}
-        for column in self.columns_out_:
+        for column in self.columns_out_ if columns is None else columns:
             out[column] = self._technique(column).apply(X[column], self._context(column, X))
         return pd.DataFrame(out, index=X.index)
 
@@ -224,7 +229,7 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
         """Anonymize rows with the fitted policy; every row comes back (nothing is suppressed here)."""
         check_is_fitted(self, "column_states_")
         X = self._check_frame(X, fitting=False)
-        anonymized = self._apply_techniques(X)
+        anonymized = self._apply_techniques(X, getattr(self, "served_columns_", None))
         engine = self._anonymity_engine()
         if engine is not None:
             anonymized = engine.transform(anonymized)
@@ -232,7 +237,7 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "column_states_")
-        return np.asarray(self.columns_out_, dtype=object)
+        return np.asarray(getattr(self, "served_columns_", None) or self.columns_out_, dtype=object)
 
     def reidentify(self, X: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
         """For key holders: decrypt the columns the policy encrypted (action `encrypt`)."""

@@ -3,8 +3,10 @@
 Thin on purpose: parse the contract, call `privml.anonymize`. Reads every CSV/Parquet file of the input
 directory, anonymizes with the policy, splits train/validation/test, and writes one output directory per
 ProcessingOutput: train/, validation/, test/ (data.csv), report/ (report.json, report.html) and
-transformer/ (transformer.skops, policy.yaml). On failure it writes a one-line reason to
-/opt/ml/output/message (mapped into the job directory locally) and exits non-zero, leaving no output.
+transformer/ (transformer.skops, policy.yaml). Keyed techniques read the secrets the key-preparation
+step derived (the `keys` input, PRIVML_KEY_PROVIDER=file): the job never calls KMS. On failure it
+writes a one-line reason to /opt/ml/output/message (mapped into the job directory locally) and exits
+non-zero, leaving no output.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def run(args: argparse.Namespace) -> dict:
     import pandas as pd
 
     from privml.anonymize import anonymize_table, split_rows, write_anonymized
+    from privml.crypto.providers import default_key_provider
     from privml.errors import PrivmlError
     from privml.io import read_table
     from privml.policy import load_policy
@@ -62,7 +65,9 @@ def run(args: argparse.Namespace) -> dict:
     if not files:
         raise PrivmlError(f"{args.input}: no input files")
     frame = pd.concat([read_table(f) for f in files], ignore_index=True)
-    result = anonymize_table(frame, policy)
+    # The step names its provider (PRIVML_KEY_PROVIDER): on SageMaker `file`, the derived-secrets input
+    # PrepareKeys wrote — an isolated container cannot reach KMS — or `none` for unkeyed policies.
+    result = anonymize_table(frame, policy, key_provider=default_key_provider())
     fractions = (1 - args.validation_fraction - args.test_fraction, args.validation_fraction, args.test_fraction)
     splits = split_rows(result.data, fractions, label=policy.label, seed=args.seed)
     out = Path(args.output)

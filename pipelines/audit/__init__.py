@@ -133,7 +133,7 @@ def _check_step(step: dict, defaults: dict) -> list[Finding]:
             out.append(_finding("PRIVML-JOB-001", where, "ProcessingResources.ClusterConfig.VolumeKmsKeyId is not set"))
         if not (args.get("ProcessingOutputConfig") or {}).get("KmsKeyId"):
             out.append(_finding("PRIVML-JOB-002", where, "ProcessingOutputConfig.KmsKeyId is not set"))
-        if not _is_true(network.get("EnableNetworkIsolation")):
+        if not _is_true(network.get("EnableNetworkIsolation")) and not _is_key_preparation(args):
             out.append(_finding("PRIVML-JOB-003", where, "NetworkConfig.EnableNetworkIsolation is not true"))
         if not _has_vpc(network.get("VpcConfig")):
             out.append(_finding("PRIVML-JOB-004", where, "NetworkConfig.VpcConfig is missing or empty"))
@@ -165,6 +165,20 @@ def _check_step(step: dict, defaults: dict) -> list[Finding]:
         for container in containers:
             out += _check_secrets(where, "Environment", container.get("Environment"))
     return out
+
+
+# The inputs a key-preparation job may have: it reads the policy, never data.
+_KEY_PREPARATION_INPUTS = frozenset({"policy", "code"})
+
+
+def _is_key_preparation(args: dict) -> bool:
+    """The key-preparation step (pipelines/key_preparation.py) is the one job allowed off network isolation:
+    it calls KMS (PRIVML_KEY_PROVIDER=aws), inside a VPC, and is given no data input — only the policy and
+    its code. A job off isolation that reads anything else is still a finding."""
+    env = args.get("Environment") or {}
+    names = {i.get("InputName") for i in args.get("ProcessingInputs") or []}
+    return (env.get("PRIVML_KEY_PROVIDER") == "aws" and names <= _KEY_PREPARATION_INPUTS
+            and _has_vpc((args.get("NetworkConfig") or {}).get("VpcConfig")))
 
 
 def _has_vpc(vpc: Any) -> bool:

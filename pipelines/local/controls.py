@@ -34,7 +34,14 @@ class JobControls:
     output_kms_key: str | None = None
     vpc: dict[str, list[str]] | None = None
     inter_container_encryption: bool = False
+    # A step that may reach KMS and nothing else (the key-preparation step: on AWS in the VPC with only a
+    # KMS interface endpoint). Locally the KMS is a file, so the job gets no network at all either.
+    kms_only_network: bool = False
     applied: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def no_network(self) -> bool:
+        return self.network_isolation or self.kms_only_network
 
     def record(self) -> dict[str, str]:
         """What the run record says about each control: its value and how it was applied."""
@@ -135,8 +142,14 @@ def sandbox_prefix(controls: JobControls, opt_ml: Path, mounted: bool) -> list[s
     else:
         controls.applied["filesystem"] = ("container paths in arguments and environment mapped into the job "
                                           "directory; reads outside what was shipped refused")
-    isolation = controls.network_isolation
-    if not isolation:
+    isolation = controls.no_network
+    if controls.kms_only_network:
+        controls.applied["network_isolation"] = (
+            "off as the definition asks (on AWS: the VPC, whose only AWS endpoint for the job is KMS); locally "
+            + ("its own network namespace (no interface up) + " if mounted else "")
+            + "the interpreter audit hook refusing non-loopback connections: the local KMS is a file, so the job "
+            "needs no network")
+    elif not isolation:
         controls.applied["network_isolation"] = "off (not requested)"
     elif mounted:
         controls.applied["network_isolation"] = (

@@ -95,12 +95,9 @@ class LocalExecutor:
         pipeline_name: str = "privml",
         progress: Progress | None = None,
         record_extra: Mapping[str, Any] | None = None,
-        jobs_read_keys: bool = False,
     ) -> None:
         self.definition = definition
         self.store, self.kms, self.workspace = store, kms, workspace
-        # Whether jobs may read the local key store (keyed transforms in the Anonymize job need it).
-        self.jobs_key_store: Path | None = Path(kms.path) if jobs_read_keys else None
         self.nodes = build_graph(definition)
         self.order = topological_order(self.nodes)
         self.run_id = run_id or records.new_run_id()
@@ -229,14 +226,25 @@ class LocalExecutor:
         request = resolve(node.spec.get("Arguments", {}), self.ctx)
         containers = [request.get("PrimaryContainer")] if request.get("PrimaryContainer") else []
         containers += request.get("Containers") or []
+        sources = []
         for c in containers:
             url = c.get("ModelDataUrl")
             if url and not staging.store_exists(self.store, url):
                 raise jobs.JobFailed(f"ModelDataUrl {url} is not in the store")
+            for source in c.get("AdditionalModelDataSources") or []:
+                uri = (source.get("S3DataSource") or {}).get("S3Uri")
+                if not uri or not staging.store_exists(self.store, uri):
+                    raise jobs.JobFailed(f"AdditionalModelDataSources {source.get('ChannelName')}: {uri} is not "
+                                         "in the store")
+                sources.append(f"{source.get('ChannelName')}: {uri}")
+        provider = next((c.get("Environment", {}).get("PRIVML_KEY_PROVIDER") for c in containers), None)
         rec.controls = {
             "network_isolation": "recorded: the model is served by the local endpoint, which makes no "
             "outbound call" if request.get("EnableNetworkIsolation") else "not requested",
             "vpc": "recorded; no local meaning" if request.get("VpcConfig") else "none requested",
+            "kms_access": (f"derived-secrets object as a separate model data source ({'; '.join(sources)}); the "
+                           "local endpoint of `run --local` reads only it, never a key store" if sources
+                           else f"none: PRIVML_KEY_PROVIDER={provider or 'unset'}"),
         }
         name = f"{node.name}-{self.run_id}"[:63]
         self.ctx.step_properties[node.name] = {**request, "ModelName": name, "ModelArn": f"local:model/{name}"}
@@ -261,8 +269,16 @@ class LocalExecutor:
                 self._publish_properties(node, hit["properties"], hit["property_files"])
                 return f"cache hit ({hit['job_name']})"
         job_name = re.sub(r"[^A-Za-z0-9-]", "-", f"{node.name}-{self.run_id}")[:63]
+        # Key material as the definition says: a step naming PRIVML_KEY_PROVIDER=aws (the key-preparation
+        # step) or local reads the local KMS, and only it; every other job gets none (file: its input).
+        provider = str((request.get("Environment") or {}).get("PRIVML_KEY_PROVIDER") or "") or None
+        if provider == "aws" and controls.network_isolation:
+            raise jobs.JobFailed("PRIVML_KEY_PROVIDER=aws under network isolation: on SageMaker an isolated "
+                                 "container cannot reach KMS (give it the key-preparation step's output instead)")
+        reads_kms = provider in ("aws", "local")
+        controls.kms_only_network = provider == "aws" and not controls.network_isolation
         ctx = jobs.JobContext(store=self.store, base=self.scratch / node.name, job_name=job_name, controls=controls,
-                              key_store=self.jobs_key_store)
+                              key_store=Path(self.kms.path) if reads_kms else None, key_provider=provider)
         rec.job_name = job_name
         try:
             if node.type == "Processing":

@@ -40,7 +40,8 @@ class JobContext:
     base: Path  # this job's directory under the execution's scratch
     job_name: str
     controls: JobControls
-    key_store: Path | None = None  # the local KMS key store keyed transforms read; None: no key access
+    key_store: Path | None = None  # the local KMS key store; only for a step the definition lets call KMS
+    key_provider: str | None = None  # the PRIVML_KEY_PROVIDER the step's request names
     on_host_started: Callable[[str], None] = lambda _h: None
 
 
@@ -58,16 +59,28 @@ def _shard(distribution: str, index: int, count: int) -> tuple[int, int] | None:
     raise PrivmlError(f"S3DataDistributionType {distribution} is not supported")
 
 
+def kms_access_record(ctx: JobContext) -> str:
+    """How the job got its key material, for the run record (key names and paths only)."""
+    provider = ctx.key_provider
+    if ctx.key_store is not None and provider == "aws":
+        return ("AWS KMS emulated: the local KMS key store is readable by this job alone (on AWS: GenerateMac "
+                "through the VPC's KMS interface endpoint under the key-preparation role)")
+    if ctx.key_store is not None:
+        return ("local KMS key store readable by the job (PRIVML_KEY_PROVIDER=local)"
+                + ("; NOTE: under network isolation a SageMaker job cannot reach AWS KMS"
+                   if ctx.controls.network_isolation else ""))
+    if provider == "file":
+        return ("derived-secrets file only (PRIVML_KEY_PROVIDER=file, from its input): no key store, no "
+                "credentials, no KMS call")
+    if provider == "none":
+        return "none: PRIVML_KEY_PROVIDER=none, the job cannot read any key"
+    return "none: the job cannot read any key (its request names no PRIVML_KEY_PROVIDER)"
+
+
 def _run_hosts(ctx: JobContext, launches: list[tuple[jobdir.HostDir, str, list[str], Path]],
                timeout: float | None) -> float:
     """Start every host, wait for all; raise JobFailed with the first failing host's reason."""
-    if ctx.key_store is not None:
-        ctx.controls.applied["kms_access"] = (
-            "local KMS key store readable by the job (keyed transforms derive their secrets from it); "
-            + ("NOTE: under network isolation a SageMaker job cannot reach AWS KMS"
-               if ctx.controls.network_isolation else "stands in for AWS KMS reached from the job"))
-    else:
-        ctx.controls.applied["kms_access"] = "none: the job cannot read any key"
+    ctx.controls.applied["kms_access"] = kms_access_record(ctx)
     started = [(hd, *runner.start_host(hd, script, args, cwd, ctx.controls, ctx.key_store))
                for hd, script, args, cwd in launches]
     for hd, _p, _t in started:

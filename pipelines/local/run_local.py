@@ -44,10 +44,12 @@ def _config(config_path: Path | None) -> Any:
 def _keys(kms: Any, config: Any, create: bool) -> None:
     """Local-defaults keys are created on first use (the local KMS is privml's own); a user config's
     keys must already exist in the local key store."""
-    from pipelines.config import KEY_PURPOSES
+    from pipelines.config import KEY_PREPARATION_PURPOSES, KEY_PURPOSES
     from pipelines.local.controls import local_key_ref
 
-    for purpose in KEY_PURPOSES:
+    for purpose in KEY_PURPOSES + KEY_PREPARATION_PURPOSES:
+        if getattr(config.kms, purpose) is None:
+            continue
         ref = local_key_ref(getattr(config.kms, purpose))
         if create and ref.startswith("alias/"):
             kms.ensure_key(ref)
@@ -107,6 +109,19 @@ def _policy_keys(kms: Any, policy_text: bytes, *, create: bool, quiet: bool) -> 
     return refs
 
 
+def check_key_preparation(config: Any, policy_text: bytes, *, local_defaults: bool) -> Any:
+    """Refuse a keyed policy without the key-preparation path before anything is stored; with local
+    defaults, the HMAC key is the one the policy names. Returns the config to build the definition from."""
+    from pipelines.key_preparation import refuse_keyed_policy_without_path
+
+    references = refuse_keyed_policy_without_path(config, policy_text)
+    if local_defaults and len(references) == 1:
+        from pipelines.config import PipelineConfig
+
+        return PipelineConfig.local_defaults(kms={"hmac": references[0]})
+    return config
+
+
 def _audit(definition: dict, config: Any, waivers: Sequence[str]) -> dict[str, Any]:
     from pipelines.audit import audit
 
@@ -139,6 +154,7 @@ def _artifacts(record: dict[str, Any]) -> dict[str, Any]:
         "model": next((u for u in model if u.endswith("model.tar.gz")), None),
         "evaluation": next((u for u in evaluation if u.endswith("evaluation.json")), None),
         "model_card": next((u for u in evaluation if u.endswith("model_card.md")), None),
+        "serving_keys": next((u for u in _outputs(record, "PrepareKeys") if "/serving/" in u), None),
     }.items() if v}
 
 
@@ -157,21 +173,32 @@ def _figures(store: Any, artifacts: dict[str, Any]) -> tuple[dict[str, Any] | No
     return privacy, metrics
 
 
-def _endpoint(model_uri: str, workspace: Path, df: Any, policy_text: bytes) -> dict[str, Any]:
+def _endpoint(model_uri: str, workspace: Path, df: Any, policy_text: bytes, store: Any,
+              serving_keys: str | None = None) -> dict[str, Any]:
     """Serve the model artifact the way the serving container does and send it a smoke request of a few
-    raw rows (the model's PrivacyTransformer anonymizes them before the model sees them)."""
+    raw rows (the model's PrivacyTransformer anonymizes them before the model sees them).
+
+    Key material as the AWS endpoint gets it: only the serving derived-secrets object (the model's
+    additional data source), decrypted in memory from the local store; never the local key store."""
     import yaml
 
-    from privml.crypto.objectstore import LocalObjectStore
+    from privml.crypto.key_file import FileKeyProvider
+    from privml.crypto.providers import NoKeys
 
     label = next((name for name, col in (yaml.safe_load(policy_text) or {}).get("columns", {}).items()
                   if (col or {}).get("role") == "label"), None)
     rows = df.head(_SMOKE_ROWS).drop(columns=[label] if label in df.columns else [])
-    return smoke_request(LocalObjectStore.open(workspace).get_bytes(model_uri), workspace,
-                         rows.to_csv(index=False).encode(), len(rows))
+    provider = (FileKeyProvider.from_bytes(store.get_bytes(serving_keys), serving_keys)
+                if serving_keys else NoKeys("the run has no key-preparation output"))
+    result = smoke_request(store.get_bytes(model_uri), workspace, rows.to_csv(index=False).encode(), len(rows),
+                           key_provider=provider)
+    result["kms_access"] = (f"derived-secrets object {serving_keys} only (the model's additional data source); "
+                            "no key store" if serving_keys else "none: no key material")
+    return result
 
 
-def smoke_request(archive: bytes, workspace: Path, body: bytes, rows: int) -> dict[str, Any]:
+def smoke_request(archive: bytes, workspace: Path, body: bytes, rows: int, *,
+                  key_provider: Any = None) -> dict[str, Any]:
     """model.tar.gz unpacked into a private directory laid out like /opt/ml, code/ copied, its
     requirements checked for an offline install, the program imported by SAGEMAKER_PROGRAM from the copy
     (inference.container, with the environment the pipeline gives the model), served on 127.0.0.1
@@ -179,14 +206,20 @@ def smoke_request(archive: bytes, workspace: Path, body: bytes, rows: int) -> di
     import tempfile
 
     from inference.container import load_artifact, start_container, unpack_artifact
+    from inference.handler import bind_key_provider
     from inference.tls import ensure_tls_material
     from pipelines.definition import SERVING_ENV
 
     tls = ensure_tls_material(workspace)
     with tempfile.TemporaryDirectory(prefix="privml-serving-") as base:
         unpack_artifact(archive, Path(base))
-        container = start_container(load_artifact(Path(base), SERVING_ENV), certfile=str(tls.certfile),
-                                    keyfile=str(tls.keyfile))
+        app = load_artifact(Path(base), SERVING_ENV)
+        if key_provider is not None:
+            # In the container, model_fn binds what the model's Environment names (PRIVML_KEY_PROVIDER=file
+            # and the data source's mount); this process is not that container, so bind the same material
+            # explicitly rather than let the transformer fall back to this machine's key store.
+            bind_key_provider(app.model, key_provider)
+        container = start_container(app, certfile=str(tls.certfile), keyfile=str(tls.keyfile))
         try:
             context = ssl.create_default_context(cafile=str(tls.ca_bundle))
             if not container.url.startswith("https://127.0.0.1:"):
@@ -247,7 +280,8 @@ def run_local(
 
     df, raw, raw_name, described = _raw_table(data, rows, seed)
     policy_text, policy_source = _policy(df, policy, run_dir, quiet)
-    policy_keys = _policy_keys(kms, policy_text, create=local_defaults, quiet=quiet)
+    config = check_key_preparation(config, policy_text, local_defaults=local_defaults)
+    _policy_keys(kms, policy_text, create=local_defaults, quiet=quiet)
     base = f"s3://{config.bucket}/{config.prefix}/runs/{run_id}/input"
     data_key = config.kms.data
     store.put_bytes(f"{base}/data/{raw_name}", raw, key_id=data_key)
@@ -278,7 +312,6 @@ def run_local(
         definition, store=store, kms=kms, workspace=ws, run_id=run_id, pipeline_name=config.pipeline_name,
         parameters={**(parameters or {}), "InputDataUri": f"{base}/data/", "PolicyUri": f"{base}/policy/policy.yaml"},
         progress=progress,
-        jobs_read_keys=bool(policy_keys),
         record_extra={"data": described, "policy": policy_source, "audit": audit_result,
                       "image_checks": image_checks,
                       "waivers": list(waivers), "build_seconds": round(build_seconds, 3)},
@@ -289,7 +322,8 @@ def run_local(
     if endpoint and record["status"] == "Succeeded" and "model" in record["artifacts"]:
         _say(quiet, "serving the model artifact as the serving container loads it, for a smoke request …")
         try:
-            record["endpoint"] = _endpoint(record["artifacts"]["model"], ws, df, policy_text)
+            record["endpoint"] = _endpoint(record["artifacts"]["model"], ws, df, policy_text, store,
+                                           record["artifacts"].get("serving_keys"))
         except PrivmlError as exc:  # what the serving container would fail on: the run does not pass
             record["endpoint"] = {"status": f"not served: {exc}"}
         smoke = record["endpoint"].get("smoke_request") or {}

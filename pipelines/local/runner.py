@@ -177,15 +177,16 @@ def start_host(
         "read_roots": [str(hd.root), *image, sys.base_prefix, sys.prefix, *_SYSTEM_READ_ROOTS],
         "write_roots": [str(hd.root), *(["/opt/ml"] if hd.mounted else [])],
         "parent_pid": os.getpid(),
-        "network_isolation": controls.network_isolation,
-        "own_network_namespace": controls.network_isolation and hd.mounted,
+        "network_isolation": controls.no_network,
+        "own_network_namespace": controls.no_network and hd.mounted,
         "script": str(script),
         "args": args,
     }
     kms_env: dict[str, str] = {}
     if key_store is not None:
-        # Keyed transforms derive their secrets from the local KMS: the job may read the key store (and take
-        # its lock), through a workspace of its own that holds nothing else.
+        # Only a step the definition lets call KMS (the key-preparation step) gets here: the local KMS stands
+        # in for AWS KMS, so the job may read the key store (and take its lock), through a workspace of its
+        # own that holds nothing else. Every other job gets no key store and no credentials at all.
         job_ws = hd.root / "privml-workspace"
         job_ws.mkdir(exist_ok=True)
         link = job_ws / "kms"
@@ -199,7 +200,6 @@ def start_host(
             kms_env["PRIVML_KEYSTORE_PASSPHRASE"] = passphrase
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        **kms_env,
         "HOME": str(hd.root / "home"),
         "TMPDIR": str(hd.scratch),
         "LANG": "C.UTF-8",
@@ -208,6 +208,7 @@ def start_host(
         # OpenMP's barriers make scikit-learn's HistGradientBoosting ~100x slower with 2 threads (measured).
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
         **hd.env,
+        **kms_env,  # after the request's Environment: its PRIVML_KEY_PROVIDER=aws means the local KMS here
         "PRIVML_JOB_SANDBOX": json.dumps(sandbox),
     }
     command = [*sandbox_prefix(controls, hd.root / "opt/ml", hd.mounted), sys.executable, "-I", "-S", "-B", str(boot)]

@@ -7,7 +7,8 @@ encrypted object stores.
     local_kms      LocalKms: the local key provider (key store in the workspace)
     aws_kms        AwsKms: AWS KMS through boto3
     raw_aes        RawAesKeyring: a raw AES-256 wrapping key (the SDK's raw AES keyring format)
-    providers      default_key_provider(): LocalKms unless PRIVML_KEY_PROVIDER=aws
+    key_file       FileKeyProvider: derived secrets from a file (isolated jobs and the endpoint)
+    providers      default_key_provider(): PRIVML_KEY_PROVIDER = local (default) | aws | file | none
     objectstore    LocalObjectStore, S3ObjectStore
     bucket_policy  the TLS-only, SSE-KMS-only S3 bucket policy
 """

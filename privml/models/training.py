@@ -190,6 +190,9 @@ def train_on_splits(
         splits.check_columns(validation, features, numeric, "validation")
         metrics["validation"] = model_metrics(fitted.pipeline, validation[features], y_val)
         rows["validation"] = len(validation)
+    # The served transform computes only what the model reads: identifier columns of a request are never
+    # transformed, so the endpoint derives (and is given) no secret for them.
+    transformer.serve_only(features)
     pipeline = Pipeline([("privacy", transformer), ("model", fitted.pipeline)])
     metadata = {
         "model": request.model,

@@ -27,5 +27,5 @@ def test_aws_when_asked(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_unknown_provider(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PRIVML_KEY_PROVIDER", "vault")
-    with pytest.raises(PrivmlError, match="must be 'local' or 'aws'"):
+    with pytest.raises(PrivmlError, match="must be one of local, aws, file, none"):
         default_key_provider()

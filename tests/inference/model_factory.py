@@ -63,4 +63,5 @@ def build(rows: int = 1500, seed: int = 3, kind: str = "hgb") -> Pipeline:
     anonymized = privacy.fit_transform(raw)  # fitted on the full raw table, label included, as the job does
     y = raw.loc[anonymized.index, LABEL].astype(int).to_numpy()
     fitted = fit_model(kind, anonymized, y, columns=FEATURES, numeric=None, bounds={}, seed=seed)
+    privacy.serve_only(FEATURES)  # the served transform computes only what the model reads
     return Pipeline([("privacy", privacy), ("model", fitted.pipeline)])  # as privml.models.training builds it

@@ -112,3 +112,29 @@ def test_run_needs_a_wheelhouse_or_the_privml_image(tmp_path: Path) -> None:
         from pipelines.config import PipelineConfig
 
         run_on_aws(PipelineConfig.local_defaults())
+
+
+KEYED_POLICY = b"""version: 1
+keys: {tokens: alias/privml-tokens}
+columns:
+  email: {role: identifier, action: tokenize, key: tokens}
+  income: {role: feature, action: keep}
+  label: {role: label}
+"""
+
+
+def test_a_keyed_policy_without_the_key_preparation_path_is_refused_before_any_upload(
+    aws: dict[str, Any], sdk_config_file: Path
+) -> None:
+    config = make_config(code={"custom_image": True}, pipeline_name="privml-keyed-no-path")
+    bucket, key = config.default_policy_uri.removeprefix("s3://").split("/", 1)
+    aws["s3"].put_object(Bucket=bucket, Key=key, Body=KEYED_POLICY)
+    before = {o["Key"] for o in aws["s3"].list_objects_v2(Bucket=bucket).get("Contents", [])}
+    with pytest.raises(PrivmlError, match=r"kms\.hmac") as caught:
+        run_on_aws(config, boto_session=aws["session"], endpoint_url=aws["endpoint"])
+    assert caught.value.exit_code == 2
+    after = {o["Key"] for o in aws["s3"].list_objects_v2(Bucket=bucket).get("Contents", [])}
+    assert after == before
+    pipelines = aws["sagemaker"].list_pipelines()["PipelineSummaries"]
+    assert "privml-keyed-no-path" not in [p["PipelineName"] for p in pipelines]
+    aws["s3"].delete_object(Bucket=bucket, Key=key)

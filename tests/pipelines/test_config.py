@@ -87,6 +87,8 @@ def test_example_template_is_refused_until_filled(sdk_config_file: Path, capsys:
         "<MODEL_KEY_ID>": "3333",
         "<ENDPOINT_KEY_ID>": "4444",
         "<CAPTURE_KEY_ID>": "5555",
+        "<HMAC_KEY_ID>": "6666",
+        "<SECRETS_KEY_ID>": "7777",
         "<SUBNET_ID>": "subnet-0123456789abcdef0",
         "<SECURITY_GROUP_ID>": "sg-0123456789abcdef0",
     }.items():

@@ -52,8 +52,8 @@ def privml(workspace: Path, *args: str, timeout: float = 900) -> subprocess.Comp
 def _check_record(record: dict[str, Any]) -> None:
     assert record["status"] == "Succeeded", record.get("failure_reason")
     steps = {s["name"]: s for s in record["steps"]}
-    assert [steps[n]["status"] for n in ("Anonymize", "Train", "Evaluate", "Gates", "CreateModel")] == \
-        ["Succeeded"] * 5
+    assert [steps[n]["status"] for n in ("PrepareKeys", "Anonymize", "Train", "Evaluate", "Gates",
+                                         "CreateModel")] == ["Succeeded"] * 6
     assert steps["GateFailed"]["status"] == "Skipped"
     for name in ("Anonymize", "Train", "Evaluate"):
         controls = steps[name]["controls"]
@@ -76,7 +76,8 @@ def test_run_local_on_sample_data(workspace: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     record = json.loads(proc.stdout)
     _check_record(record)
-    assert "[1/6] Anonymize (Processing)" in proc.stderr  # progress on stderr
+    assert "[1/7] PrepareKeys (Processing)" in proc.stderr  # progress on stderr
+    assert "[2/7] Anonymize (Processing)" in proc.stderr
     listed = privml(workspace, "runs", "list", "--json")
     assert [r["run_id"] for r in json.loads(listed.stdout)] == [record["run_id"]]
     shown = json.loads(privml(workspace, "runs", "show", record["run_id"], "--json").stdout)
