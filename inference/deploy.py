@@ -17,17 +17,6 @@ from privml.errors import CheckFailed, PrivmlError
 
 log = logging.getLogger("privml.deploy")
 
-# The serving toolkit `pip install`s the program's directory (code/) offline: "false" turns pip's build
-# isolation off (pip reads PIP_NO_BUILD_ISOLATION inverted), so that step builds with the image's own
-# setuptools instead of fetching one (see inference/privml_inference.py).
-SERVING_ENV = {
-    "SAGEMAKER_PROGRAM": "privml_inference.py",
-    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-    "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-    "PIP_NO_BUILD_ISOLATION": "false",
-}
-
-
 @dataclass
 class DeployPlan:
     endpoint_name: str
@@ -54,20 +43,14 @@ def model_request(config: Any, model_name: str, model_data_url: str, *, image: s
     AdditionalModelDataSource (never inside model.tar.gz) and read by the handler with the file provider;
     without it the endpoint gets no key material (PRIVML_KEY_PROVIDER=none)."""
     from pipelines import key_preparation as keyprep
+    from pipelines.definition import SERVING_ENV  # the model the pipeline's CreateModel step would make
 
-    env = SERVING_ENV
-    try:
-        from pipelines.definition import SERVING_ENV as pipeline_env
-
-        env = pipeline_env
-    except ImportError:  # pragma: no cover - the pipeline package ships with privml
-        pass
     if keys_data_url is not None and not keys_data_url.startswith(f"s3://{config.bucket}/"):
         raise PrivmlError(f"--keys-data must be an s3:// URI in the config's bucket ({config.bucket})")
     container: dict[str, Any] = {
         "Image": image or _serving_image(config),
         "ModelDataUrl": model_data_url,
-        "Environment": {**env, **keyprep.serving_env(keys_data_url is not None)},
+        "Environment": {**SERVING_ENV, **keyprep.serving_env(keys_data_url is not None)},
     }
     if keys_data_url is not None:
         container["AdditionalModelDataSources"] = keyprep.serving_data_sources(keys_data_url)
