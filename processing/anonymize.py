@@ -61,7 +61,9 @@ def run(args: argparse.Namespace) -> dict:
     files = sorted(p for p in Path(args.input).rglob("*") if p.is_file() and not p.name.startswith("."))
     if not files:
         raise PrivmlError(f"{args.input}: no input files")
-    frame = pd.concat([read_table(f) for f in files], ignore_index=True)
+    tables = [read_table(f, bad_rows=policy.bad_rows) for f in files]
+    frame = pd.concat(tables, ignore_index=True)
+    frame.attrs["bad_rows"] = sum(t.attrs.get("bad_rows", 0) for t in tables)  # skipped, per `bad_rows: skip`
     result = anonymize_table(frame, policy)
     fractions = (1 - args.validation_fraction - args.test_fraction, args.validation_fraction, args.test_fraction)
     splits = split_rows(result.data, fractions, label=policy.label, seed=args.seed)
