@@ -153,19 +153,22 @@ def _read_csv(path: Path, sep: str | None, nrows: int | None, bad_rows: str = "e
         warnings.simplefilter("error", pd.errors.ParserWarning)  # pandas warns where it drops fields
         try:
             frame = pd.read_csv(path, nrows=nrows, **_csv_options(delimiter))
-            ragged = frame.isna().any(axis=1).to_numpy()
+            parsed = True
         except (pd.errors.ParserError, pd.errors.ParserWarning):
-            ragged = None
-    if ragged is None or ragged.any():
-        bad = _ragged_lines(path, delimiter, nrows)
-        if not bad:  # pandas refused the file for another reason: say so without a value
-            raise PrivmlError(f"{path}: not a readable CSV file (delimiter {delimiter!r})")
+            parsed = False
+    # pandas pads a short row with empty cells and may read a long first row as an index: field counts
+    # are checked apart from it, by a vectorized pass over the lines (exact where no quotes span lines).
+    bad = _ragged_lines(path, delimiter, nrows)
+    if not parsed and not bad:  # pandas refused the file for another reason: say so without a value
+        raise PrivmlError(f"{path}: not a readable CSV file (delimiter {delimiter!r})")
+    if bad:
         if bad_rows == "error":
             row, line, fields, expected = bad[0]
             more = f" ({len(bad) - 1} more such rows)" if len(bad) > 1 else ""
             raise PrivmlError(
-                f"{path}: data row {row} (line {line}) has {fields} fields, the header has {expected}{more} "
-                f"(delimiter {delimiter!r}; set `bad_rows: skip` in the policy to leave such rows out)"
+                f"{path}: line {line} has {fields} fields, expected {expected} (data row {row}{more}; delimiter "
+                f"{delimiter!r}; wrong delimiter or an unquoted separator? `bad_rows: skip` in the policy leaves "
+                "such rows out)"
             )
         skip = {line - 1 for _, line, _, _ in bad}
         with _csv_errors(path, delimiter):
@@ -183,7 +186,60 @@ def _empty_as_missing(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _ragged_lines(path: Path, delimiter: str, nrows: int | None) -> list[tuple[int, int, int, int]]:
     """(data row, line, fields, header fields) of every record whose field count differs from the
-    header's: the slow, exact pass that runs only when the fast parse saw something wrong."""
+    header's. Lines without a quote character are counted with numpy; lines with balanced quotes are
+    parsed one by one; a quote that spans lines sends the whole file through the csv module."""
+    if len(delimiter) != 1:
+        return _ragged_records(path, delimiter, nrows)
+    out: list[tuple[int, int, int, int]] = []
+    delim = ord(delimiter)
+    expected: int | None = None
+    line_no = row = 0
+    carry = b""
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(_BLOCK_BYTES)
+            data = carry + block
+            arr = np.frombuffer(data, dtype=np.uint8)
+            ends = np.flatnonzero(arr == 10)
+            if not block and len(data):
+                ends = np.append(ends, len(data))
+            if not len(ends):
+                if not block:
+                    break
+                carry = data
+                continue
+            begins = np.concatenate([[0], ends[:-1] + 1])
+            quotes = _per_line(arr == 34, begins, ends)
+            if (quotes % 2).any():
+                return _ragged_records(path, delimiter, nrows)
+            fields = _per_line(arr == delim, begins, ends) + 1
+            lengths = ends - begins
+            blank = (lengths == 0) | ((lengths == 1) & (arr[np.minimum(begins, max(len(arr) - 1, 0))] == 13))
+            for i in np.flatnonzero(quotes > 0):  # quoted fields may hold the delimiter: parse those lines
+                text = data[begins[i]:ends[i]].decode("utf-8", "replace")
+                fields[i] = len(next(csv.reader([text], delimiter=delimiter), []))
+            present = np.flatnonzero(~blank)
+            if expected is None and len(present):
+                expected = int(fields[present[0]])
+                present = present[1:]
+            rows = row + np.arange(1, len(present) + 1)
+            if nrows is not None:
+                present, rows = present[rows <= nrows], rows[rows <= nrows]
+            wrong = fields[present] != expected
+            out += [(int(r), line_no + int(i) + 1, int(fields[i]), int(expected or 0))
+                    for r, i in zip(rows[wrong], present[wrong], strict=True)]
+            row += len(present)
+            if nrows is not None and row >= nrows:
+                return out
+            line_no += len(begins)
+            carry = data[int(ends[-1]) + 1:]
+            if not block:
+                break
+    return out
+
+
+def _ragged_records(path: Path, delimiter: str, nrows: int | None) -> list[tuple[int, int, int, int]]:
+    """The exact, slow pass, for files whose quoted fields span lines."""
     out = []
     with open(path, newline="", encoding="utf-8", errors="replace") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
