@@ -38,6 +38,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "crypto": ["--quick", "--runs", "2", "--file-runs", "1"],
     "endpoint": ["--duration", "2", "--connections", "1,32", "--sigv4-connections", "32"],
     "privacy_utility": ["--dp-seeds", "2", "--model-seeds", "1"],
+    "scan": ["--rows", "200000", "--transform-rows", "200000"],
     "transform": ["--rows", "200000"],
 }
 
