@@ -44,6 +44,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--validation-fraction", type=float, default=0.15)
     p.add_argument("--test-fraction", type=float, default=0.15)
+    p.add_argument("--label", default="", help="the label column (empty: the policy's), checked first")
     return p.parse_args(argv)
 
 
@@ -64,6 +65,10 @@ def run(args: argparse.Namespace) -> dict:
     tables = [read_table(f, bad_rows=policy.bad_rows) for f in files]
     frame = pd.concat(tables, ignore_index=True)
     frame.attrs["bad_rows"] = sum(t.attrs.get("bad_rows", 0) for t in tables)  # skipped, per `bad_rows: skip`
+    if getattr(args, "label", ""):
+        from privml.anonymize import with_label
+
+        policy = with_label(policy, frame, args.label)
     result = anonymize_table(frame, policy)
     fractions = (1 - args.validation_fraction - args.test_fraction, args.validation_fraction, args.test_fraction)
     splits = split_rows(result.data, fractions, label=policy.label, seed=args.seed)
