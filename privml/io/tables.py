@@ -178,8 +178,9 @@ def _read_csv(path: Path, sep: str | None, nrows: int | None, bad_rows: str = "e
 
 
 def _empty_as_missing(frame: pd.DataFrame) -> pd.DataFrame:
+    # The columns keep the dtype pandas read them with (strings): empty cells become its missing value.
     attrs = dict(frame.attrs)
-    out = frame.astype(object).where(frame != "", None)
+    out = frame.mask(frame == "")
     out.attrs.update(attrs)
     return out
 
