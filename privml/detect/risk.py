@@ -9,7 +9,8 @@ the combination makes unique, which is what a linkage attack needs.
 
 A categorical feature becomes a proposed quasi-identifier when adding it to the quasi-identifiers
 makes at least `MIN_GAIN` more of the sampled records unique, or when it makes that share unique
-together with one other candidate. The figures are the evidence.
+together with one other candidate, unless the quasi-identifiers found by type already make most
+records unique (`SATURATED`). The figures are the evidence.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["MIN_GAIN", "distinction", "propose_quasi_identifiers", "separation", "unique_share"]
 
 MIN_GAIN = 0.01
+SATURATED = 0.5
 _MAX_CATEGORIES = 200
 _MAX_CANDIDATES = 30
 
@@ -107,7 +109,11 @@ def propose_quasi_identifiers(sample: pd.DataFrame, columns: list[ColumnScan]) -
                    f"{separation(frame, [col.name]):.3f}; added to the quasi-identifiers "
                    f"({', '.join(base) or 'none'}) it makes {gain:.1%} more sampled records unique "
                    f"({base_unique:.1%} before); with {partner or '-'} it makes {pair_share:.1%} unique")
-        if gain >= MIN_GAIN or pair_share >= MIN_GAIN:
+        if base_unique >= SATURATED:
+            # The quasi-identifiers found by type already single out most records: the engine must
+            # generalize them whatever else is declared, and more quasi-identifiers would only cost utility.
+            figures += f"; not proposed: the quasi-identifiers already make {base_unique:.0%} of records unique"
+        if base_unique < SATURATED and (gain >= MIN_GAIN or pair_share >= MIN_GAIN):
             out.append(replace(col, role=Role.QUASI_IDENTIFIER, pii_type="quasi_identifier",
                                evidence=f"{figures}; {col.evidence}"))
         else:
