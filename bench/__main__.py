@@ -39,6 +39,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "endpoint": ["--duration", "2", "--connections", "1,32", "--sigv4-connections", "32"],
     "ping": ["--duration", "4"],
     "privacy_utility": ["--dp-seeds", "2", "--model-seeds", "1"],
+    "scan": ["--rows", "200000", "--transform-rows", "200000"],
     "transform": ["--rows", "200000"],
 }
 

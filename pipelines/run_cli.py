@@ -22,6 +22,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--rows", type=int, default=None, help="rows of sample data when no --data (default 20000)")
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                      help="override a pipeline parameter (K, QualityThreshold, ModelKind, ProcessingInstanceType …)")
+    run.add_argument("--label", help="--local: the label column, checked before any job starts")
     run.add_argument("--no-endpoint", action="store_true", help="--local: skip the endpoint smoke request")
     run.add_argument("--waive", action="append", default=[], metavar="RULE_ID",
                      help="start despite this audit rule's findings (recorded in the run record)")
@@ -69,7 +70,8 @@ def _run(args: argparse.Namespace) -> int:
 
     params = _params(args.param)
     record = run_local(data=args.data, policy=args.policy, config_path=args.config, waivers=args.waive,
-                       rows=args.rows or DEFAULT_ROWS, endpoint=not args.no_endpoint, parameters=params)
+                       rows=args.rows or DEFAULT_ROWS, endpoint=not args.no_endpoint, parameters=params,
+                       label=args.label)
     if args.json:
         emit_json(record)
     else:

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from privml.errors import PrivmlError
+from privml.errors import CheckFailed, PrivmlError
 from privml.io import atomic_output_dir, write_table
-from privml.policy import Policy, dump_policy
+from privml.policy import Policy, Role, dump_policy
 from privml.report import build_report, write_reports
 from privml.transformer import PrivacyTransformer
 
@@ -55,7 +55,76 @@ def ensure_local_keys(refs: Iterable[str], kms: Any = None) -> list[str]:
     return created
 
 
+SAFETY_NET_SAMPLE_ROWS = 2000
+
+
+def check_features(frame: pd.DataFrame, policy: Policy, *, sample_rows: int = SAFETY_NET_SAMPLE_ROWS) -> None:
+    """The safety net: refuse to emit as-is a column that scan would call an identifier (by its name,
+    its values, or because it is a near-unique code), whatever the policy calls it. Raises CheckFailed
+    (exit 1) naming the column and why; `role: feature` with `allow_unique: true` lets a column through.
+
+    Runs on a bounded sample of the columns kept raw, so its cost does not grow with the table."""
+    from privml.detect.scan import draw_sample
+    from privml.detect.verdict import IDENTIFIER_TYPES, classify_column, rules_from_policy
+
+    kept = [name for name, col in policy.columns.items()
+            if col.role in (Role.FEATURE, Role.SENSITIVE) and col.action == "keep" and not col.allow_unique
+            and name in frame.columns]
+    if not kept:
+        return
+    sample = draw_sample(frame[kept], sample_rows, seed=0)
+    rules = rules_from_policy(policy.detection)
+    for name in kept:
+        verdict = classify_column(name, sample[name], rules)
+        if verdict.pii_type in IDENTIFIER_TYPES:
+            why = verdict.evidence.split(";")[0]
+            raise CheckFailed(
+                f"column '{name}': refused as a {policy.columns[name].role.value} kept as-is: it looks like an "
+                f"identifier ({verdict.pii_type}: {why}); give it an identifier action, or set role: feature with "
+                "allow_unique: true if it truly is not one"
+            )
+
+
+def suppress_missing_quasi_identifiers(frame: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Rows with an empty quasi-identifier, per `anonymity.missing`: `suppress` leaves them out and
+    counts them per column; `error` leaves them for the anonymity engine to refuse, naming the row."""
+    if policy.anonymity is None or policy.anonymity.missing != "suppress":
+        return frame, {}
+    qis = [c for c in policy.quasi_identifiers if c in frame.columns]
+    if not qis:
+        return frame, {}
+    empty = frame[qis].isna()
+    counts = {c: int(n) for c, n in empty.sum().items() if n}
+    if not counts:
+        return frame, {}
+    return frame.loc[~empty.any(axis=1).to_numpy()], counts
+
+
+def with_label(policy: Policy, frame: pd.DataFrame, label: str) -> Policy:
+    """`policy` with `label` as its label column, after checking it can be one (present, not constant,
+    not an identifier). A policy naming another label is an error, not silently overridden."""
+    from privml.detect.scan import check_label
+    from privml.detect.verdict import rules_from_policy
+    from privml.policy import ColumnPolicy
+
+    check_label(frame, label, rules_from_policy(policy.detection))
+    current = policy.label
+    if current is not None and current != label:
+        raise PrivmlError(f"--label {label}: the policy names '{current}' as the label")
+    columns = dict(policy.columns)
+    spec = columns.get(label)
+    if spec is None or spec.role is not Role.LABEL:
+        if spec is not None and spec.role is not Role.FEATURE:
+            raise PrivmlError(f"--label {label}: the policy gives it role '{spec.role.value}'")
+        columns[label] = ColumnPolicy(role=Role.LABEL, action="keep")
+    return policy.model_copy(update={"columns": columns})
+
+
 def anonymize_table(frame: pd.DataFrame, policy: Policy, *, key_provider: Any = None) -> Anonymized:
+    check_features(frame, policy)
+    rows_in = len(frame)
+    bad_rows = frame.attrs.get("bad_rows")  # read_table(bad_rows="skip"): rows left out while parsing
+    frame, missing = suppress_missing_quasi_identifiers(frame, policy)
     transformer = PrivacyTransformer.from_policy(policy)
     if key_provider is not None:
         transformer.set_key_provider(key_provider)
@@ -63,7 +132,12 @@ def anonymize_table(frame: pd.DataFrame, policy: Policy, *, key_provider: Any = 
     label = policy.label
     if label is not None and label in frame.columns:
         data[label] = frame.loc[data.index, label]
-    report = build_report(policy, transformer, rows_in=len(frame), rows_out=len(data))
+    report = build_report(policy, transformer, rows_in=rows_in, rows_out=len(data))
+    if missing:
+        report["missing_quasi_identifier_rows"] = rows_in - len(frame)
+        report["missing_quasi_identifier_cells"] = missing
+    if bad_rows:
+        report["bad_rows_skipped"] = int(bad_rows)
     return Anonymized(data=data.reset_index(drop=True), report=report, transformer=transformer, policy=policy)
 
 

@@ -46,6 +46,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--validation-fraction", type=float, default=0.15)
     p.add_argument("--test-fraction", type=float, default=0.15)
+    p.add_argument("--label", default="", help="the label column (empty: the policy's), checked first")
     return p.parse_args(argv)
 
 
@@ -64,7 +65,13 @@ def run(args: argparse.Namespace) -> dict:
     files = sorted(p for p in Path(args.input).rglob("*") if p.is_file() and not p.name.startswith("."))
     if not files:
         raise PrivmlError(f"{args.input}: no input files")
-    frame = pd.concat([read_table(f) for f in files], ignore_index=True)
+    tables = [read_table(f, bad_rows=policy.bad_rows) for f in files]
+    frame = pd.concat(tables, ignore_index=True)
+    frame.attrs["bad_rows"] = sum(t.attrs.get("bad_rows", 0) for t in tables)  # skipped, per `bad_rows: skip`
+    if getattr(args, "label", ""):
+        from privml.anonymize import with_label
+
+        policy = with_label(policy, frame, args.label)
     # The step names its provider (PRIVML_KEY_PROVIDER): on SageMaker `file`, the derived-secrets input
     # PrepareKeys wrote — an isolated container cannot reach KMS — or `none` for unkeyed policies.
     result = anonymize_table(frame, policy, key_provider=default_key_provider())

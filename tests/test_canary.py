@@ -73,3 +73,72 @@ def test_errors_about_planted_rows_name_rows_not_values(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "column 'email'" in err and "rows 1" in err
     assert leaks(err) == []
+
+
+# Identifier columns whose canaries match no pattern: opaque shapes that only the column name or the
+# column's uniqueness can give away. Added to the sample data under names a user's export might use.
+OPAQUE = {
+    "passport_number": "Qz~PASS~{i:04d}",
+    "nachname": "Qz~NACH~{i:04d}",
+    "device_id": "Qz~DEVI~{i:04d}",
+    "username": "Qz~USER~{i:04d}",
+    "patient_id": "Qz~PATI~{i:04d}",
+    "steuer_id": "Qz~STEU~{i:04d}",
+    "field_7": "Qz~FLD7~{i:04d}",  # no hint: near-unique codes
+}
+OPAQUE_EVERY_ROW = {"name", "email", "phone", "ssn", "credit_card", "street_address", "ip_address"}
+
+
+def _opaque_table(tmp_path: Path) -> Path:
+    import numpy as np
+
+    frame = generate(rows=2500, seed=11)
+    rng = np.random.default_rng(3)
+    for column, shape in OPAQUE.items():
+        frame[column] = [shape.format(i=int(i)) for i in rng.permutation(len(frame))]
+    for column in OPAQUE_EVERY_ROW:  # the sample data's own identifier columns, in no known shape
+        frame[column] = [f"Qz~{column[:4].upper()}~{i:04d}" for i in range(len(frame))]
+    path = tmp_path / "raw.csv"
+    write_table(frame, path)
+    return path
+
+
+def _opaque_leaks(text: str) -> int:
+    return text.count("Qz~")
+
+
+@pytest.mark.slow
+def test_no_opaque_canary_reaches_a_split_a_report_a_log_or_the_model(tmp_path, capsys, caplog):
+    import zipfile
+
+    from privml.anonymize import anonymize_table, split_rows
+    from privml.models.persistence import dumps_model
+    from privml.models.training import TrainingRequest, train_on_splits
+    from privml.policy import Role, load_policy
+
+    caplog.set_level(logging.DEBUG)
+    raw = _opaque_table(tmp_path)
+    policy_path = tmp_path / "policy.yaml"
+    out = tmp_path / "out"
+    assert main(["-v", "scan", str(raw), "--policy-out", str(policy_path)]) == 0
+    assert main(["-v", "anonymize", str(raw), "--policy", str(policy_path), "-o", str(out),
+                 "--split", "0.7,0.15,0.15"]) == 0
+    policy = load_policy(policy_path)
+    for column in [*OPAQUE, *OPAQUE_EVERY_ROW]:  # every one proposed as an identifier, none kept
+        assert policy.columns[column].role is Role.IDENTIFIER, column
+    printed = capsys.readouterr()
+    assert _opaque_leaks(printed.out + printed.err + caplog.text) == 0
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert _opaque_leaks(path.read_bytes().decode("utf-8", errors="replace")) == 0, path.name
+
+    # Train as the training job does, on the anonymized splits, and search inside the model file.
+    result = anonymize_table(read_table(raw), policy)
+    splits = split_rows(result.data, (0.7, 0.15, 0.15), label=policy.label, seed=0)
+    trained = train_on_splits(splits["train"], splits["validation"], result.transformer, policy,
+                              TrainingRequest(model="logreg", dp_epsilon=0.0, label=None, seed=0))
+    model = tmp_path / "model.skops"
+    model.write_bytes(dumps_model(trained.pipeline))
+    with zipfile.ZipFile(model) as archive:
+        for member in archive.namelist():
+            assert _opaque_leaks(archive.read(member).decode("utf-8", errors="replace")) == 0, member

@@ -74,24 +74,39 @@ def _raw_table(data: Path | None, rows: int, seed: int) -> tuple[Any, bytes, str
     return df, data.read_bytes(), f"data{data.suffix.lower() or '.csv'}", f"{data.name} ({len(df)} rows)"
 
 
-def _policy(df: Any, policy: Path | None, run_dir: Path, quiet: bool) -> tuple[bytes, str]:
+def _policy(df: Any, policy: Path | None, run_dir: Path, quiet: bool, label: str | None = None) -> tuple[bytes, str]:
     from privml.policy import dump_policy, load_policy
 
     if policy is not None:
-        parsed = load_policy(policy)  # validate before anything is stored
-        missing = [name for name in parsed.columns if name not in df.columns]
+        loaded = load_policy(policy)  # validate before anything is stored
+        missing = [name for name in loaded.columns if name not in df.columns]
         if missing:  # names only: column names come from the policy, not from the data's cells
             shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
             raise PrivmlError(f"{policy}: the policy names column(s) the data does not have: {shown}")
-        return policy.read_bytes(), str(policy)
+        if label is None:
+            _needs_label(loaded)
+            return policy.read_bytes(), str(policy)
+        from privml.anonymize import with_label
+
+        labelled = with_label(loaded, df, label)
+        return dump_policy(labelled).encode(), f"{policy} (label {label} from --label)"
     from privml.detect import propose_policy, scan_table
 
-    text = dump_policy(propose_policy(scan_table(df)))
+    proposed = propose_policy(scan_table(df, label=label))
+    _needs_label(proposed)
+    text = dump_policy(proposed)
     run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     out = run_dir / "policy.yaml"
     out.write_text(text)
     _say(quiet, f"no --policy given: using the policy `privml scan` proposes; review it at {out}")
     return text.encode(), str(out)
+
+
+def _needs_label(policy: Any) -> None:
+    """Training needs a label: say so before any job starts, not after Anonymize has run."""
+    if policy.label is None:
+        raise PrivmlError("no label column: the policy names none; name it with --label COLUMN "
+                          "(or give it role: label in the policy)")
 
 
 def _policy_keys(kms: Any, policy_text: bytes, *, create: bool, quiet: bool) -> list[str]:
@@ -256,6 +271,7 @@ def run_local(
     quiet: bool = False,
     endpoint: bool = True,
     parameters: dict[str, str] | None = None,
+    label: str | None = None,
 ) -> dict[str, Any]:
     from pipelines.audit import validate_waivers
     from pipelines.definition import build_definition
@@ -279,7 +295,7 @@ def run_local(
     run_dir = records.run_dir(ws, run_id)
 
     df, raw, raw_name, described = _raw_table(data, rows, seed)
-    policy_text, policy_source = _policy(df, policy, run_dir, quiet)
+    policy_text, policy_source = _policy(df, policy, run_dir, quiet, label)
     config = check_key_preparation(config, policy_text, local_defaults=local_defaults)
     _policy_keys(kms, policy_text, create=local_defaults, quiet=quiet)
     base = f"s3://{config.bucket}/{config.prefix}/runs/{run_id}/input"

@@ -49,6 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="rows sampled at random from the whole file (default 5000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample")
     p.add_argument("--sep", help="CSV delimiter (default: detected)")
+    p.add_argument("--label", help="the label column (checked: present, not constant, not an identifier)")
+    p.add_argument("--rules", help="YAML with a `detection:` section (custom recognizers, allow/deny lists); "
+                   "a policy file will do")
+    p.add_argument("--max-line", type=_size, default=None, help="longest CSV line accepted (default 1M)")
     add_json_flag(p)
     p.set_defaults(func=cmd_scan)
 
@@ -61,6 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--k", type=int, help="override the policy's anonymity.k")
     p.add_argument("--sep", help="CSV delimiter (default: detected)")
     p.add_argument("--max-size", type=_size, default=None, help="largest input accepted (default 1G)")
+    p.add_argument("--label", help="the label column (checked before anything runs; overrides the policy's)")
     add_json_flag(p)
     p.set_defaults(func=cmd_anonymize)
 
@@ -95,15 +100,21 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from privml.detect import propose_policy, scan_table
+    from privml.detect.policy import policy_yaml
+    from privml.detect.verdict import rules_from_policy
     from privml.io import atomic_write_text, sample_table
-    from privml.policy import dump_policy
+    from privml.io.tables import DEFAULT_MAX_LINE_BYTES
+    from privml.policy import load_detection
 
+    detection = load_detection(args.rules) if args.rules else None
     # A random sample held in bounded memory, so the size limit for whole tables does not apply.
-    frame, total = sample_table(args.file, args.sample_rows, sep=args.sep, seed=args.seed)
-    result = scan_table(frame, sample_rows=args.sample_rows, seed=args.seed, rows_total=total)
-    policy = propose_policy(result)
+    frame, total = sample_table(args.file, args.sample_rows, sep=args.sep, seed=args.seed,
+                                max_line_bytes=args.max_line or DEFAULT_MAX_LINE_BYTES)
+    result = scan_table(frame, sample_rows=args.sample_rows, seed=args.seed, rows_total=total,
+                        rules=rules_from_policy(detection), label=args.label)
+    policy = propose_policy(result, detection=detection)
     if args.policy_out:
-        atomic_write_text(args.policy_out, dump_policy(policy), mode=0o644)
+        atomic_write_text(args.policy_out, policy_yaml(policy, result), mode=0o644)
     if args.json:
         payload = result.to_dict()
         if args.policy_out:
@@ -128,6 +139,8 @@ def _print_scan(payload: dict[str, Any]) -> None:
             f"{r.get('name', ''):<22} {r.get('pii_type') or '-':<16} {r.get('confidence', 0):>5.2f}  "
             f"{r.get('role', ''):<17} {r.get('action', ''):<13} {r.get('example') or ''}"
         )
+        if r.get("evidence"):
+            print(f"{'':<22} why: {r['evidence']}")
 
 
 def cmd_anonymize(args: argparse.Namespace) -> int:
@@ -141,7 +154,12 @@ def cmd_anonymize(args: argparse.Namespace) -> int:
         if policy.anonymity is None:
             raise PrivmlError(f"{args.policy}: --k given but the policy has no `anonymity:` section")
         policy.anonymity.k = args.k
-    frame = read_table(args.file, sep=args.sep, max_bytes=args.max_size or DEFAULT_MAX_BYTES)
+    frame = read_table(args.file, sep=args.sep, max_bytes=args.max_size or DEFAULT_MAX_BYTES,
+                       bad_rows=policy.bad_rows)
+    if args.label:
+        from privml.anonymize import with_label
+
+        policy = with_label(policy, frame, args.label)
 
     if os.environ.get(PROVIDER_ENV, "local") == "local":
         for ref in ensure_local_keys(policy.keys.values()):

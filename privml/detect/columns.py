@@ -21,31 +21,10 @@ import pandas as pd
 
 from privml.detect import patterns as p
 from privml.detect.lexicons import HEALTH_TERMS, SEX_VALUES
+from privml.detect.recognizers import far_above_chance, recognize
 from privml.detect.text import find_pii_spans
 
-__all__ = ["ColumnClass", "classify_column", "name_hints"]
-
-# What a column name suggests; matched against the lower-cased name with separators turned into `_`.
-_HINTS: dict[str, str] = {
-    "email": r"e_?mail",
-    "phone": r"phone|mobile|cell|(^|_)tel(ephone)?($|_)|fax",
-    "ssn": r"(^|_)ssn($|_)|social_?sec|(^|_)nino($|_)|national_?id",
-    "credit_card": r"card|(^|_)cc($|_)|(^|_)pan($|_)|credit",
-    "iban": r"iban|account_?(no|num)|bank_?acc",
-    "ip_address": r"(^|_)ip($|_)|ip_?addr|ipv[46]|remote_addr",
-    "url": r"url|website|homepage|(^|_)link($|_)",
-    "person_name": r"name|surname|(^|_)(first|last|given|family)($|_)|patient|customer",
-    "street_address": r"address|street|(^|_)addr|(^|_)road($|_)",
-    "date_of_birth": r"(^|_)dob($|_)|birth|(^|_)born($|_)",
-    "date": r"date|(^|_)(dt|day|time|timestamp)($|_)|_at$|_on$",
-    "postcode": r"zip|postal|post_?code|(^|_)plz($|_)",
-    "age": r"(^|_)age($|_)|age_?years",
-    "sex": r"(^|_)(sex|gender)($|_)",
-    "health": r"diagnos|disease|condition|(^|_)icd|illness|medical|treatment|health",
-    "special_category": r"religio|ethnic|(^|_)race($|_)|sexual_orientation|politic|trade_union",
-    "label": r"^(label|target|class|y|outcome)$|readmit|churn|(^|_)default($|_)|fraud|survived|salary_class",
-}
-_HINT_RE = {kind: re.compile(rx) for kind, rx in _HINTS.items()}
+__all__ = ["ColumnClass", "as_text", "classify_values"]
 
 # Share of sampled values that must validate, without / with a name hint that agrees.
 _STRUCTURED = ("email", "credit_card", "ssn", "iban", "ip_address", "phone", "url")
@@ -64,12 +43,7 @@ class ColumnClass:
     evidence: str  # counts and shares only, never a value
 
 
-def name_hints(name: str) -> set[str]:
-    norm = re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
-    return {kind for kind, rx in _HINT_RE.items() if rx.search(norm)}
-
-
-def _as_text(values: pd.Series) -> pd.Series:
+def as_text(values: pd.Series) -> pd.Series:
     values = values.dropna()
     if pd.api.types.is_float_dtype(values.dtype) and len(values):
         # 34.0 → "34": integers read into a float column (because of missing values) keep their shape.
@@ -79,13 +53,8 @@ def _as_text(values: pd.Series) -> pd.Series:
     return text[text != ""]
 
 
-def classify_column(name: str, values: pd.Series) -> ColumnClass:
-    """The PII type (or role hint) of a column, from a sample of its values and a hint from its name."""
-    hints = name_hints(name)
-    text = _as_text(values)
-    if text.empty:
-        return ColumnClass(None, 0.0, "empty", "no non-missing values in the sample")
-    counts = text.value_counts()
+def classify_values(hints: set[str], text: pd.Series, counts: pd.Series) -> ColumnClass:
+    """The PII type (or role hint) a column's values show, helped by the hints from its name."""
     uniq = pd.Series(counts.index.astype(str), dtype="str")
     weight = counts.to_numpy(dtype=float) / counts.sum()
     n = int(counts.sum())
@@ -105,6 +74,18 @@ def classify_column(name: str, values: pd.Series) -> ColumnClass:
     best = max(scores, key=lambda k: (scores[k], k in hints))
     if scores[best] >= needed(best):
         return result("text", best, scores[best], f"are valid {best.replace('_', ' ')}s")
+    # A card column where many values fail Luhn is still a card column when the valid share is far
+    # above the one in ten that random digit strings reach.
+    card_shaped = share(p.card_shaped(uniq))
+    if card_shaped >= 0.8 and scores["credit_card"] > 0 and far_above_chance(
+            scores["credit_card"] / card_shaped, p.CARD_CHANCE, int(card_shaped * n), floor=0.3):
+        return result("text", "credit_card", scores["credit_card"],
+                      f"are valid card numbers (Luhn and issuer), far above the {p.CARD_CHANCE:.0%} of "
+                      f"random digit strings")
+    found = recognize(uniq, weight, n, hints)
+    if found is not None:
+        kind, rate, why = found
+        return result("text", kind, rate, why)
 
     numbers = pd.to_numeric(uniq, errors="coerce")
     numeric_share = share(numbers.notna().to_numpy())
@@ -118,7 +99,8 @@ def classify_column(name: str, values: pd.Series) -> ColumnClass:
 
     # 3. Postcodes. Amounts such as incomes pass a ZIP's shape, so a ZIP column must also have one
     # length throughout and no excess of round numbers.
-    if "postcode" in hints or _zip_shaped(uniq, weight):
+    separated = share(p.fullmatch(uniq, p.POSTCODE_SEPARATED))
+    if "postcode" in hints or _zip_shaped(uniq, weight) or separated >= 0.9:
         pc_share = share(p.is_postcode(uniq))
         if pc_share >= needed("postcode"):
             return result("categorical", "postcode", pc_share, "are valid postcodes")
@@ -204,6 +186,13 @@ def _numeric(uniq, numbers, weight, hints, n, result) -> ColumnClass:
         ok = share_of(weight, (whole & numbers.between(0, 125)).to_numpy(dtype=bool))
         if ok >= 0.95:
             return result("numeric", "age", ok, "are ages in years")
+    # Sensitive attributes coded as numbers (religion 1-5, sex 1/2) show only in the name.
+    if "sex" in hints and len(uniq) <= 3:
+        return result("numeric", "sex", 0.6, "are sex codes (from the column name)")
+    if "special_category" in hints and len(uniq) <= 500:
+        return result("numeric", "special_category", 0.6, "are coded special-category data (from the column name)")
+    if "health" in hints and len(uniq) <= 500:
+        return result("numeric", "health", 0.6, "are coded health data (from the column name)")
     if "label" in hints and len(uniq) <= 20:
         return result("numeric", "label", 0.6, "are class labels (from the column name)")
     return ColumnClass(None, 1.0, "numeric", f"{n} sampled values are numbers")

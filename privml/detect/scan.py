@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from privml.detect.columns import classify_column
 from privml.detect.policy import proposal_for
+from privml.detect.risk import propose_quasi_identifiers
+from privml.detect.verdict import IDENTIFIER_TYPES, DetectionRules, classify_column
 from privml.errors import PrivmlError
 from privml.policy import Role
 
-__all__ = ["ColumnScan", "ScanResult", "draw_sample", "mask_example", "scan_table"]
+__all__ = ["ColumnScan", "ScanResult", "check_label", "draw_sample", "mask_example", "scan_table"]
 
 DEFAULT_SAMPLE_ROWS = 5000
 _EXAMPLE_CHARS = 40
@@ -117,22 +118,31 @@ def draw_sample(df: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
 
 
 def scan_table(df: pd.DataFrame, *, sample_rows: int = DEFAULT_SAMPLE_ROWS, seed: int = 0,
-               rows_total: int | None = None) -> ScanResult:
+               rows_total: int | None = None, rules: DetectionRules | None = None,
+               label: str | None = None) -> ScanResult:
     """Detect each column's kind of personal data on a sample of `df`. `rows_total`: the size of the
-    table `df` was sampled from, when it is a sample already (`privml.io.sample_table`)."""
+    table `df` was sampled from, when it is a sample already (`privml.io.sample_table`). `rules`: the
+    policy's custom recognizers and allow/deny lists. `label`: the column the user names as the label
+    (checked: present, not constant, not an identifier); without it a label is proposed only where
+    the column name says so, and the evidence says that."""
     if sample_rows < 1:
         raise ValueError("sample_rows must be at least 1")
     sample = draw_sample(df, sample_rows, seed)
+    if label is not None:
+        check_label(sample, label, rules)
     columns: list[ColumnScan] = []
-    has_label = False
+    has_label = label is not None
     for position, name in enumerate(df.columns):
         values = sample.iloc[:, position]
         try:
-            cls = classify_column(str(name), values)
+            cls = classify_column(str(name), values, rules)
         except Exception as exc:  # a library error may quote a value; name the column and the error type only
             raise PrivmlError(f"column '{name}': could not be scanned ({type(exc).__name__})") from None
         pii_type = cls.pii_type
-        if pii_type == "label":
+        evidence = cls.evidence
+        if str(name) == label:
+            pii_type, evidence = "label", f"named as the label by --label; {evidence}"
+        elif pii_type == "label":
             if has_label:  # a policy has at most one label; later candidates stay features
                 pii_type = None
             has_label = True
@@ -147,8 +157,23 @@ def scan_table(df: pd.DataFrame, *, sample_rows: int = DEFAULT_SAMPLE_ROWS, seed
             params=dict(proposal.params),
             hierarchy=dict(proposal.hierarchy) if proposal.hierarchy else None,
             example=mask_example(present.iloc[0]) if len(present) else "",
-            evidence=cls.evidence,
+            evidence=evidence,
         ))
+    columns = propose_quasi_identifiers(sample, columns)
     return ScanResult(columns=columns, rows_total=len(df) if rows_total is None else rows_total,
                       rows_sampled=len(sample), seed=seed)
+
+
+def check_label(frame: pd.DataFrame, label: str, rules: DetectionRules | None = None) -> None:
+    """A label a model can learn and that identifies no one: present, with two or more values, not an
+    identifier by name, values or uniqueness. Raises PrivmlError (exit 2) naming the column."""
+    if label not in frame.columns:
+        raise PrivmlError(f"--label {label}: no such column")
+    values = frame[label].dropna()
+    values = values[values.astype(str).str.strip() != ""]
+    if values.nunique() < 2:
+        raise PrivmlError(f"--label {label}: the column is constant (a label needs at least two values)")
+    cls = classify_column(label, frame[label], rules)
+    if cls.pii_type in IDENTIFIER_TYPES:
+        raise PrivmlError(f"--label {label}: the column is an identifier ({cls.pii_type}), not a label")
 

@@ -15,8 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from privml.errors import PrivmlError
 from privml.policy.anonymity import AnonymityPolicy
+from privml.policy.detection import CustomRecognizerPolicy, DetectionPolicy
 
-__all__ = ["AnonymityPolicy", "ColumnPolicy", "Policy", "Role", "dump_policy", "load_policy", "parse_policy"]
+__all__ = ["AnonymityPolicy", "ColumnPolicy", "CustomRecognizerPolicy", "DetectionPolicy", "Policy", "Role",
+           "dump_policy", "load_detection", "load_policy", "parse_policy"]
 
 
 class Role(StrEnum):
@@ -39,6 +41,11 @@ class ColumnPolicy(BaseModel):
         default=None, description="generalization hierarchy for a quasi-identifier (ARX CSV path or built-in)"
     )
     pii_type: str | None = Field(default=None, description="what `privml scan` detected; informational")
+    allow_unique: bool = Field(
+        default=False,
+        description="a feature the anonymize-time safety net may emit although it is near-unique or looks like "
+        "an identifier (only with role `feature`)",
+    )
     bounds: tuple[float, float] | None = Field(
         default=None,
         description="declared [min, max] of a numeric feature; differentially private training clips to it "
@@ -79,6 +86,11 @@ class Policy(BaseModel):
     columns: dict[str, ColumnPolicy]
     unlisted_columns: Literal["drop", "error"] = "drop"
     anonymity: AnonymityPolicy | None = None
+    detection: DetectionPolicy | None = None
+    bad_rows: Literal["error", "skip"] = Field(
+        default="error", description="a row with more or fewer fields than the header: an error, or skipped and "
+        "counted in the report",
+    )
     base_dir: Path | None = Field(default=None, exclude=True, description="directory relative paths resolve against")
 
     @field_validator("keys")
@@ -109,6 +121,9 @@ class Policy(BaseModel):
                     raise ValueError(f"columns.{name}.key: action '{col.action}' needs a key name from `keys:`")
                 if col.key not in self.keys:
                     raise ValueError(f"columns.{name}.key: '{col.key}' is not defined under `keys:`")
+        for name, col in self.columns.items():
+            if col.allow_unique and col.role is not Role.FEATURE:
+                raise ValueError(f"columns.{name}.allow_unique: only a column with role 'feature' may set it")
         labels = [n for n, c in self.columns.items() if c.role is Role.LABEL]
         if len(labels) > 1:
             raise ValueError(f"columns: at most one column may have role 'label' (found {', '.join(labels)})")
@@ -177,8 +192,7 @@ def parse_policy(data: Any, source: str = "<policy>", base_dir: Path | None = No
     return policy
 
 
-def load_policy(path: str | Path) -> Policy:
-    path = Path(path)
+def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -187,12 +201,30 @@ def load_policy(path: str | Path) -> Policy:
         raise PrivmlError(f"{path}: cannot read policy file ({type(exc).__name__})") from None
     try:
         _check_nesting(text, path)  # before the recursive composer and model see it
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise PrivmlError(f"{path}:{where} not valid YAML") from None
-    return parse_policy(data, source=str(path), base_dir=path.resolve().parent)
+
+
+def load_policy(path: str | Path) -> Policy:
+    path = Path(path)
+    return parse_policy(_read_yaml(path), source=str(path), base_dir=path.resolve().parent)
+
+
+def load_detection(path: str | Path) -> DetectionPolicy:
+    """The `detection:` section of a YAML file (a whole policy, or a file holding only that section)."""
+    path = Path(path)
+    data = _read_yaml(path)
+    if not isinstance(data, dict) or not isinstance(data.get("detection"), dict):
+        raise PrivmlError(f"{path}: expected a YAML mapping with a `detection:` section")
+    try:
+        return DetectionPolicy.model_validate(data["detection"])
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in ("detection", *err["loc"]))
+        raise PrivmlError(f"{path}: field {loc}: {err['msg'].removeprefix('Value error, ')}") from None
 
 
 MAX_POLICY_DEPTH = 16  # a policy nests 5 levels (columns → name → hierarchy → levels → item); 16 is ample
@@ -250,4 +282,11 @@ def dump_policy(policy: Policy) -> str:
             col.pop("params", None)
         if col.get("dtype") == "auto":
             col.pop("dtype")
+        if not col.get("allow_unique"):
+            col.pop("allow_unique", None)
+    # Options at their defaults stay out, so a policy written before they existed reads the same.
+    if data.get("bad_rows") == "error":
+        data.pop("bad_rows")
+    if isinstance(data.get("anonymity"), dict) and data["anonymity"].get("missing") == "suppress":
+        data["anonymity"].pop("missing")
     return yaml.safe_dump(data, sort_keys=False)

@@ -43,6 +43,10 @@ class AnonymityPolicy(BaseModel):
     risk_threshold: float = Field(
         default=0.2, gt=0, le=1, description="a record whose prosecutor risk exceeds this counts as at risk"
     )
+    missing: Literal["suppress", "error"] = Field(
+        default="suppress",
+        description="a record with an empty quasi-identifier: suppressed (and counted in the report), or an error",
+    )
     population: str | None = Field(
         default=None, description="population table (path) for journalist risk, same quasi-identifier columns"
     )

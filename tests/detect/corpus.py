@@ -19,7 +19,7 @@ def _words(text: str) -> list[str]:
 
 
 IDENTIFIER_TYPES = {"email", "phone", "ssn", "credit_card", "iban", "ip_address", "url", "person_name",
-                    "street_address", "free_text_pii"}
+                    "street_address", "free_text_pii", "unique_id", "uuid", "secret"}
 
 # The sample data's columns and what they are.
 SAMPLE_TRUTH = {
@@ -115,15 +115,16 @@ def _faker_columns(seed: int, n: int) -> dict[str, list[str]]:
 
 
 def decoys(rng: np.random.Generator, n: int) -> dict[str, list]:
-    """Columns that are not PII; some are shaped like it."""
+    """Columns that are not PII; some are shaped like it; the near-unique codes among them are identifiers
+    of their rows (see `_typed_table`)."""
     five = rng.integers(10000, 100000, n)
     return {
         "row_id": list(range(1, n + 1)),
         "big_id_16": [str(x) for x in rng.integers(10**15, 10**16, n)],  # card-shaped, fails Luhn
         "nine_digits": [f"{x:09d}" for x in rng.integers(0, 10**9, n)],  # SSN-shaped without dashes
         "ten_digits": [str(x) for x in rng.integers(10**9, 10**10, n)],  # phone-shaped without format
-        "product_code": [f"PRD-{x:05d}-{chr(65 + y)}"
-                         for x, y in zip(rng.integers(0, 99999, n), rng.integers(0, 26, n), strict=True)],
+        "product_code": [f"PRD-{x:05d}-{chr(65 + y)}"  # a catalogue: codes repeat over orders
+                         for x, y in zip(rng.integers(0, 300, n), rng.integers(0, 3, n), strict=True)],
         "sku_5digit": [f"{x:05d}" for x in rng.integers(1, 3000, n)],  # postcode-shaped, unassigned areas
         "code_5digit": [str(x) for x in five],  # postcode-shaped, uniform over all 5-digit numbers
         "amount": [f"{x:.2f}" for x in rng.lognormal(4, 1, n)],
@@ -147,7 +148,11 @@ def _typed_table(rows: int, seed: int) -> tuple[pd.DataFrame, dict[str, str | No
     extra, extra_truth = extra_pii(rng, rows)
     decoy = decoys(rng, rows)
     frame = pd.concat([base, pd.DataFrame(extra), pd.DataFrame(decoy)], axis=1)
-    truth = {**SAMPLE_TRUTH, **extra_truth, **{k: None for k in decoy}, "plain_text": "free_text"}
+    # Near-unique codes identify their rows whatever their format (a row id, an account-like number, a
+    # device uuid, a hash of something): scan calls them identifiers.
+    unique = {"row_id": "unique_id", "big_id_16": "unique_id", "nine_digits": "unique_id",
+              "ten_digits": "unique_id", "uuid": "uuid", "sha1": "unique_id"}
+    truth = {**SAMPLE_TRUTH, **extra_truth, **{k: None for k in decoy}, "plain_text": "free_text", **unique}
     return frame, truth
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from privml.detect.columns import classify_column, name_hints
+from privml.detect.hints import name_hints
+from privml.detect.verdict import classify_column
 
 
 def test_name_hints() -> None:
@@ -28,7 +29,9 @@ def test_hint_lowers_the_threshold_but_values_still_decide() -> None:
     assert classify_column("c1", half).pii_type is None
     assert classify_column("contact_email", half).pii_type == "email"
     numbers = pd.Series(np.arange(100).astype(str))
-    assert classify_column("contact_email", numbers).pii_type is None
+    # Numbers are not emails, but a column named for an identifier stays one, and the evidence says why.
+    named = classify_column("contact_email", numbers)
+    assert named.pii_type == "email" and named.evidence.startswith("the column name says email (values:")
 
 
 def test_dates_of_birth_are_told_from_event_dates() -> None:
@@ -70,13 +73,14 @@ def test_numeric_dtypes_and_floats() -> None:
     assert classify_column("c2", cards).pii_type == "credit_card"
 
 
-def test_unformatted_ssns_and_phones_need_the_name() -> None:
+def test_unformatted_ssns_and_phones_need_the_name_and_are_identifiers_anyway() -> None:
     rng = np.random.default_rng(2)
     ssns = pd.Series([f"{a:03d}{g:02d}{s:04d}" for a, g, s in zip(rng.integers(1, 899, 200), rng.integers(1, 99, 200),
                                                                   rng.integers(1, 9999, 200), strict=True)])
-    assert classify_column("c1", ssns).pii_type is None  # nine digits could be anything
+    # Nine digits could be anything, but nearly all distinct nine-digit codes identify their rows.
+    assert classify_column("c1", ssns).pii_type == "unique_id"
     assert classify_column("member_ssn", ssns).pii_type == "ssn"
     phones = pd.Series([f"{a}{e}{n:04d}" for a, e, n in zip(rng.integers(201, 989, 200), rng.integers(201, 999, 200),
                                                             rng.integers(0, 9999, 200), strict=True)])
-    assert classify_column("c2", phones).pii_type is None
+    assert classify_column("c2", phones).pii_type == "unique_id"
     assert classify_column("mobile", phones).pii_type == "phone"

@@ -35,7 +35,7 @@ def test_detection_quality_without_column_name_hints(seed: int, as_strings: bool
     result = scan_table(frame, sample_rows=2000, seed=seed)
     precision, recall, misses = precision_recall(result, truth)
     n_ids = sum(kind in IDENTIFIER_TYPES for kind in truth.values())
-    assert n_ids >= 19 and len(truth) - n_ids >= 25  # the test means something: many of both
+    assert n_ids >= 25 and len(truth) - n_ids >= 20  # the test means something: many of both
     assert precision >= 0.95, misses
     assert recall >= 0.95, misses
     # Quasi-identifiers and the sensitive attribute are recognized from values too.
@@ -60,7 +60,7 @@ def test_sample_data_scan_proposes_the_expected_roles() -> None:
     assert 0.9 <= result.column("email").confidence <= 1.0
 
 
-def test_the_column_name_is_only_a_weak_hint() -> None:
+def test_values_decide_the_type_and_an_identifier_name_is_never_kept() -> None:
     rng = np.random.default_rng(0)
     emails = generate(500, seed=2)["email"]
     frame = pd.DataFrame({
@@ -71,7 +71,10 @@ def test_the_column_name_is_only_a_weak_hint() -> None:
     })
     result = scan_table(frame)
     assert result.column("c7").pii_type == "email"
-    assert result.column("email").pii_type is None
+    # Named like emails, holds numbers: not emails by value, but a column called `email` is never kept.
+    named = result.column("email")
+    assert named.role is Role.IDENTIFIER and named.action != "keep"
+    assert named.evidence.startswith("the column name says email")
     assert result.column("age").pii_type == "age"
     assert result.column("phone").role is Role.IDENTIFIER  # unformatted digits, named phone → phone
 
@@ -132,9 +135,9 @@ def test_scan_reads_a_bounded_sample(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[int] = []
     real = scan_module.classify_column
 
-    def spy(name: str, values: pd.Series):
+    def spy(name: str, values: pd.Series, *rest):
         seen.append(len(values))
-        return real(name, values)
+        return real(name, values, *rest)
 
     monkeypatch.setattr(scan_module, "classify_column", spy)
     frame = generate(30_000, seed=6)
@@ -184,7 +187,7 @@ def test_odd_dtypes_do_not_break_the_scan() -> None:
 def test_an_internal_error_names_the_column_not_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
     from privml.errors import PrivmlError
 
-    def broken(name: str, values: pd.Series):
+    def broken(name: str, values: pd.Series, *rest):
         raise ValueError(f"cannot parse {values.iloc[0]!r}")
 
     monkeypatch.setattr(scan_module, "classify_column", broken)

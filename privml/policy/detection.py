@@ -1,0 +1,63 @@
+"""The `detection:` section of a policy: an organisation's own identifiers and value lists for `scan`.
+
+    detection:
+      recognizers:
+        - name: employee_id
+          regex: 'EMP-\\d{6}'
+          validator: luhn        # optional: luhn, mod97, mod11, verhoeff, or a built-in type's check
+          hints: [employee, staff_no]
+      allow: ['N/A', 'unknown']  # values never flagged (placeholders)
+      deny: ['sha256:…']         # values always flagged; scan records them as SHA-256 digests
+
+A regex that does not compile or a validator privml does not know is an error naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["VALIDATOR_NAMES", "CustomRecognizerPolicy", "DetectionPolicy"]
+
+# The checks a custom recognizer may name; privml.detect.recognizers.VALIDATORS implements each (a test
+# keeps the two lists equal: the policy layer does not import detection).
+VALIDATOR_NAMES = (
+    "aba_routing", "au_tfn", "aws_access_key", "ca_sin", "de_tax_id", "es_dni", "fr_insee", "geohash",
+    "handle", "imei", "in_aadhaar", "it_codice_fiscale", "lat_long", "luhn", "mac_address", "mod11", "mod97",
+    "nhs_number", "passport", "secret", "swift_bic", "uk_nino", "us_ein", "us_itin", "uuid", "verhoeff", "vin",
+)
+
+
+class CustomRecognizerPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+    regex: str = Field(max_length=1000)
+    validator: str | None = None
+    hints: list[str] = Field(default_factory=list, description="words in a column name that say this id")
+    min_share: float = Field(default=0.5, gt=0, le=1, description="share of values that must match")
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"regex does not compile ({exc.msg} at position {exc.pos})") from None
+        return value
+
+    @field_validator("validator")
+    @classmethod
+    def _known(cls, value: str | None) -> str | None:
+        if value is not None and value not in VALIDATOR_NAMES:
+            raise ValueError(f"unknown validator {value[:40]!r} (known: {', '.join(VALIDATOR_NAMES)})")
+        return value
+
+
+class DetectionPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    recognizers: list[CustomRecognizerPolicy] = Field(default_factory=list)
+    allow: list[str] = Field(default_factory=list)
+    deny: list[str] = Field(default_factory=list)
