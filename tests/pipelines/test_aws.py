@@ -126,7 +126,7 @@ columns:
 def test_a_keyed_policy_without_the_key_preparation_path_is_refused_before_any_upload(
     aws: dict[str, Any], sdk_config_file: Path
 ) -> None:
-    config = make_config(code={"custom_image": True}, pipeline_name="privml-keyed-no-path")
+    config = make_config(images={"profile": "privml"}, pipeline_name="privml-keyed-no-path")
     bucket, key = config.default_policy_uri.removeprefix("s3://").split("/", 1)
     aws["s3"].put_object(Bucket=bucket, Key=key, Body=KEYED_POLICY)
     before = {o["Key"] for o in aws["s3"].list_objects_v2(Bucket=bucket).get("Contents", [])}
