@@ -30,8 +30,8 @@ def role_label(step_names: list[str]) -> str:
 
 
 def _purposes(config: PipelineConfig) -> list[str]:
-    # Whatever purposes the config declares (a new one, like a secrets key, is picked up as it comes).
-    return list(type(config.kms).model_fields)
+    # Whatever purposes the config declares and sets (the key-preparation keys are optional).
+    return [name for name in type(config.kms).model_fields if getattr(config.kms, name) is not None]
 
 
 def iam_documents(
@@ -88,7 +88,8 @@ def iam_documents(
         if isinstance(value, str) and value.startswith(f"s3://{config.bucket}/"):
             upload_locations.add(location_of_uri(value, generalize=False))
     operator = document(operator_statements(arns, config, plan, upload_locations, upload_key,
-                                            passed_roles=sorted({config.role_arn, plan.model["ExecutionRoleArn"]})))
+                                            passed_roles=sorted({config.role_arn, plan.model["ExecutionRoleArn"]}),
+                                            named_operator=operator_arn is not None))
     policies_by_principal[operator_arn or f"arn:{arns.partition}:iam::{arns.account}:root"] = operator
 
     key_policies = {}

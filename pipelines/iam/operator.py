@@ -31,7 +31,7 @@ def _name_pattern(name: str) -> str:
 
 
 def operator_statements(arns: Arns, config: Any, plan: Any, uploads: set[Location], upload_key: str,
-                        passed_roles: list[str]) -> list[dict]:
+                        passed_roles: list[str], named_operator: bool = False) -> list[dict]:
     pipeline = arns.sagemaker(f"pipeline/{_name_pattern(config.pipeline_name)}")
     model = arns.sagemaker(f"model/{_name_pattern(plan.model['ModelName'])}")
     endpoint_config = arns.sagemaker(f"endpoint-config/{_name_pattern(plan.endpoint_config['EndpointConfigName'])}")
@@ -64,4 +64,15 @@ def operator_statements(arns: Arns, config: Any, plan: Any, uploads: set[Locatio
         statements.append({"Sid": "EncryptUploadsThroughS3", "Effect": "Allow", "Action": "kms:GenerateDataKey",
                            "Resource": sorted({arns.kms(loc.key or upload_key) for loc in uploads}),
                            "Condition": _via_s3(arns)})
+    if not config.key_preparation:
+        # run --aws reads the policy object once before uploading anything: a keyed policy with no
+        # key-preparation path is refused there (pipelines/aws.py). Decrypting it needs the data key, which
+        # the key policy grants only to a named operator: granted to the account, any IAM policy in it
+        # could read the data (without it the check is skipped with a warning and Anonymize refuses).
+        bucket, key = config.default_policy_uri[len("s3://"):].split("/", 1)
+        statements.append({"Sid": "CheckPolicyForKeyedTechniques", "Effect": "Allow", "Action": "s3:GetObject",
+                           "Resource": arns.s3(bucket, key)})
+        if named_operator:
+            statements.append({"Sid": "ReadPolicyThroughS3", "Effect": "Allow", "Action": "kms:Decrypt",
+                               "Resource": arns.kms(config.key_arn("data")), "Condition": _via_s3(arns)})
     return statements

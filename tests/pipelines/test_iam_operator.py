@@ -55,6 +55,10 @@ def _iam_calls(requests: list[tuple[str, str, dict]]) -> list[Call]:
             calls.append(Call(OPERATOR, "kms:GenerateDataKey", params["SSEKMSKeyId"],
                               {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}, why))
             continue
+        if service == "s3" and operation == "GetObject":  # run --aws reads the policy object (keyed check)
+            calls.append(Call(OPERATOR, "s3:GetObject", f"arn:aws:s3:::{params['Bucket']}/{params['Key']}", TLS,
+                              why))
+            continue
         assert service in ("api.sagemaker", "runtime.sagemaker"), why
         if operation == "ListPipelines":
             calls.append(Call(OPERATOR, "sagemaker:ListPipelines", "*", {}, why))
