@@ -43,7 +43,8 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (one we may not signal still exists)."""
     if pid <= 0:
         return False
     try:
@@ -92,7 +93,7 @@ def wipe_stale_scratch(explicit: str | os.PathLike[str] | None = None) -> list[s
             pid = int((run / OWNER_FILE).read_text())
         except (OSError, ValueError):
             pid = 0
-        if _process_alive(pid) or (pid == 0 and _just_created(run)):
+        if process_alive(pid) or (pid == 0 and _just_created(run)):
             continue
         kept = {p for pattern in _RECOVERY_FILES for p in run.glob(pattern)}
         for dirpath, dirs, files in os.walk(run, topdown=False, followlinks=False):

@@ -32,7 +32,7 @@ from pipelines.local.definition_eval import (
 from pipelines.local.graph import StepNode, build_graph, topological_order
 from pipelines.local.progress import Progress
 from privml.errors import PrivmlError
-from privml.workspace import private_dir
+from privml.workspace import private_dir, process_alive
 
 _DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 
@@ -73,7 +73,7 @@ def recover(workspace: Path, store: Any) -> list[str]:
                 pid = int(owner.read_text())
             except (OSError, ValueError):
                 pid = 0
-            if records.is_alive(pid):
+            if process_alive(pid):
                 continue
             for journal in sorted(run.glob("journal-*.json")):
                 rolled += staging.roll_back(store, journal)

@@ -23,7 +23,7 @@ from typing import Any
 
 from privml.errors import PrivmlError
 from privml.io.atomic import atomic_output
-from privml.workspace import private_dir
+from privml.workspace import private_dir, process_alive
 
 RECORD = "record.json"
 _RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{5,62}$")
@@ -81,18 +81,6 @@ def list_records(workspace: Path) -> list[dict[str, Any]]:
     return [_settled(workspace, record) for record in _raw_records(workspace)]
 
 
-def is_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _interrupted(record: dict[str, Any]) -> bool:
     if record.get("status") != "Executing":
         return False
@@ -100,7 +88,7 @@ def _interrupted(record: dict[str, Any]) -> bool:
         pid = int(record.get("pid", 0) or 0)
     except (TypeError, ValueError):
         pid = 0
-    return not is_alive(pid)
+    return not process_alive(pid)
 
 
 def _settled(workspace: Path, record: dict[str, Any]) -> dict[str, Any]:

@@ -196,6 +196,8 @@ def is_ssn(values: pd.Series) -> np.ndarray:
 
 
 def luhn_ok(digits: str) -> bool:
+    if not digits.isdigit():
+        return False
     total = 0
     for i, ch in enumerate(reversed(digits)):
         d = ord(ch) - 48

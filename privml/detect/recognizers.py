@@ -25,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from privml.detect.patterns import fullmatch
+from privml.detect.patterns import fullmatch, luhn_ok
 
 Check = Callable[[str], bool]
 
@@ -38,18 +38,6 @@ _NOT_DIGITS = re.compile(r"\D+")
 
 def _digits(text: str) -> str:
     return _NOT_DIGITS.sub("", text)
-
-
-def luhn_ok(digits: str) -> bool:
-    if not digits.isdigit():
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
 
 
 def mod97_ok(text: str) -> bool:
