@@ -48,7 +48,7 @@ def _serving_image(config: Any) -> str:
     return require_usable(config, ("inference",))["inference"].uri
 
 
-def model_request(config: Any, model_name: str, model_data_url: str, *, image: str | None = None) -> dict:
+def model_request(config: Any, model_name: str, model_data_url: str) -> dict:
     env = SERVING_ENV
     try:
         from pipelines.definition import SERVING_ENV as pipeline_env
@@ -60,7 +60,7 @@ def model_request(config: Any, model_name: str, model_data_url: str, *, image: s
         "ModelName": model_name,
         "ExecutionRoleArn": config.role_arn,
         "PrimaryContainer": {
-            "Image": image or _serving_image(config),
+            "Image": _serving_image(config),
             "ModelDataUrl": model_data_url,
             "Environment": dict(env),
         },
@@ -77,7 +77,7 @@ def model_request(config: Any, model_name: str, model_data_url: str, *, image: s
 
 
 def plan_deployment(config: Any, model_data_url: str, *, endpoint_name: str | None = None,
-                    image: str | None = None, stamp: str | None = None) -> DeployPlan:
+                    stamp: str | None = None) -> DeployPlan:
     from pipelines.definition import endpoint_config_request
 
     if not model_data_url.startswith("s3://"):
@@ -85,7 +85,7 @@ def plan_deployment(config: Any, model_data_url: str, *, endpoint_name: str | No
     name = endpoint_name or config.pipeline_name
     stamp = stamp or dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
     model_name = f"{name}-{stamp}"[:63]
-    model = model_request(config, model_name, model_data_url, image=image)
+    model = model_request(config, model_name, model_data_url)
     endpoint_config = endpoint_config_request(config, model_name, name=f"{model_name}-config"[:63])
     endpoint: dict[str, Any] = {"EndpointName": name, "EndpointConfigName": endpoint_config["EndpointConfigName"]}
     if config.tags:
@@ -138,9 +138,9 @@ def execute(plan: DeployPlan, client: Any) -> dict[str, Any]:
     }
 
 
-def deploy_aws(config: Any, model_data_url: str, *, endpoint_name: str | None = None, image: str | None = None,
+def deploy_aws(config: Any, model_data_url: str, *, endpoint_name: str | None = None,
                waivers: tuple[str, ...] = (), client: Any = None) -> dict[str, Any]:
-    plan = audit_plan(plan_deployment(config, model_data_url, endpoint_name=endpoint_name, image=image),
+    plan = audit_plan(plan_deployment(config, model_data_url, endpoint_name=endpoint_name),
                       config, waivers)
     if client is None:
         import boto3

@@ -191,3 +191,23 @@ def test_deploy_aws_on_a_gpu_endpoint_exits_2_naming_the_field(
     assert "instances.endpoint.type: ml.g4dn.xlarge is a GPU instance type" in err
     assert "Traceback" not in err
 
+
+def test_deploy_image_uri_names_its_profile_as_the_config_does(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], sdk_config_file: Path) -> None:
+    """`deploy --image URI` alone bypassed the image profiles (no Python check, no profile recorded): an
+    explicit URI now names its profile (`--image-profile`), like images.inference: {uri, profile}."""
+    config = _write(tmp_path)
+    deploy = ["deploy", "--aws", "--config", str(config), "--model-data", "s3://privml-test-bucket/m.tar.gz",
+              "--dry-run", "--json"]
+    mirror = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/mine:1"
+    assert main([*deploy, "--image", mirror]) == 2
+    assert "--image: an explicit image URI must name its image profile (--image-profile" in capsys.readouterr().err
+    assert main([*deploy, "--image-profile", "sklearn-1.2-1", "--image", mirror]) == 2
+    assert "--image-profile: image profile sklearn-1.2-1 has Python 3.9" in capsys.readouterr().err
+    assert main([*deploy, "--image-profile", "sklearn-0.1"]) == 2
+    assert "--image-profile: no image profile 'sklearn-0.1'" in capsys.readouterr().err
+    assert main([*deploy, "--image-profile", "sklearn-1.4-2-py312", "--image", mirror]) == 0
+    assert json.loads(capsys.readouterr().out)["CreateModel"]["PrimaryContainer"]["Image"] == mirror
+    assert main([*deploy, "--image-profile", "privml"]) == 0
+    image = json.loads(capsys.readouterr().out)["CreateModel"]["PrimaryContainer"]["Image"]
+    assert image == f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/privml:{read_project().version}"
