@@ -82,7 +82,7 @@ def _iam_calls(requests: list[tuple[str, str, dict]]) -> list[Call]:
 
 @pytest.fixture
 def recorded(built: Built, aws: dict[str, Any], sdk_config_file: Any) -> dict[str, Any]:  # noqa: F811
-    config = make_config(code={"custom_image": True}, pipeline_name="privml")
+    config = make_config(images={"profile": "privml"}, pipeline_name="privml")
     recorder = Recorder()
     session = aws["session"]
     session.events.register("before-parameter-build.*.*", recorder)

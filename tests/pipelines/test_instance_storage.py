@@ -98,7 +98,7 @@ def test_config_refuses_what_the_jobs_cannot_run(tmp_path: Path, sdk_config_file
 )
 def test_run_aws_refuses_a_bad_override_before_anything_is_uploaded(
         aws: dict[str, Any], sdk_config_file: Path, param: str, value: str, expected: str) -> None:  # noqa: F811
-    config = make_config(code={"custom_image": True}, pipeline_name="privml-refused")
+    config = make_config(images={"profile": "privml"}, pipeline_name="privml-refused")
     before = aws["s3"].list_objects_v2(Bucket=config.bucket).get("KeyCount", 0)
     with pytest.raises(PrivmlError) as caught:
         run_on_aws(config, parameters={param: value}, boto_session=aws["session"], endpoint_url=aws["endpoint"])
@@ -114,7 +114,7 @@ def test_cli_run_aws_local_storage_type_with_volume_key_exits_2(tmp_path: Path, 
     """The must-show bad input, through the command line: refused with the field named, exit 2, and no
     AWS client was ever made (the refusal comes before the session)."""
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(raw_config(code={"custom_image": True})))
+    path.write_text(yaml.safe_dump(raw_config(images={"profile": "privml"})))
     code = main(["run", "--aws", "--config", str(path), "--param", "ProcessingInstanceType=ml.g4dn.xlarge"])
     err = capsys.readouterr().err
     assert code == 2
@@ -123,7 +123,7 @@ def test_cli_run_aws_local_storage_type_with_volume_key_exits_2(tmp_path: Path, 
 
 
 def test_run_aws_passes_a_good_override_to_the_execution(aws: dict[str, Any], sdk_config_file: Path) -> None:  # noqa: F811
-    config = make_config(code={"custom_image": True}, pipeline_name="privml-override")
+    config = make_config(images={"profile": "privml"}, pipeline_name="privml-override")
     record = run_on_aws(config, parameters={"ProcessingInstanceType": "ml.c5.2xlarge", "K": "10"},
                         boto_session=aws["session"], endpoint_url=aws["endpoint"])
     assert record["parameters"] == {"K": "10", "ProcessingInstanceType": "ml.c5.2xlarge"}
