@@ -7,7 +7,11 @@ as the ceiling. Both capture their traffic as the endpoint does by default (outp
 SageMaker, capture is the platform's, not the handler's, so a no-op container would be captured too. A
 third server, the no-op without capture ("bare"), shows what capture itself costs.
 
-Load: wrk on the container-contract path `POST /invocations` (wrk cannot sign SigV4), single-row and
+Load: wrk on the container-contract path `POST /invocations`, SigV4-signed like every route that serves
+predictions: each point signs one request with the workspace's credentials (inference/sigv4.py
+`sign_headers`) and wrk replays it, which the server accepts within its 5-minute clock-skew window (a
+point may not run longer). Every server verifies that signature, the no-op ceiling included (the check
+precedes the handler in inference/app.py), so the ratio compares like with like. Single-row and
 100-row CSV requests at 1, 8, 32 and 64 connections, the servers of each point measured back to back;
 plus the SigV4 path `POST /endpoints/{name}/invocations` with an asyncio client written here that signs
 every request the way botocore does. Last, the 100-row p99 at 32 connections once more with one server
@@ -15,7 +19,8 @@ process per core (`privml serve --workers N`), as the endpoint would be deployed
 
 Prints requests/s, p50, p99, errors per point; the anchors and the ratios:
   single-row throughput ≥ 70% of the no-op ceiling (same connections); p99 ≤ 25 ms at 32 connections;
-  zero errors.
+  zero errors. Any response other than 200 (a refused signature, a 4xx, a 5xx) ends the run with exit 1
+  and a message: the figures would measure refusals, not predictions.
 
     /work/venv/bin/python bench/bench_endpoint.py [--duration 3] [--connections 1,8,32,64]
 """
@@ -44,6 +49,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # fitting HGB on a shared 2-core 
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from inference.sigv4 import DEFAULT_SKEW  # noqa: E402 - after the path insert
 
 TARGET_RATIO = 0.70
 TARGET_P99_MS = 25.0
@@ -149,31 +156,88 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
-def run_wrk(port: int, body_file: Path, connections: int, duration: float, tmp: Path) -> tuple:
+# wrk replays one pre-signed request: the server checks the signature on every request (no replay cache;
+# the X-Amz-Date must lie within inference/sigv4.py's skew window), so a point signs afresh and may not
+# run longer than the window, less a margin for start-up.
+MAX_POINT_SECONDS = int(DEFAULT_SKEW.total_seconds()) - 60
+
+
+class RefusedLoad(SystemExit):
+    """The load saw responses other than 200: the figures would measure refusals, not predictions."""
+
+
+def _lua_string(text: str) -> str:
+    if not all(c.isascii() and c.isprintable() for c in text) or "\\" in text:
+        raise ValueError("a header for the wrk script is not printable ASCII")
+    return json.dumps(text)  # a double-quoted JSON string of printable ASCII is a Lua string
+
+
+def signed_headers(port: int, body: bytes, creds: tuple[str, str]) -> dict[str, str]:
+    """The headers of `POST /invocations` with `body`, SigV4-signed now with the workspace credentials."""
+    from inference.sigv4 import sign_headers
+
+    signed = sign_headers(method="POST", url=f"https://127.0.0.1:{port}/invocations", body=body,
+                          headers={"Content-Type": "text/csv"}, access_key_id=creds[0], secret_access_key=creds[1])
+    return {"Host": f"127.0.0.1:{port}", **signed}  # the host botocore signed is the one wrk must send
+
+
+def probe(server: Server, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    """One request with the headers wrk will replay: (status, AWS error code or '')."""
+    import http.client
+
+    ctx = ssl.create_default_context(cafile=server.ca)
+    ctx.check_hostname = False  # the certificate names localhost; wrk connects to 127.0.0.1 as signed
+    conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=ctx, timeout=30)
+    try:
+        conn.request("POST", "/invocations", body=body, headers=headers)
+        response = conn.getresponse()
+        payload = response.read()
+    finally:
+        conn.close()
+    code = ""
+    if response.status != 200:
+        with contextlib.suppress(ValueError, AttributeError):
+            code = str(json.loads(payload).get("__type") or json.loads(payload).get("code") or "")
+        code = code or response.getheader("x-amzn-ErrorType", "") or ""
+    return response.status, code
+
+
+def run_wrk(server: Server, body_file: Path, connections: int, duration: float, tmp: Path,
+            creds: tuple[str, str], label: str = "") -> tuple:
+    if duration > MAX_POINT_SECONDS:
+        raise SystemExit(f"--duration {duration:g}: a point replays one signature, valid for "
+                         f"{MAX_POINT_SECONDS} s here; run shorter points")
+    body = body_file.read_bytes()
+    headers = signed_headers(server.port, body, creds)
+    status, code = probe(server, body, headers)
+    if status != 200:
+        raise RefusedLoad(f"bench: the signed request to {label or 'the server'} got HTTP {status} {code} "
+                          "instead of 200; refusing to measure refusals")
     script = tmp / "post.lua"
-    script.write_text(
-        'wrk.method = "POST"\n'
-        'wrk.headers["Content-Type"] = "text/csv"\n'
-        f'local f = io.open("{body_file}", "rb")\n'
-        "wrk.body = f:read(\"*a\")\n"
-        "f:close()\n"
-    )
+    lines = ['wrk.method = "POST"']
+    lines += [f"wrk.headers[{_lua_string(name)}] = {_lua_string(value)}" for name, value in headers.items()]
+    lines += [f"local f = io.open({_lua_string(str(body_file))}, \"rb\")", 'wrk.body = f:read("*a")', "f:close()"]
+    script.write_text("\n".join(lines) + "\n")
     threads = 1 if connections < 8 else 2
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", "-s", str(script),
-         f"https://127.0.0.1:{port}/invocations"],
+         f"https://127.0.0.1:{server.port}/invocations"],
         capture_output=True, text=True, check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
-    errors = 0
+    refused = 0
     if m := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
-        errors += int(m.group(1))
+        refused = int(m.group(1))
+    socket_errors = 0
     if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
-        errors += sum(int(x) for x in m.groups())
-    return rps, p50, p99, errors, total
+        socket_errors = sum(int(x) for x in m.groups())
+    if refused:
+        raise RefusedLoad(f"bench: {refused} of {total} responses from {label or 'the server'} "
+                          f"({connections} connections) were not 2xx; the figures would measure refusals")
+    return rps, p50, p99, socket_errors, total
 
 
 # --------------------------------------------------------------------------------------------------
@@ -274,25 +338,30 @@ def main() -> int:
         model = Server(ws, model_dir, workers=args.workers)
         bare = Server(ws, None, capture="none", workers=args.workers)
         servers += [noop, model, bare]
+        from inference.credentials import load_or_create_credentials
+
+        credentials = load_or_create_credentials(ws)
+        creds = (credentials.access_key_id, credentials.secret_access_key)
+        labels = {id(noop): "no-op", id(model): "model", id(bare): "bare"}
         for server in servers:
-            run_wrk(server.port, files["1 row"], 8, 1.0, tmp)  # warm-up
+            run_wrk(server, files["1 row"], 8, 1.0, tmp, creds, labels[id(server)])  # warm-up
         for label in payloads:
             for c in conns:
                 # each point measures its servers back to back, so that drift in the machine's load hits all
                 for server_name, server in (("no-op", noop), ("model", model), ("bare", bare)):
                     if server is bare and label != "1 row":
                         continue
-                    rps, p50, p99, errors, total = run_wrk(server.port, files[label], c, args.duration, tmp)
+                    rps, p50, p99, errors, total = run_wrk(server, files[label], c, args.duration, tmp, creds,
+                                                           server_name)
                     points.append(Point(server_name, label, c, rps, p50, p99, errors, total))
                     print(f"  {server_name:6} {label:8} c={c:<3} {rps:9.0f} req/s  p50 {p50:7.2f} ms  "
                           f"p99 {p99:7.2f} ms  errors {errors}", flush=True)
-        from inference.credentials import load_or_create_credentials
-
-        creds = load_or_create_credentials(ws)
         for c in (int(x) for x in args.sigv4_connections.split(",") if x):
             for server_name, server in (("no-op", noop), ("model", model)):
-                rps, p50, p99, errors, total = run_sigv4(server, bodies["1 row"], c, args.duration,
-                                                         (creds.access_key_id, creds.secret_access_key))
+                rps, p50, p99, errors, total = run_sigv4(server, bodies["1 row"], c, args.duration, creds)
+                if errors:
+                    raise RefusedLoad(f"bench: {errors} of {total} SigV4 responses from {server_name} ({c} "
+                                      "connections) were not 200; the figures would measure refusals")
                 sig_points.append(Point(server_name, "1 row", c, rps, p50, p99, errors, total))
                 print(f"  SigV4 {server_name:6} 1 row    c={c:<3} {rps:9.0f} req/s  p50 {p50:7.2f} ms  "
                       f"p99 {p99:7.2f} ms  errors {errors}", flush=True)
@@ -305,8 +374,9 @@ def main() -> int:
             cores = os.cpu_count() or 1
             per_core = Server(ws, model_dir, workers=cores)
             servers.append(per_core)
-            run_wrk(per_core.port, files["1 row"], 8, 1.0, tmp)
-            rps, p50, p99, errors, total = run_wrk(per_core.port, files["100 rows"], P99_AT, args.duration, tmp)
+            run_wrk(per_core, files["1 row"], 8, 1.0, tmp, creds, "model, per core")
+            rps, p50, p99, errors, total = run_wrk(per_core, files["100 rows"], P99_AT, args.duration, tmp, creds,
+                                                   f"model, {cores} workers")
             points.append(Point(f"model, {cores} workers", "100 rows", P99_AT, rps, p50, p99, errors, total))
             print(f"  model, {cores} workers, 100 rows c={P99_AT:<3} {rps:9.0f} req/s  p50 {p50:7.2f} ms  "
                   f"p99 {p99:7.2f} ms  errors {errors}", flush=True)

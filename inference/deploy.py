@@ -37,7 +37,7 @@ def _serving_image(config: Any) -> str:
     return require_usable(config, ("inference",))["inference"].uri
 
 
-def model_request(config: Any, model_name: str, model_data_url: str, *, image: str | None = None,
+def model_request(config: Any, model_name: str, model_data_url: str, *,
                   keys_data_url: str | None = None) -> dict:
     """The CreateModel request. `keys_data_url`: the run's serving derived-secrets object, attached as an
     AdditionalModelDataSource (never inside model.tar.gz) and read by the handler with the file provider;
@@ -48,7 +48,7 @@ def model_request(config: Any, model_name: str, model_data_url: str, *, image: s
     if keys_data_url is not None and not keys_data_url.startswith(f"s3://{config.bucket}/"):
         raise PrivmlError(f"--keys-data must be an s3:// URI in the config's bucket ({config.bucket})")
     container: dict[str, Any] = {
-        "Image": image or _serving_image(config),
+        "Image": _serving_image(config),
         "ModelDataUrl": model_data_url,
         "Environment": {**SERVING_ENV, **keyprep.serving_env(keys_data_url is not None)},
     }
@@ -71,7 +71,7 @@ def model_request(config: Any, model_name: str, model_data_url: str, *, image: s
 
 
 def plan_deployment(config: Any, model_data_url: str, *, endpoint_name: str | None = None,
-                    image: str | None = None, stamp: str | None = None,
+                    stamp: str | None = None,
                     keys_data_url: str | None = None) -> DeployPlan:
     from pipelines.definition import endpoint_config_request
 
@@ -80,7 +80,7 @@ def plan_deployment(config: Any, model_data_url: str, *, endpoint_name: str | No
     name = endpoint_name or config.pipeline_name
     stamp = stamp or dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
     model_name = f"{name}-{stamp}"[:63]
-    model = model_request(config, model_name, model_data_url, image=image, keys_data_url=keys_data_url)
+    model = model_request(config, model_name, model_data_url, keys_data_url=keys_data_url)
     endpoint_config = endpoint_config_request(config, model_name, name=f"{model_name}-config"[:63])
     endpoint: dict[str, Any] = {"EndpointName": name, "EndpointConfigName": endpoint_config["EndpointConfigName"]}
     if config.tags:
@@ -133,9 +133,9 @@ def execute(plan: DeployPlan, client: Any) -> dict[str, Any]:
     }
 
 
-def deploy_aws(config: Any, model_data_url: str, *, endpoint_name: str | None = None, image: str | None = None,
+def deploy_aws(config: Any, model_data_url: str, *, endpoint_name: str | None = None,
                waivers: tuple[str, ...] = (), client: Any = None, keys_data_url: str | None = None) -> dict[str, Any]:
-    plan = audit_plan(plan_deployment(config, model_data_url, endpoint_name=endpoint_name, image=image,
+    plan = audit_plan(plan_deployment(config, model_data_url, endpoint_name=endpoint_name,
                                       keys_data_url=keys_data_url), config, waivers)
     if client is None:
         import boto3

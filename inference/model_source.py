@@ -4,80 +4,21 @@ local object store, read into memory (nothing decrypted is written to disk) with
 from __future__ import annotations
 
 import io
-import lzma
 import os
-import tarfile
-import zlib
 from pathlib import Path
 from typing import Any
 
 from inference.handler import check_model
 from privml.errors import PrivmlError
+from privml.models import archive
 
 MODEL_FILE = "model.skops"
-# model.tar.gz bounds, checked as the archive streams, before a member is inflated whole
-MAX_MODEL_BYTES = 1 << 30  # model.skops itself (its own zip bounds follow: privml/models/persistence.py)
-MAX_ARCHIVE_BYTES = 2 << 30  # the compressed archive
-MAX_ARCHIVE_MEMBERS = 10_000  # code/ with its wheelhouse is a few hundred
-MAX_ARCHIVE_RATIO = 200  # bytes declared (and inflated) per byte of the compressed archive
-_CHUNK = 1 << 20
-
-
-class _CountingReader(io.RawIOBase):
-    """A file object that counts the compressed bytes tarfile pulls through it."""
-
-    def __init__(self, source: Any) -> None:
-        self._source = source
-        self.consumed = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._source.read(len(buffer))
-        buffer[: len(data)] = data
-        self.consumed += len(data)
-        return len(data)
 
 
 def _skops_from_archive(source_file: Any, compressed_size: int, source: str) -> bytes:
-    """model.skops out of a model.tar.gz, read as a stream. At each member header, before its data is
-    inflated: the member count, model.skops's size, and the bytes declared so far against what the
-    compressed archive can hold at `MAX_ARCHIVE_RATIO`; while model.skops inflates, the ratio of bytes
-    out to compressed bytes in. A bomb or a sparse giant is refused before it is read; a truncated
-    archive is bad input. Nothing decrypted is written to disk."""
-    counter = _CountingReader(source_file)
-    ceiling = MAX_ARCHIVE_RATIO * max(compressed_size, _CHUNK)
-    declared = 0
-    try:
-        with tarfile.open(fileobj=io.BufferedReader(counter, _CHUNK), mode="r|*") as tar:
-            for count, member in enumerate(tar, start=1):
-                if count > MAX_ARCHIVE_MEMBERS:
-                    raise PrivmlError(f"{source}: archive has more than {MAX_ARCHIVE_MEMBERS} members")
-                if member.issparse():
-                    raise PrivmlError(f"{source}: archive holds a sparse member")
-                declared += member.size
-                if declared > ceiling:
-                    raise PrivmlError(f"{source}: archive's compression ratio exceeds {MAX_ARCHIVE_RATIO}:1")
-                if not (member.isfile() and member.name in (MODEL_FILE, f"./{MODEL_FILE}")):
-                    continue
-                if member.size > MAX_MODEL_BYTES:
-                    raise PrivmlError(f"{source}: {MODEL_FILE} is larger than {MAX_MODEL_BYTES >> 20} MiB")
-                handle = tar.extractfile(member)
-                if handle is None:
-                    break
-                chunks, inflated = [], 0
-                while chunk := handle.read(_CHUNK):
-                    inflated += len(chunk)
-                    if inflated > _CHUNK and inflated > MAX_ARCHIVE_RATIO * max(counter.consumed, 1):
-                        raise PrivmlError(f"{source}: archive's compression ratio exceeds {MAX_ARCHIVE_RATIO}:1")
-                    chunks.append(chunk)
-                if inflated != member.size:
-                    raise PrivmlError(f"{source}: archive is truncated")
-                return b"".join(chunks)
-    except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError, ValueError):
-        raise PrivmlError(f"{source}: not a readable model archive (truncated or corrupt)") from None
-    raise PrivmlError(f"{source}: no {MODEL_FILE} at the top of the archive")
+    """model.skops out of a model.tar.gz, read as a stream within the bounds of privml/models/archive.py
+    (the Evaluate job reads its archive with the same reader). Nothing decrypted is written to disk."""
+    return archive.read_members(source_file, compressed_size, source, (MODEL_FILE,))[MODEL_FILE]
 
 
 def _model_bytes_from_store(uri: str, workspace: Path) -> bytes:
@@ -106,7 +47,7 @@ def model_bytes(model: str | os.PathLike[str], workspace: Path) -> tuple[bytes, 
         path = path / MODEL_FILE
     if not path.is_file():
         raise PrivmlError(f"model not found: {text}")
-    if path.stat().st_size > (MAX_MODEL_BYTES if path.name.endswith(".skops") else MAX_ARCHIVE_BYTES):
+    if path.stat().st_size > (archive.MAX_MODEL_BYTES if path.name.endswith(".skops") else archive.MAX_ARCHIVE_BYTES):
         raise PrivmlError(f"{text}: model file is too large")
     if path.name.endswith(".skops"):
         return path.read_bytes(), text

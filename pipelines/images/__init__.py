@@ -13,7 +13,8 @@ from typing import Any
 from pipelines.images.profiles import ROLES, ImageProfile, all_profiles, get_profile
 from privml.errors import PrivmlError
 
-__all__ = ["ImageProfile", "RoleImage", "all_profiles", "ecr_domain", "get_profile", "require_usable", "role_images"]
+__all__ = ["ImageProfile", "RoleImage", "all_profiles", "ecr_domain", "get_profile", "instance_processor",
+           "require_usable", "role_images"]
 
 _INSTANCE_FIELD = {"processing": "processing", "training": "training", "inference": "endpoint"}
 
@@ -33,6 +34,34 @@ def ecr_domain(partition: str) -> str:
     return "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
 
 
+# What the SageMaker SDK's image registry calls the processor of an instance family (image_uris._processor):
+# inf* Inferentia, trn* Trainium, g* and p* GPU, every other family CPU.
+_PROCESSOR_NAMES = {"cpu": "CPU", "gpu": "GPU", "inf": "Inferentia", "trn": "Trainium"}
+
+
+def instance_processor(instance_type: str) -> str:
+    """`ml.g4dn.xlarge` → "gpu", as the SDK's image registry classifies an instance type."""
+    family = instance_type.split(".")[1] if instance_type.count(".") == 2 else instance_type
+    if family.startswith("inf"):
+        return "inf"
+    if family.startswith("trn"):
+        return "trn"
+    return "gpu" if family[:1] in ("g", "p") else "cpu"
+
+
+def _check_processor(profile: ImageProfile, field: str, role: str, instance_field: str, instance_type: str) -> None:
+    """An image built for CPU cannot serve a GPU instance type (the registry has no such image, and an
+    explicit URI would run without its accelerator): refuse naming both fields, before any lookup."""
+    processor = instance_processor(instance_type)
+    if processor in profile.processors:
+        return
+    kind = _PROCESSOR_NAMES[processor]
+    builds = ", ".join(_PROCESSOR_NAMES.get(p, p) for p in profile.processors)
+    raise PrivmlError(f"{instance_field}: {instance_type} is a {kind} instance type, and {field}: image profile "
+                      f"{profile.name} has no {kind} build ({builds} only) for the {role} role; choose a CPU "
+                      f"instance type for {instance_field} (e.g. ml.m5.xlarge)")
+
+
 def role_images(config: Any) -> dict[str, RoleImage]:
     """The image of every role as configured; an explicit URI is kept, otherwise the profile's URI."""
     out = {}
@@ -42,6 +71,7 @@ def role_images(config: Any) -> dict[str, RoleImage]:
         if role not in profile.roles:
             raise PrivmlError(f"{field}: image profile {profile.name} does not serve the {role} role")
         instance_type = getattr(config.instances, _INSTANCE_FIELD[role]).type
+        _check_processor(profile, field, role, f"instances.{_INSTANCE_FIELD[role]}.type", instance_type)
         uri = choice.uri or profile.uri(region=config.region, account=config.account_id,
                                         domain=ecr_domain(config.partition), role=role,
                                         instance_type=instance_type)

@@ -97,6 +97,20 @@ class ImageProfile:
             raise PrivmlError(f"image profile {self.name}: the SageMaker SDK's image registry has no "
                               f"{self.image['framework']} {self.image['version']} image in {region} ({exc})") from None
 
+    @property
+    def processors(self) -> tuple[str, ...]:
+        """The processors the image is built for ("cpu", "gpu", ...): a stock image's from the SageMaker
+        SDK's image registry, the privml image's from its profile (docker/Dockerfile builds for CPU)."""
+        if self.kind == "privml":
+            return tuple(self.image.get("processors", ("cpu",)))
+        from sagemaker.core import image_uris
+
+        found: set[str] = set()
+        for scope in ("training", "inference"):
+            versions = image_uris.config_for_framework(self.image["framework"]).get(scope, {}).get("versions", {})
+            found.update(versions.get(self.image["version"], {}).get("processors", ()))
+        return tuple(sorted(found)) or ("cpu",)
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "python": self.python_version, "abi": self.abi,
                 "implementation": self.implementation, "platforms": self.platforms, "holds_privml": self.holds_privml}

@@ -27,6 +27,7 @@ from privml.crypto import envelope
 from privml.crypto.local_kms import LocalKms
 from privml.errors import PrivmlError
 from privml.io.atomic import atomic_output, atomic_write_bytes
+from privml.workspace import private_dir
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _SUFFIX = ".obj"
@@ -90,7 +91,7 @@ class LocalObjectStore:
     def __init__(self, root: Path, kms: LocalKms) -> None:
         self.root = Path(root)
         self.kms = kms
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.root)
 
     @classmethod
     def open(cls, workspace: Path | None = None) -> LocalObjectStore:
@@ -121,7 +122,7 @@ class LocalObjectStore:
         parse_uri(f"s3://{bucket}/x")
         resolved = self.kms.key_arn(key_id)
         path = self._bucket_config(bucket)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(path.parent)
         with atomic_output(path) as fd:
             os.write(fd, json.dumps({"default_key_id": resolved}).encode())
 
@@ -152,7 +153,7 @@ class LocalObjectStore:
         bucket, key, path = self._path(uri)
         ctx = self._context(bucket, key, len(data), metadata)
         message = envelope.encrypt(data, provider=self.kms, key_id=self._key_for(bucket, key_id), context=ctx)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(path.parent)
         atomic_write_bytes(path, message)
 
     def put_file(
@@ -170,7 +171,7 @@ class LocalObjectStore:
         except FileNotFoundError:
             raise PrivmlError(f"input file not found: {src}") from None
         ctx = self._context(bucket, key, size, metadata)
-        dst.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(dst.parent)
         # Encrypt beside the object, check, then rename: the old version stays until the new one is whole.
         staged = dst.with_name(f".{dst.name}.{secrets.token_hex(6)}.put")
         try:

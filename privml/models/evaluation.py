@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import math
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from privml.errors import PrivmlError
 from privml.io import atomic_output_dir
+from privml.models import archive
 from privml.models import data as splits
 from privml.models.card import build_card, render_markdown
 from privml.models.jobenv import job_controls
@@ -26,7 +26,6 @@ from privml.models.persistence import loads_model
 from privml.models.training import METADATA_FILE, MODEL_FILE
 
 EVALUATION_FILE = "evaluation.json"
-_MAX_MEMBER_BYTES = 2 << 30
 
 
 @dataclass
@@ -66,22 +65,12 @@ def load_model_input(model_dir: Path) -> LoadedModel:
 
 
 def _read_archive(path: Path, wanted: tuple[str, ...]) -> dict[str, bytes]:
-    found: dict[str, bytes] = {}
-    try:
-        with tarfile.open(path, "r:gz") as tar:
-            for member in tar:
-                name = member.name.removeprefix("./")
-                if name in wanted and member.isfile():
-                    if member.size > _MAX_MEMBER_BYTES:
-                        raise PrivmlError(f"{path}: {name} is larger than {_MAX_MEMBER_BYTES} bytes")
-                    handle = tar.extractfile(member)
-                    found[name] = handle.read() if handle else b""
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise PrivmlError(f"{path}: not a readable model archive ({type(exc).__name__})") from None
-    missing = [n for n in wanted if n not in found]
-    if missing:
-        raise PrivmlError(f"{path}: archive lacks {', '.join(missing)}")
-    return found
+    """The wanted members of a model.tar.gz, streamed within the bounds the endpoint reads it with."""
+    size = path.stat().st_size
+    if size > archive.MAX_ARCHIVE_BYTES:
+        raise PrivmlError(f"{path}: model archive is larger than {archive.MAX_ARCHIVE_BYTES >> 20} MiB")
+    with path.open("rb") as fh:
+        return archive.read_members(fh, size, str(path), wanted)
 
 
 def read_report(report_dir: Path) -> tuple[dict[str, Any], splits.InputFile]:

@@ -197,3 +197,24 @@ def test_put_file_leaves_no_staging_files(store: LocalObjectStore, kms: LocalKms
     assert sorted(p.name for p in (store.root / "bkt").iterdir()) == [".bucket.json", "f.obj"]
     with pytest.raises(PrivmlError, match="input file not found"):
         store.put_file("s3://bkt/g", tmp_path / "missing")
+
+
+def test_every_directory_the_store_creates_is_0700(kms: LocalKms, tmp_path: Path) -> None:
+    # mkdir(parents=True, mode=0o700) applies the mode to the last level only: the bucket and the prefix
+    # directories above an object would get the umask's 0755 and list the object names to other users.
+    old_umask = os.umask(0o022)
+    try:
+        root = tmp_path / "ws" / "objects"
+        store = LocalObjectStore(root, kms)
+        kms.create_key("bucket")
+        store.set_bucket_key("data", "bucket")
+        store.put_bytes("s3://data/a/b/c/people.csv", b"name,age\n")
+        src = tmp_path / "src"
+        src.write_bytes(b"x")
+        store.put_file("s3://other/d/e/f.bin", src, key_id="bucket")
+    finally:
+        os.umask(old_umask)
+    created = [tmp_path / "ws", *[p for p in root.rglob("*") if p.is_dir()], root]
+    assert len(created) >= 9
+    loose = {str(p.relative_to(tmp_path)): oct(p.stat().st_mode & 0o777) for p in created if p.stat().st_mode & 0o077}
+    assert loose == {}

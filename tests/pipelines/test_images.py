@@ -165,3 +165,49 @@ def test_image_command_without_config_uses_placeholders_and_lists_profiles(
 def test_local_defaults_use_the_default_profile() -> None:
     config = PipelineConfig.local_defaults()
     assert {c.profile.name for c in role_images(config).values()} == {DEFAULT_IMAGE_PROFILE}
+
+
+@pytest.mark.parametrize("role,kind", [("inference", "endpoint"), ("training", "training"),
+                                       ("processing", "processing")])
+def test_gpu_instance_with_a_cpu_only_image_is_refused_naming_both_fields(role: str, kind: str) -> None:
+    """The sklearn images have no GPU build: the SDK's registry has no image for a GPU instance type."""
+    config = make_config(instances={kind: {"type": "ml.g4dn.xlarge"}})
+    with pytest.raises(PrivmlError) as info:
+        role_images(config)
+    message = str(info.value)
+    assert info.value.exit_code == 2
+    assert message.startswith(f"instances.{kind}.type: ml.g4dn.xlarge is a GPU instance type"), message
+    assert f"images.profile: image profile {DEFAULT_IMAGE_PROFILE} has no GPU build" in message, message
+    assert role in message
+
+
+def test_deploy_aws_on_a_gpu_endpoint_exits_2_naming_the_field(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], sdk_config_file: Path) -> None:
+    config = _write(tmp_path, instances={"endpoint": {"type": "ml.g4dn.xlarge"}})
+    code = main(["deploy", "--aws", "--config", str(config), "--model-data", "s3://privml-test-bucket/m.tar.gz",
+                 "--dry-run"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "instances.endpoint.type: ml.g4dn.xlarge is a GPU instance type" in err
+    assert "Traceback" not in err
+
+
+def test_deploy_image_uri_names_its_profile_as_the_config_does(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], sdk_config_file: Path) -> None:
+    """`deploy --image URI` alone bypassed the image profiles (no Python check, no profile recorded): an
+    explicit URI now names its profile (`--image-profile`), like images.inference: {uri, profile}."""
+    config = _write(tmp_path)
+    deploy = ["deploy", "--aws", "--config", str(config), "--model-data", "s3://privml-test-bucket/m.tar.gz",
+              "--dry-run", "--json"]
+    mirror = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/mine:1"
+    assert main([*deploy, "--image", mirror]) == 2
+    assert "--image: an explicit image URI must name its image profile (--image-profile" in capsys.readouterr().err
+    assert main([*deploy, "--image-profile", "sklearn-1.2-1", "--image", mirror]) == 2
+    assert "--image-profile: image profile sklearn-1.2-1 has Python 3.9" in capsys.readouterr().err
+    assert main([*deploy, "--image-profile", "sklearn-0.1"]) == 2
+    assert "--image-profile: no image profile 'sklearn-0.1'" in capsys.readouterr().err
+    assert main([*deploy, "--image-profile", "sklearn-1.4-2-py312", "--image", mirror]) == 0
+    assert json.loads(capsys.readouterr().out)["CreateModel"]["PrimaryContainer"]["Image"] == mirror
+    assert main([*deploy, "--image-profile", "privml"]) == 0
+    image = json.loads(capsys.readouterr().out)["CreateModel"]["PrimaryContainer"]["Image"]
+    assert image == f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/privml:{read_project().version}"

@@ -88,8 +88,9 @@ def test_sparse_giant_in_the_archive_is_refused_at_its_header(tmp_path: Path) ->
 
 def test_model_member_over_the_size_cap_is_refused(tmp_path: Path, monkeypatch) -> None:
     from inference import model_source
+    from privml.models import archive as model_archive
 
-    monkeypatch.setattr(model_source, "MAX_MODEL_BYTES", 1 << 20)
+    monkeypatch.setattr(model_archive, "MAX_MODEL_BYTES", 1 << 20)
     archive = tmp_path / "model.tar.gz"
     archive.write_bytes(_tar_gz([(_info("model.skops", 2 << 20), b"x" * (2 << 20))]))
     with pytest.raises(PrivmlError, match="larger than"):
@@ -150,3 +151,49 @@ def test_well_formed_archive_still_loads(tmp_path: Path, security_model) -> None
                                  (_info("model.skops", len(skops)), skops)]))
     data, _ = model_bytes(archive, tmp_path)
     assert data == skops
+
+
+class _Zeros(io.RawIOBase):
+    """`size` zero bytes as a stream, so a bomb can be packed without holding it in memory."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = min(len(buffer), self.left)
+        buffer[:count] = b"\0" * count
+        self.left -= count
+        return count
+
+
+def test_evaluate_job_refuses_an_archive_bomb_before_inflating(tmp_path: Path) -> None:
+    """The Evaluate job reads model.tar.gz with the endpoint's bounded reader: 256 MiB of zeros
+    declared in a ~250 kB archive is refused at the member's header, not read into memory."""
+    from privml.models.evaluation import load_model_input
+
+    size = 256 << 20
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    with tarfile.open(model_dir / "model.tar.gz", "w:gz") as tar:
+        tar.addfile(_info("model.skops", size), io.BufferedReader(_Zeros(size)))
+    assert (model_dir / "model.tar.gz").stat().st_size < 1 << 20
+    error, peak = _peak_while(lambda: load_model_input(model_dir))
+    assert isinstance(error, PrivmlError) and "ratio" in str(error), error
+    assert peak < 16 << 20, peak
+
+
+def test_evaluate_job_refuses_a_truncated_archive_as_bad_input(tmp_path: Path, security_model) -> None:
+    from privml.models.evaluation import load_model_input
+
+    skops = _model_skops(security_model)
+    whole = _tar_gz([(_info("model.skops", len(skops)), skops), (_info("metadata.json", 2), b"{}")])
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for cut in (len(whole) // 2, len(whole) - 40, 30):
+        (model_dir / "model.tar.gz").write_bytes(whole[:cut])
+        with pytest.raises(PrivmlError) as info:
+            load_model_input(model_dir)
+        assert info.value.exit_code == 2
