@@ -146,15 +146,15 @@ def test_deploy_attaches_the_keys_object_as_a_model_data_source(keyed: Built) ->
 
     url = "s3://privml-test-bucket/privml/runs/e1/preparekeys/serving/derived-secrets.json"
     request = model_request(keyed.config, "m", "s3://privml-test-bucket/privml/models/m/model.tar.gz",
-                            image="img", keys_data_url=url)
+                            keys_data_url=url)
     container = request["PrimaryContainer"]
     assert container["AdditionalModelDataSources"] == keyprep.serving_data_sources(url)
     assert container["Environment"]["PRIVML_KEY_PROVIDER"] == "file"
     assert _validate("CreateModel", request) == ""
-    bare = model_request(keyed.config, "m", "s3://privml-test-bucket/privml/models/m/model.tar.gz", image="img")
+    bare = model_request(keyed.config, "m", "s3://privml-test-bucket/privml/models/m/model.tar.gz")
     assert "AdditionalModelDataSources" not in bare["PrimaryContainer"]
     with pytest.raises(PrivmlError, match="--keys-data"):
-        model_request(keyed.config, "m", "s3://privml-test-bucket/x", image="img", keys_data_url="s3://other/x")
+        model_request(keyed.config, "m", "s3://privml-test-bucket/x", keys_data_url="s3://other/x")
 
 
 # --- PrepareKeys against moto's KMS ---------------------------------------------------------------------
