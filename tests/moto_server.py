@@ -14,8 +14,9 @@ import sys
 from collections.abc import Iterator
 
 _SERVER = """
-import sys
+import logging, sys
 from moto.server import ThreadedMotoServer
+logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
 server.start()
 host, port = server.get_host_and_port()
