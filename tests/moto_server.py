@@ -12,11 +12,18 @@ import contextlib
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 _SERVER = """
 import logging, sys
 from moto.server import ThreadedMotoServer
-logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+requests = logging.getLogger("werkzeug")  # one line per request: method, path, status (never a body)
+requests.propagate = False
+if len(sys.argv) > 1:
+    requests.addHandler(logging.FileHandler(sys.argv[1]))
+    requests.setLevel(logging.INFO)
+else:
+    requests.setLevel(logging.ERROR)
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
 server.start()
 host, port = server.get_host_and_port()
@@ -27,9 +34,12 @@ server.stop()
 
 
 @contextlib.contextmanager
-def moto_server() -> Iterator[str]:
-    """Start the server; yield its URL (http://127.0.0.1:PORT); stop it when the block ends."""
-    proc = subprocess.Popen([sys.executable, "-c", _SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+def moto_server(request_log: Path | None = None) -> Iterator[str]:
+    """Start the server; yield its URL (http://127.0.0.1:PORT); stop it when the block ends.
+
+    With `request_log`, the server appends one line per request to that file (method, path, status)."""
+    command = [sys.executable, "-c", _SERVER, *([str(request_log)] if request_log else [])]
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()

@@ -164,7 +164,8 @@ def test_readme_procedure_runs_against_moto(tmp_path: Path) -> None:
     (work / "steps.sh").write_text("\n".join(blocks[:-1]), encoding="utf-8")
     (work / "teardown.sh").write_text(blocks[-1], encoding="utf-8")
 
-    with moto_server() as endpoint:
+    request_log = tmp_path / "requests.log"
+    with moto_server(request_log) as endpoint:
         env = {
             "HOME": str(tmp_path), "LANG": "C.UTF-8",
             "PATH": os.pathsep.join([str(shim_bin), str(BIN), os.environ.get("PATH", "/usr/bin:/bin")]),
@@ -190,6 +191,10 @@ def test_readme_procedure_runs_against_moto(tmp_path: Path) -> None:
                                       aws_access_key_id="testing", aws_secret_access_key="testing")
                    for name in ("kms", "iam", "s3", "sagemaker", "ec2")}
         _check_account(clients, work, tmp_path / "bucket-policy.json", done.stdout, env)
+        # moto's InvokeEndpoint answers any name with a canned body: the request log shows the call went to
+        # the endpoint deploy --aws created (the runtime API's path names it), once.
+        invocations = re.findall(r'"POST /endpoints/([^/]+)/invocations HTTP', request_log.read_text())
+        assert invocations == ["privml"]
 
         done = subprocess.run(["bash", "-euo", "pipefail", "teardown.sh"], cwd=work, env=env, capture_output=True,
                               text=True, timeout=300)
