@@ -53,6 +53,9 @@ def _offline_sdk_environment(region: str) -> Iterator[None]:
         "SAGEMAKER_VALIDATE_ROLE": "false",
         # Some SDK modules create boto3 clients at import time and need a region to do so.
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION") or region,
+        # The build's uploads must reach the in-process mock: an endpoint configured for real use
+        # (AWS_ENDPOINT_URL[_<SERVICE>], `endpoint_url` in ~/.aws/config) would send them there instead.
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true",
     }
     saved = {name: os.environ.get(name) for name in overrides}
     os.environ.update(overrides)

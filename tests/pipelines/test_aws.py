@@ -4,8 +4,6 @@ mock the definition build uses resets moto's in-process state, so the server kee
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,38 +13,15 @@ import pytest
 
 from pipelines.aws import run_on_aws
 from privml.errors import CheckFailed, PrivmlError
+from tests.moto_server import moto_server
 
 from .conftest import REGION, Built, make_config
-
-SERVER = """
-import sys
-from moto.server import ThreadedMotoServer
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-server.start()
-host, port = server.get_host_and_port()
-print(f"PORT={port}", flush=True)
-sys.stdin.read()  # runs until the test closes stdin
-server.stop()
-"""
 
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    proc = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        while line and not line.startswith("PORT="):
-            line = proc.stdout.readline()
-        port = int(line.removeprefix("PORT="))
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture

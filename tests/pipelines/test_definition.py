@@ -301,3 +301,12 @@ def test_cli_prints_the_definition(built: Built, tmp_path: Any, capsys: Any) -> 
     assert [s["Name"] for s in printed["Steps"]] == [s["Name"] for s in built.definition["Steps"]]
     assert main(["pipeline", "endpoint-config", "--config", str(config), "--model-name", "m1"]) == 0
     assert json.loads(capsys.readouterr().out)["ProductionVariants"][0]["ModelName"] == "m1"
+
+
+def test_build_stays_offline_when_an_endpoint_url_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS_ENDPOINT_URL (set for a VPC endpoint, LocalStack, or the README procedure's test) must not
+    pull the build's uploads out of the in-process mock: port 9 on loopback answers nothing."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
+    definition = build_definition(make_config(images={"profile": "privml"}))
+    assert [s["Name"] for s in definition["Steps"]][:2] == ["Anonymize", "Train"]
