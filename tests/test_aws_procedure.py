@@ -32,6 +32,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from privml.detect.policy import KEY_REFERENCE  # the alias the scanned policy names
 from tests.conftest import REPO
 from tests.moto_server import moto_server
 
@@ -85,10 +86,16 @@ def test_procedure_key_purposes_are_the_configs() -> None:
 
     purposes = list(KmsKeys.model_fields)
     blocks = procedure_blocks()
-    assert f'PURPOSES="{" ".join(purposes)}"' in blocks[0]
-    assert f"for purpose in {' '.join(purposes)}; do" in blocks[-1]
+    # The HMAC key is made apart (another key spec) under the alias the scanned policy names.
+    looped = [p for p in purposes if p != "hmac"]
+    assert f'PURPOSES="{" ".join(looped)}"' in blocks[0]
+    assert "--key-spec HMAC_256 --key-usage GENERATE_VERIFY_MAC" in blocks[1]
+    assert f"alias/{KEY_REFERENCE.split('/', 1)[1]}" in blocks[1]
+    aliases = [p for p in looped] + [KEY_REFERENCE.removeprefix("alias/privml-")]
+    assert f"for alias in {' '.join(aliases)}; do" in blocks[-1]
     for purpose in purposes:
         assert f"{purpose}: ${{KEY[{purpose}]}}" in blocks[4]
+    assert "key_preparation_role_arn:" in blocks[4]
 
 
 _SHIM = '''\
@@ -215,7 +222,8 @@ def _check_account(clients: dict, work: Path, bucket_policy_file: Path, stdout: 
 
     # Keys: one per purpose, aliased, each holding the key policy iam-policy generated for it.
     for purpose, key_arn in config["kms"].items():
-        meta = clients["kms"].describe_key(KeyId=f"alias/privml-{purpose}")["KeyMetadata"]
+        alias = KEY_REFERENCE if purpose == "hmac" else f"alias/privml-{purpose}"
+        meta = clients["kms"].describe_key(KeyId=alias)["KeyMetadata"]
         assert meta["Arn"] == key_arn and meta["KeyState"] == "Enabled"
         policy = json.loads(clients["kms"].get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
         assert policy == json.loads((work / "iam" / f"key-policy-{purpose}.json").read_text())
