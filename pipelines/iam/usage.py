@@ -102,8 +102,9 @@ class _Reader:
             if ref.startswith("Parameters."):
                 default = self.parameters.get(ref.removeprefix("Parameters."))
                 return "*" if default is None else str(default)
-            if ref.startswith("Steps."):
-                return self.step_property(ref).prefix
+            if ref.startswith("Steps."):  # as a URI inside a Join: the output's own URI, no trailing slash
+                found = self.step_property(ref)
+                return f"s3://{found.bucket}/{found.prefix.rstrip('/')}"
         return "*"
 
     def location(self, expression: Any) -> Location:
