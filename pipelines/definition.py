@@ -179,6 +179,9 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
         "proc_count": ParameterInteger("ProcessingInstanceCount", default_value=config.instances.processing.count),
         "train_type": ParameterString("TrainingInstanceType", default_value=config.instances.training.type),
         "train_count": ParameterInteger("TrainingInstanceCount", default_value=config.instances.training.count),
+        # The label column for this execution; empty: the policy's. Anonymize checks it against the data
+        # before it writes anything and records it in the policy it hands to Train.
+        "label": ParameterString("Label", default_value=""),
     }
     subnets = list(config.network.subnets) or None
     groups = list(config.network.security_group_ids) or None
@@ -280,6 +283,8 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
             params["k"].to_string(),
             "--seed",
             str(p.seed),
+            # one argument, `--label=` when empty: an argument list item may not be an empty string
+            Join(on="", values=["--label=", params["label"]]),
         ],
     )
     anonymize = ProcessingStep(name=ANONYMIZE, step_args=anonymize_args)
@@ -303,7 +308,8 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
         output_data_config=OutputDataConfig(
             s3_output_path=f"{config.base_uri}/models", kms_key_id=_key(config, "model")
         ),
-        hyperparameters={"model": params["model"], "dp_epsilon": params["epsilon"], "seed": str(p.seed)},
+        hyperparameters={"model": params["model"], "dp_epsilon": params["epsilon"], "seed": str(p.seed),
+                         "label": params["label"]},
         environment=keyprep.env("none"),
         role=config.role_arn,
         sagemaker_session=sess,

@@ -22,7 +22,9 @@ def register(subparsers: Any) -> None:
     run.add_argument("--rows", type=int, default=None, help="rows of sample data when no --data (default 20000)")
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                      help="override a pipeline parameter (K, QualityThreshold, ModelKind, ProcessingInstanceType …)")
-    run.add_argument("--label", help="--local: the label column, checked before any job starts")
+    run.add_argument("--label", help="the label column (the pipeline's Label parameter; default: the policy's): "
+                                      "--local checks it before anything is stored, --aws in Anonymize before "
+                                      "it writes anything")
     run.add_argument("--no-endpoint", action="store_true", help="--local: skip the endpoint smoke request")
     run.add_argument("--waive", action="append", default=[], metavar="RULE_ID",
                      help="start despite this audit rule's findings (recorded in the run record)")
@@ -56,7 +58,8 @@ def _run(args: argparse.Namespace) -> int:
         from pipelines.aws import run_on_aws
         from pipelines.config import PipelineConfig
 
-        record = run_on_aws(PipelineConfig.load(args.config), waivers=args.waive, parameters=_params(args.param))
+        record = run_on_aws(PipelineConfig.load(args.config), waivers=args.waive,
+                            parameters=_with_label(_params(args.param), args.label))
         if args.json:
             emit_json(record)
         else:
@@ -87,6 +90,18 @@ def _params(items: list[str]) -> dict[str, str]:
             raise PrivmlError(f"--param {item!r}: expected NAME=VALUE")
         params[name.strip()] = value
     return params
+
+
+def _with_label(params: dict[str, str], label: str | None) -> dict[str, str]:
+    """`--label COL` is the pipeline's Label parameter: the data is in S3, so the Anonymize job checks the
+    column (present, not constant, not an identifier) before it writes anything."""
+    if label is None:
+        return params
+    if not label.strip():
+        raise PrivmlError("--label: give a column name")
+    if params.get("Label", label) != label:
+        raise PrivmlError(f"--label {label} and --param Label={params['Label']}: name the label once")
+    return {**params, "Label": label}
 
 
 def _fmt(value: Any) -> str:

@@ -86,17 +86,18 @@ def check_features(frame: pd.DataFrame, policy: Policy, *, sample_rows: int = SA
 
 
 def suppress_missing_quasi_identifiers(frame: pd.DataFrame, policy: Policy) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Rows with an empty quasi-identifier, per `anonymity.missing`: `suppress` leaves them out and
-    counts them per column; `error` leaves them for the anonymity engine to refuse, naming the row."""
-    if policy.anonymity is None or policy.anonymity.missing != "suppress":
+    """Empty quasi-identifier cells per column, and the rows to anonymize per `anonymity.missing`:
+    `suppress` leaves the rows with one out; `value` keeps them (the engine treats the empty cell as
+    its own value); `error` leaves them for the anonymity engine to refuse, naming the row."""
+    if policy.anonymity is None:
         return frame, {}
     qis = [c for c in policy.quasi_identifiers if c in frame.columns]
     if not qis:
         return frame, {}
     empty = frame[qis].isna()
     counts = {c: int(n) for c, n in empty.sum().items() if n}
-    if not counts:
-        return frame, {}
+    if not counts or policy.anonymity.missing != "suppress":
+        return frame, counts
     return frame.loc[~empty.any(axis=1).to_numpy()], counts
 
 
@@ -134,7 +135,8 @@ def anonymize_table(frame: pd.DataFrame, policy: Policy, *, key_provider: Any = 
         data[label] = frame.loc[data.index, label]
     report = build_report(policy, transformer, rows_in=rows_in, rows_out=len(data))
     if missing:
-        report["missing_quasi_identifier_rows"] = rows_in - len(frame)
+        report["missing_quasi_identifier_rule"] = policy.anonymity.missing if policy.anonymity else None
+        report["missing_quasi_identifier_rows"] = rows_in - len(frame)  # suppressed for them: 0 unless `suppress`
         report["missing_quasi_identifier_cells"] = missing
     if bad_rows:
         report["bad_rows_skipped"] = int(bad_rows)

@@ -88,8 +88,8 @@ def _policy(df: Any, policy: Path | None, run_dir: Path, quiet: bool, label: str
             return policy.read_bytes(), str(policy)
         from privml.anonymize import with_label
 
-        labelled = with_label(loaded, df, label)
-        return dump_policy(labelled).encode(), f"{policy} (label {label} from --label)"
+        with_label(loaded, df, label)  # checked here; the Label parameter carries it, the policy is stored as given
+        return policy.read_bytes(), f"{policy} (label {label}: the run's Label parameter)"
     from privml.detect import propose_policy, scan_table
 
     proposed = propose_policy(scan_table(df, label=label))
@@ -189,7 +189,7 @@ def _figures(store: Any, artifacts: dict[str, Any]) -> tuple[dict[str, Any] | No
 
 
 def _endpoint(model_uri: str, workspace: Path, df: Any, policy_text: bytes, store: Any,
-              serving_keys: str | None = None) -> dict[str, Any]:
+              serving_keys: str | None = None, label: str | None = None) -> dict[str, Any]:
     """Serve the model artifact the way the serving container does and send it a smoke request of a few
     raw rows (the model's PrivacyTransformer anonymizes them before the model sees them).
 
@@ -200,8 +200,8 @@ def _endpoint(model_uri: str, workspace: Path, df: Any, policy_text: bytes, stor
     from privml.crypto.key_file import FileKeyProvider
     from privml.crypto.providers import NoKeys
 
-    label = next((name for name, col in (yaml.safe_load(policy_text) or {}).get("columns", {}).items()
-                  if (col or {}).get("role") == "label"), None)
+    label = label or next((name for name, col in (yaml.safe_load(policy_text) or {}).get("columns", {}).items()
+                           if (col or {}).get("role") == "label"), None)
     rows = df.head(_SMOKE_ROWS).drop(columns=[label] if label in df.columns else [])
     provider = (FileKeyProvider.from_bytes(store.get_bytes(serving_keys), serving_keys)
                 if serving_keys else NoKeys("the run has no key-preparation output"))
@@ -282,6 +282,7 @@ def run_local(
     wall = time.perf_counter()
     waivers = validate_waivers(waivers)
     parameters = _checked_model_parameters(dict(parameters or {}), quiet)
+    label = _label_parameter(label, parameters)
     for path, what in ((data, "data"), (policy, "policy"), (config_path, "config")):
         if path is not None and not Path(path).is_file():
             raise PrivmlError(f"{path}: {what} file not found")
@@ -296,6 +297,8 @@ def run_local(
 
     df, raw, raw_name, described = _raw_table(data, rows, seed)
     policy_text, policy_source = _policy(df, policy, run_dir, quiet, label)
+    if label:
+        parameters["Label"] = label
     config = check_key_preparation(config, policy_text, local_defaults=local_defaults)
     _policy_keys(kms, policy_text, create=local_defaults, quiet=quiet)
     base = f"s3://{config.bucket}/{config.prefix}/runs/{run_id}/input"
@@ -339,7 +342,7 @@ def run_local(
         _say(quiet, "serving the model artifact as the serving container loads it, for a smoke request …")
         try:
             record["endpoint"] = _endpoint(record["artifacts"]["model"], ws, df, policy_text, store,
-                                           record["artifacts"].get("serving_keys"))
+                                           record["artifacts"].get("serving_keys"), label)
         except PrivmlError as exc:  # what the serving container would fail on: the run does not pass
             record["endpoint"] = {"status": f"not served: {exc}"}
         smoke = record["endpoint"].get("smoke_request") or {}
@@ -368,6 +371,14 @@ def _checked_model_parameters(parameters: dict[str, str], quiet: bool) -> dict[s
         parameters["ModelKind"] = kind
         _say(quiet, f"DpEpsilon={epsilon:g} without ModelKind: training the differentially private '{kind}'")
     return parameters
+
+
+def _label_parameter(label: str | None, parameters: dict[str, str]) -> str | None:
+    """The run's label: `--label COL` or `--param Label=COL` (the same pipeline parameter), not both apart."""
+    given = parameters.pop("Label", None) or None
+    if label and given and label != given:
+        raise PrivmlError(f"--label {label} and --param Label={given}: name the label once")
+    return label or given
 
 
 def _count_steps(definition: dict) -> int:

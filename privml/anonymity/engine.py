@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from privml.anonymity import missing as missing_cells
 from privml.anonymity import risk as risk_mod
 from privml.anonymity.axes import (
-    axis_values,
     box_label,
     cooccurrence_order,
     days_since_epoch,
@@ -98,7 +98,8 @@ class AnonymityEngine:
         n = len(df)
         if constraints.k > n:
             raise PrivmlError(f"anonymity: k={constraints.k} is larger than the table ({n} rows)")
-        for col in [*qis, *sens]:
+        # under `missing: value` a missing quasi-identifier is its own value (privml.anonymity.missing)
+        for col in [*([] if missing_cells.as_value(self.config) else qis), *sens]:
             missing = df[col].isna().to_numpy()
             if missing.any():
                 row = int(np.flatnonzero(missing)[0]) + 1
@@ -180,6 +181,11 @@ class AnonymityEngine:
             col: load_hierarchy(col, hier_specs.get(col), df[col])
             for col in qis
         }
+        if missing_cells.as_value(self.config):
+            self.hierarchies_ = {c: missing_cells.with_missing_leaf(h, df[c]) for c, h in self.hierarchies_.items()}
+            df = df.copy()
+            for col in qis:
+                df[col] = missing_cells.fill(df[col])
         table = EncodedTable.encode(df, self.hierarchies_)
         metric = make_metric(self.config.get("metric", "entropy"), table)
         max_supp = float(self.config.get("max_suppression", 0.0))
@@ -207,7 +213,7 @@ class AnonymityEngine:
     def _fit_mondrian(self, df: pd.DataFrame, constraints: Constraints, sensitive: list[SensitiveColumn]):
         qis = self.quasi_identifiers
         self.axes_ = self._axes_for(df[qis])
-        x = np.column_stack([axis_values(self.axes_[col], df[col], strict=True) for col in qis])
+        x = np.column_stack([missing_cells.positions(self.axes_[col], df[col], strict=True) for col in qis])
         n = len(df)
         root_ok = classes_ok(np.zeros(n, dtype=np.int64), 1, np.array([n]), constraints, sensitive)
         if not root_ok[0]:
@@ -215,7 +221,8 @@ class AnonymityEngine:
         result = mondrian(x, constraints, sensitive)
         self.tree_ = result.tree
         self.labels_ = [
-            [box_label(self.axes_[col], result.low[p, j], result.high[p, j]) for j, col in enumerate(qis)]
+            [missing_cells.box_label(self.axes_[col], result.low[p, j], result.high[p, j])
+             or box_label(self.axes_[col], result.low[p, j], result.high[p, j]) for j, col in enumerate(qis)]
             for p in range(result.n_partitions)
         ]
         sizes = np.bincount(result.partition_of_row, minlength=result.n_partitions)
@@ -232,13 +239,17 @@ class AnonymityEngine:
         """Every quasi-identifier's axis. A categorical axis without a hierarchy is ordered by how its
         categories co-occur with the OTHER quasi-identifiers (`cooccurrence_order`), never by the
         label or a sensitive column, so a median cut groups categories whose rows look alike."""
-        axes = {col: self._axis_for(col, df[col]) for col in df.columns}
+        as_value = missing_cells.as_value(self.config)
+        axes = {col: self._axis_for(col, df[col].dropna() if as_value else df[col]) for col in df.columns}
         free = [c for c, a in axes.items() if a["kind"] == "category" and "generalizations" not in a]
         if free and len(axes) > 1:
             profiles = {col: profile_codes(axes[col], df[col]) for col in df.columns}
             for col in free:
                 others = [profiles[c] for c in df.columns if c != col]
-                axes[col]["categories"] = cooccurrence_order(df[col], others)
+                present = set(axes[col]["categories"])  # a missing cell is not a category
+                axes[col]["categories"] = [c for c in cooccurrence_order(df[col], others) if c in present]
+        if as_value:
+            axes = {col: missing_cells.with_missing_position(axis, df[col]) for col, axis in axes.items()}
         return axes
 
     def _axis_for(self, col: str, values: pd.Series) -> dict[str, Any]:
@@ -284,20 +295,21 @@ class AnonymityEngine:
                 out[col] = self._generalize(col, df[col])
             return out
         assert self.tree_ is not None
-        x = np.column_stack([axis_values(self.axes_[col], df[col], strict=False) for col in qis]) \
+        x = np.column_stack([missing_cells.positions(self.axes_[col], df[col], strict=False) for col in qis]) \
             if len(df) else np.zeros((0, len(qis)))
         parts = self.tree_.route(x)
         labels = np.asarray(self.labels_, dtype=object).reshape(-1, len(qis))
         for j, col in enumerate(qis):
             column = labels[parts, j] if len(df) else np.array([], dtype=object)
             column = np.where(np.isnan(x[:, j]), ROOT, column) if len(df) else column
-            out[col] = pd.Series(column, index=df.index, dtype=object)
+            out[col] = pd.Series(missing_cells.release(column), index=df.index, dtype=object)
         return out
 
     def _generalize(self, col: str, values: pd.Series) -> pd.Series:
         hierarchy = self.hierarchies_[col]
         level = self.levels_[col]
-        text = values.astype(str)
+        has_missing_leaf = missing_cells.MISSING in hierarchy.leaves
+        text = missing_cells.fill(values) if has_missing_leaf else values.astype(str)
         codes = leaf_index(hierarchy, text, strict=False)
         column = np.array([row[level] for row in hierarchy.rows], dtype=object)
         result = np.where(codes >= 0, column[np.maximum(codes, 0)], ROOT)
@@ -305,7 +317,8 @@ class AnonymityEngine:
         if len(unseen) and level > 0:
             for i in unseen:
                 result[i] = hierarchy.generalize_unseen(text.iloc[i])[level - 1]
-        return pd.Series(result, index=values.index, dtype=object)
+        return pd.Series(missing_cells.release(result) if has_missing_leaf else result, index=values.index,
+                         dtype=object)
 
     # -- report and state --------------------------------------------------------------------------
     def report(self) -> dict[str, Any]:
@@ -364,6 +377,7 @@ def config_from_policy(policy: Any) -> dict[str, Any]:
         "max_risk": anon.max_risk,
         "metric": anon.metric,
         "risk_threshold": anon.risk_threshold,
+        "missing": anon.missing,
         "population": str(policy.resolve_path(anon.population)) if anon.population else None,
         "quasi_identifiers": qis,
         "sensitive": list(policy.sensitive_attributes),

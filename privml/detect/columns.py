@@ -21,6 +21,7 @@ import pandas as pd
 
 from privml.detect import patterns as p
 from privml.detect.lexicons import HEALTH_TERMS, SEX_VALUES
+from privml.detect.names import single_names
 from privml.detect.recognizers import far_above_chance, recognize
 from privml.detect.text import find_pii_spans
 
@@ -116,6 +117,9 @@ def classify_values(hints: set[str], text: pd.Series, counts: pd.Series) -> Colu
         name_share = share(name_score >= 0.5)
         if name_share >= needed("person_name") and float(weight @ name_score) >= 0.5 * needed("person_name"):
             return result("text", "person_name", name_share, "are person names")
+        names = single_names(uniq, weight)
+        if names is not None:
+            return ColumnClass("person_name", round(names.hit_rate, 3), "text", names.evidence())
 
     # 5. Numbers: what only the name can tell (age, label, an unformatted SSN or phone number).
     if numeric_share >= 0.98:

@@ -1,10 +1,13 @@
-"""Word lists detection leans on: person names (Faker's lists for several locales), street suffixes,
-health conditions and sex codes. Loaded once per process."""
+"""Word lists detection leans on: person names (Faker's lists for several locales and the 1990 US Census
+lists shipped in data/, see data/NOTICE.md), street suffixes, health conditions and sex codes. Loaded
+once per process."""
 
 from __future__ import annotations
 
+import gzip
 import importlib
 from functools import lru_cache
+from importlib import resources
 
 
 def _words(text: str) -> list[str]:
@@ -16,6 +19,8 @@ def _words(text: str) -> list[str]:
 NAME_LOCALES = (
     "en_US", "en_GB", "en_IE", "en_IN", "de_DE", "fr_FR", "es_ES", "es_MX", "it_IT", "pt_BR", "nl_NL",
     "pl_PL", "sv_SE", "da_DK", "no_NO", "fi_FI", "cs_CZ", "tr_TR", "vi_VN", "zh_CN",
+    # Cyrillic and Greek script
+    "ru_RU", "uk_UA", "bg_BG", "el_GR",
 )
 
 # Capitalized English words that are also first or last names; alone in running text they are
@@ -31,7 +36,31 @@ _AMBIGUOUS_NAME_WORDS = frozenset(_words(
 
 @lru_cache(maxsize=1)
 def name_lexicon() -> tuple[frozenset[str], frozenset[str]]:
-    """(first names, last names), lower-cased."""
+    """(first names, last names), lower-cased: Faker's lists and the Census lists."""
+    faker_first, faker_last = faker_names()
+    census_first, census_last = census_names()
+    return (frozenset((faker_first | census_first) - _AMBIGUOUS_NAME_WORDS),
+            frozenset((faker_last | census_last) - _AMBIGUOUS_NAME_WORDS))
+
+
+@lru_cache(maxsize=1)
+def census_names() -> tuple[frozenset[str], frozenset[str]]:
+    """(first names, surnames) of the 1990 US Census lists, lower-cased: every first name and the 10,000
+    most frequent surnames (data/census_names.txt.gz; source and licence in data/NOTICE.md)."""
+    raw = resources.files("privml.detect").joinpath("data/census_names.txt.gz").read_bytes()
+    lists: dict[str, set[str]] = {"first": set(), "last": set()}
+    current = lists["first"]
+    for line in gzip.decompress(raw).decode("ascii").splitlines():
+        if line.startswith("# "):
+            current = lists[line[2:].strip()]
+        elif line:
+            current.add(line)
+    return frozenset(lists["first"]), frozenset(lists["last"])
+
+
+@lru_cache(maxsize=1)
+def faker_names() -> tuple[frozenset[str], frozenset[str]]:
+    """(first names, last names) of Faker's person providers for NAME_LOCALES, lower-cased."""
     first: set[str] = set()
     last: set[str] = set()
     for locale in NAME_LOCALES:
@@ -43,8 +72,6 @@ def name_lexicon() -> tuple[frozenset[str], frozenset[str]]:
             first.update(n.lower() for n in getattr(provider, attr, ()) if isinstance(n, str))
         for attr in ("last_names", "last_names_male", "last_names_female"):
             last.update(n.lower() for n in getattr(provider, attr, ()) if isinstance(n, str))
-    first -= _AMBIGUOUS_NAME_WORDS
-    last -= _AMBIGUOUS_NAME_WORDS
     return frozenset(first), frozenset(last)
 
 
@@ -100,3 +127,26 @@ SEX_VALUES = frozenset(
     {"m", "f", "male", "female", "man", "woman", "x", "other", "unknown", "u", "nonbinary", "non-binary",
      "diverse", "d", "w", "männlich", "weiblich", "h"}
 )
+
+
+@lru_cache(maxsize=1)
+def reference_proper_nouns() -> frozenset[str]:
+    """One-word proper nouns that are not people, lower-cased: the real city and country names of Faker's
+    address providers and its colour names. How often such a word is also in the name lexicon is the
+    chance rate a column of single names must be far above (privml.detect.names)."""
+    words: set[str] = set()
+    for locale in ("de_DE", "fr_FR", "it_IT", "es_ES", "pl_PL", "nl_NL", "pt_PT", "cs_CZ", "sk_SK", "hu_HU",
+                   "en_US", "en_GB", "en_AU", "en_CA", "da_DK", "sv_SE", "fi_FI", "no_NO"):
+        try:
+            provider = importlib.import_module(f"faker.providers.address.{locale}").Provider
+        except ModuleNotFoundError:
+            continue
+        for attr in ("cities", "real_city_names", "countries", "states", "provinces", "regions"):
+            values = getattr(provider, attr, ())
+            words.update(v.lower() for v in values if isinstance(v, str) and v.isalpha())
+    try:
+        colours = importlib.import_module("faker.providers.color.en_US").Provider.all_colors
+        words.update(c.lower() for c in colours if c.isalpha())
+    except (ModuleNotFoundError, AttributeError):
+        pass
+    return frozenset(words)

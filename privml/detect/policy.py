@@ -1,4 +1,4 @@
-"""From a scan to a proposed policy: the role and action each detected type gets by default.
+"""From a scan to a proposed policy (the per-type defaults live in `privml.detect.proposals`).
 
 The proposal is a starting point a person reviews: direct identifiers are removed or replaced by the
 technique that keeps what is still useful (a token that joins, a masked tail, a realistic pseudonym),
@@ -9,84 +9,16 @@ for k-anonymity (Mondrian, k=5) when there are quasi-identifiers.
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from privml.detect.proposals import DEFAULT_K, KEY_NAME, KEY_REFERENCE, PROPOSALS, Proposal, proposal_for
+from privml.detect.results import ScanResult
+from privml.detect.verdict import value_digest
 from privml.policy import AnonymityPolicy, ColumnPolicy, DetectionPolicy, Policy, Role, dump_policy
 
-if TYPE_CHECKING:
-    from privml.detect.scan import ScanResult
-
+# Re-exported: tests and the AWS procedure import the key names and the table from here.
 __all__ = ["KEY_NAME", "KEY_REFERENCE", "PROPOSALS", "Proposal", "policy_yaml", "proposal_for", "propose_policy"]
-
-KEY_NAME = "tokens"
-KEY_REFERENCE = "alias/privml-tokens"
-DEFAULT_K = 5
-# Keyed techniques, in case the technique registry cannot be asked (it is authoritative when it can).
-_KEYED = frozenset({"tokenize", "pseudonymize", "encrypt", "date_shift"})
-
-
-@dataclass(frozen=True)
-class Proposal:
-    role: Role
-    action: str
-    params: dict[str, Any] = field(default_factory=dict)
-    hierarchy: dict[str, Any] | None = None
-
-    @property
-    def needs_key(self) -> bool:
-        try:
-            from privml.transforms import technique_class
-
-            return bool(technique_class(self.action).needs_key)
-        except (ImportError, LookupError):
-            return self.action in _KEYED
-
-
-_ID = Role.IDENTIFIER
-_QI = Role.QUASI_IDENTIFIER
-
-PROPOSALS: dict[str | None, Proposal] = {
-    # direct identifiers
-    "email": Proposal(_ID, "tokenize"),  # a keyed token still joins records of one person
-    "phone": Proposal(_ID, "mask", {"keep_last": 2}),
-    "ssn": Proposal(_ID, "drop"),
-    "credit_card": Proposal(_ID, "mask", {"keep_last": 4}),
-    "iban": Proposal(_ID, "tokenize"),
-    "ip_address": Proposal(_ID, "tokenize"),
-    "url": Proposal(_ID, "redact"),
-    "person_name": Proposal(_ID, "pseudonymize", {"kind": "name"}),
-    "street_address": Proposal(_ID, "drop"),
-    # Scrubbing free text is best effort (a name outside the lexicon survives) and costs ~50 µs a text;
-    # text that is known to carry PII is dropped unless the user opts into `scrub`.
-    "free_text_pii": Proposal(_ID, "drop"),
-    # Identifiers found by name, by the recognizers or by uniqueness: nothing in them is worth keeping for a
-    # model, so they are dropped (a person who needs a join key changes the action to `tokenize`).
-    **{kind: Proposal(_ID, "drop") for kind in (
-        "national_id", "passport", "bank_account", "medical_record", "device_id", "vin", "username", "secret",
-        "person_id", "lat_long", "aws_access_key", "uuid", "mac_address", "imei", "uk_nino", "nhs_number",
-        "ca_sin", "es_dni", "it_codice_fiscale", "fr_insee", "de_tax_id", "in_aadhaar", "au_tfn", "us_itin",
-        "us_ein", "aba_routing", "swift_bic", "handle", "unique_id", "custom", "denied")},
-    # quasi-identifiers: a built-in hierarchy the anonymity engine generalizes along
-    "date_of_birth": Proposal(_QI, "generalize", {"date": "year"}, {"type": "date", "levels": ["year", "decade"]}),
-    "date": Proposal(_QI, "generalize", {"date": "month"}, {"type": "date", "levels": ["month", "year"]}),
-    "postcode": Proposal(_QI, "generalize", {"prefix": 3}, {"type": "prefix", "levels": 2}),
-    "geohash": Proposal(_QI, "generalize", {"prefix": 4}, {"type": "prefix", "levels": 2}),  # ~20 km cells
-    "age": Proposal(_QI, "keep", hierarchy={"type": "interval", "width": 5, "levels": 3}),
-    "sex": Proposal(_QI, "keep"),
-    # the rest
-    "health": Proposal(Role.SENSITIVE, "keep"),
-    "special_category": Proposal(Role.SENSITIVE, "keep"),  # race, religion, ... (GDPR art. 9)
-    "label": Proposal(Role.LABEL, "keep"),
-    "free_text": Proposal(Role.FEATURE, "scrub"),  # no PII in the sample is no proof of none in the rest
-    None: Proposal(Role.FEATURE, "keep"),
-}
-
-
-def proposal_for(pii_type: str | None) -> Proposal:
-    return PROPOSALS.get(pii_type, PROPOSALS[None])
 
 
 def propose_policy(scan: ScanResult, *, k: int = DEFAULT_K, detection: DetectionPolicy | None = None) -> Policy:
@@ -108,8 +40,6 @@ def propose_policy(scan: ScanResult, *, k: int = DEFAULT_K, detection: Detection
         )
     has_qi = any(c.role is Role.QUASI_IDENTIFIER for c in columns.values())
     if detection is not None:
-        from privml.detect.verdict import value_digest
-
         digests = [d if d.startswith("sha256:") else value_digest(d) for d in detection.deny]
         detection = detection.model_copy(update={"deny": digests})
     return Policy(

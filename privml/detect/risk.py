@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from privml.detect.results import ColumnScan
 from privml.policy import Role
-
-if TYPE_CHECKING:
-    from privml.detect.scan import ColumnScan
 
 __all__ = ["MIN_GAIN", "distinction", "propose_quasi_identifiers", "separation", "unique_share"]
 

@@ -287,6 +287,6 @@ def dump_policy(policy: Policy) -> str:
     # Options at their defaults stay out, so a policy written before they existed reads the same.
     if data.get("bad_rows") == "error":
         data.pop("bad_rows")
-    if isinstance(data.get("anonymity"), dict) and data["anonymity"].get("missing") == "suppress":
+    if isinstance(data.get("anonymity"), dict) and data["anonymity"].get("missing") == "value":
         data["anonymity"].pop("missing")
     return yaml.safe_dump(data, sort_keys=False)

@@ -43,9 +43,13 @@ class AnonymityPolicy(BaseModel):
     risk_threshold: float = Field(
         default=0.2, gt=0, le=1, description="a record whose prosecutor risk exceeds this counts as at risk"
     )
-    missing: Literal["suppress", "error"] = Field(
-        default="suppress",
-        description="a record with an empty quasi-identifier: suppressed (and counted in the report), or an error",
+    # `value` by default: every record stays (suppressing the records with a missing cell drops rows that
+    # are rarely missing at random, which biases the training set and can drain a small table), and no
+    # privacy is lost, since the missing cells form classes held to k, l and t like any other value.
+    missing: Literal["value", "suppress", "error"] = Field(
+        default="value",
+        description="a record with an empty quasi-identifier: the empty cell is its own value (generalized only "
+                    "to `*`), the record is suppressed, or it is an error; the report counts the empty cells",
     )
     population: str | None = Field(
         default=None, description="population table (path) for journalist risk, same quasi-identifier columns"

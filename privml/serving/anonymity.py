@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
+from privml.anonymity import missing as missing_cells
 from privml.anonymity.engine import AnonymityEngine
 from privml.anonymity.hierarchy import ROOT
 from privml.serving.cells import Cell, NotCompiled, plain_number
@@ -55,7 +56,7 @@ def _axis_position(axis: dict[str, Any]) -> Callable[[Cell], float]:
 def mondrian_router(engine: AnonymityEngine) -> RowFunction:
     assert engine.tree_ is not None
     qis = engine.quasi_identifiers
-    positions = [_axis_position(engine.axes_[c]) for c in qis]
+    positions = [missing_cells.cell_position(engine.axes_[c], _axis_position(engine.axes_[c])) for c in qis]
     tree = engine.tree_
     dim, threshold = tree.dim.tolist(), tree.threshold.tolist()
     left, right, partition = tree.left.tolist(), tree.right.tolist(), tree.partition.tolist()
@@ -68,7 +69,8 @@ def mondrian_router(engine: AnonymityEngine) -> RowFunction:
             # NaN (unknown) goes left, as in MondrianTree.route: `not (NaN > t)` is True
             node = left[node] if not x[dim[node]] > threshold[node] else right[node]
         row = labels[partition[node]]
-        return [ROOT if math.isnan(v) else row[j] for j, v in enumerate(x)]
+        return [ROOT if math.isnan(v) else None if row[j] == missing_cells.MISSING else row[j]
+                for j, v in enumerate(x)]
 
     return route
 
@@ -83,11 +85,13 @@ def recoding_router(engine: AnonymityEngine) -> RowFunction:
         out: list[Cell] = []
         for (table, level, hierarchy), cell in zip(columns, cells, strict=True):
             if cell is None:
-                raise NotCompiled  # a missing quasi-identifier: the pipeline's rules decide
+                if missing_cells.MISSING not in table:
+                    raise NotCompiled  # a missing quasi-identifier: the pipeline's rules decide
+                cell = missing_cells.MISSING  # `missing: value`: its own leaf of the hierarchy
             released = table.get(cell)
             if released is None:  # unseen: the hierarchy's rule for it, as AnonymityEngine._generalize
                 released = hierarchy.generalize_unseen(cell)[level - 1] if level > 0 else ROOT
-            out.append(released)
+            out.append(None if released == missing_cells.MISSING else released)
         return out
 
     return recode

@@ -108,6 +108,49 @@ def person_name(rng: Rng, n: int) -> list[str]:
     return _sample_column(rng, n, "name")
 
 
+# More real first names and surnames from cultures the Faker locales of the lexicon leave out.
+_RARE_FIRST_MORE = ["Sanna", "Paavo", "Veikko", "Hannele", "Sirpa", "Jouni", "Chinedu", "Adaeze", "Emeka", "Obinna",
+                    "Chiamaka", "Babatunde", "Folake", "Yetunde", "Kayode", "Nurlan", "Gulnara", "Dauren", "Sione",
+                    "Leilani", "Makoa", "Kealoha", "Thandiwe", "Sipho", "Nomvula", "Themba", "Lindiwe", "Tafadzwa"]
+_RARE_LAST_MORE = ["Heikkinen", "Koskinen", "Mäkelä", "Järvinen", "Lehtonen", "Okafor", "Nwosu", "Adeyemi",
+                   "Oyelaran", "Balogun", "Akhmetov", "Suleimenov", "Kekumu", "Kahale", "Dlamini", "Nkosi", "Zulu",
+                   "Mahlangu", "Chikwanha", "Tshabalala"]
+
+
+def _outside_todays_lexicon(census: frozenset[str], faker_names: frozenset[str]) -> list[str]:
+    """Names of the 1990 Census lists that the Faker-only lexicon (before the Census lists were added)
+    does not know, capitalized, in a fixed order."""
+    return sorted(n.capitalize() for n in census - faker_names if n.isalpha())
+
+
+def _name_only(rng: Rng, n: int, *, first: bool) -> list[str]:
+    """One name a cell, none of them in the Faker lexicon privml had before: 70% from the Census lists
+    (the lexicon now has them), 30% from neither (only the statistics can tell)."""
+    from privml.detect.lexicons import census_names, faker_names
+
+    census, faker = census_names(), faker_names()
+    pool = _outside_todays_lexicon(census[0] if first else census[1], faker[0] | faker[1])
+    rare = (_RARE_FIRST + _RARE_FIRST_MORE) if first else (_RARE_LAST + _RARE_LAST_MORE)
+    return [str(rng.choice(pool)) if rng.random() < 0.7 else str(rng.choice(rare)) for _ in range(n)]
+
+
+def first_name_only(rng: Rng, n: int) -> list[str]:
+    return _name_only(rng, n, first=True)
+
+
+def surname_only(rng: Rng, n: int) -> list[str]:
+    return _name_only(rng, n, first=False)
+
+
+def non_latin_name(rng: Rng, n: int) -> list[str]:
+    """Full names in Cyrillic and Greek script (Faker's ru_RU, uk_UA, bg_BG and el_GR locales)."""
+    from faker import Faker
+
+    fake = Faker(["ru_RU", "uk_UA", "bg_BG", "el_GR"])
+    fake.seed_instance(int(rng.integers(0, 2**31)))
+    return [fake.name() for _ in range(n)]
+
+
 def street_address(rng: Rng, n: int) -> list[str]:
     return _sample_column(rng, n, "street_address")
 
@@ -297,6 +340,9 @@ IDENTIFIERS: dict[str, tuple[Maker, list[str]]] = {
     "url": (url, ["profile_url"]),
     "person_name": (person_name, ["nombre_completo"]),
     "rare_full_name": (rare_full_name, ["apellido"]),
+    "first_name_only": (first_name_only, ["vorname", "prenom"]),
+    "surname_only": (surname_only, ["surname", "nachname"]),
+    "non_latin_name": (non_latin_name, ["фамилия_имя"]),
     "street_address": (street_address, ["indirizzo"]),
     "uk_nino": (uk_nino, ["nino"]),
     "nhs_number": (nhs_number, ["nhs_number"]),
@@ -346,6 +392,43 @@ _SENTENCE = ("shipment delayed due to weather the package arrived damaged custom
 _WORDS = _SENTENCE.split()
 
 
+# Proper nouns that are not people, many of them also first names or surnames (cities named after people,
+# colours that are girls' names, brands that are founders' surnames, trades that are surnames).
+_CITIES = [
+    "Lagos", "Nairobi", "Helsinki", "Tampere", "Oulu", "Espoo", "Turku", "Bergen", "Malmö", "Aarhus", "Porto",
+    "Braga", "Sevilla", "Valencia", "Bilbao", "Lyon", "Marseille", "Toulouse", "Nantes", "Lille", "Dresden",
+    "Leipzig", "Bremen", "Hannover", "Kraków", "Gdańsk", "Poznań", "Brno", "Ostrava", "Graz", "Linz", "Basel",
+    "Bern", "Lausanne", "Geneva", "Zürich", "Dublin", "Cork", "Galway", "Leeds", "Bristol", "Cardiff", "Glasgow",
+    "Aberdeen", "Houston", "Phoenix", "Dallas", "Austin", "Denver", "Seattle", "Portland", "Atlanta", "Orlando",
+    "Tampa", "Boston", "Chicago", "Detroit", "Memphis", "Nashville", "Louisville", "Omaha", "Tulsa", "Wichita",
+    "Madison", "Lincoln", "Jackson", "Columbus", "Cleveland", "Pittsburgh", "Raleigh", "Charlotte", "Richmond",
+    "Baltimore", "Toronto", "Montreal", "Calgary", "Vancouver", "Winnipeg", "Halifax", "Sydney", "Melbourne",
+    "Brisbane", "Perth", "Adelaide", "Auckland", "Wellington", "Osaka", "Kyoto", "Nagoya", "Sapporo", "Busan",
+    "Seoul", "Manila", "Jakarta", "Bangkok", "Hanoi", "Mumbai", "Delhi", "Chennai", "Kolkata", "Pune", "Karachi",
+    "Lahore", "Dhaka", "Cairo", "Casablanca", "Accra", "Kampala", "Lusaka", "Harare", "Lima", "Bogotá", "Quito",
+    "Santiago", "Montevideo"
+]
+_COLOURS = [
+    "Amber", "Azure", "Beige", "Bronze", "Burgundy", "Charcoal", "Coral", "Cream", "Crimson", "Cyan", "Emerald",
+    "Fuchsia", "Gold", "Indigo", "Ivory", "Jade", "Khaki", "Lavender", "Lilac", "Magenta", "Maroon", "Mauve",
+    "Mint", "Mustard", "Navy", "Ochre", "Olive", "Orange", "Peach", "Pink", "Plum", "Purple", "Rose", "Ruby",
+    "Rust", "Saffron", "Salmon", "Sapphire", "Scarlet", "Sienna", "Slate", "Tan", "Taupe", "Teal", "Turquoise",
+    "Violet", "Wine", "Yellow", "Hazel", "Copper", "Pearl", "Sand", "Ebony"
+]
+_BRANDS = [
+    "Apple", "Samsung", "Sony", "Nokia", "Ford", "Toyota", "Honda", "Nissan", "Tesla", "Dell", "Lenovo", "Asus",
+    "Acer", "Nike", "Adidas", "Puma", "Reebok", "Gucci", "Prada", "Chanel", "Dior", "Zara", "Ikea", "Lego",
+    "Disney", "Pepsi", "Heinz", "Kellogg", "Hershey", "Ferrari", "Porsche", "Boeing", "Airbus", "Siemens",
+    "Bosch", "Philips", "Canon", "Nikon", "Dyson", "Hilton", "Marriott", "Peugeot", "Renault", "Michelin",
+    "Heineken", "Carlsberg", "Guinness", "Barclays"
+]
+_JOBS = ["Software Engineer", "Nurse Practitioner", "Accountant", "Carpenter", "Electrician", "Plumber", "Teacher",
+         "Baker", "Mason", "Porter", "Cook", "Driver", "Tailor", "Barber", "Clerk", "Sales Manager", "Data Analyst",
+         "Chef", "Pharmacist", "Architect", "Surveyor", "Paralegal", "Cashier", "Janitor", "Welder", "Machinist",
+         "Librarian", "Dentist", "Optician", "Butler", "Gardener", "Shepherd", "Weaver", "Cooper", "Fisherman",
+         "Steward", "Marshal", "Bishop", "Chancellor", "Sheriff"]
+
+
 def non_pii(rng: Rng, n: int) -> dict[str, list]:
     """Columns that are not personal data; many look like it."""
     t0 = pd.Timestamp("2023-01-01").value // 10**9
@@ -390,6 +473,10 @@ def non_pii(rng: Rng, n: int) -> dict[str, list]:
         "week": [str(x) for x in rng.integers(1, 53, n)],
         "order_total_eur": [f"{x:,.2f}" for x in rng.lognormal(5, 1, n)],
         "tracking_stage": _cycle(["received", "sorted", "in transit", "out for delivery", "delivered"], rng, n),
+        "store_city": _cycle(_CITIES, rng, n),
+        "paint_colour": _cycle(_COLOURS, rng, n),
+        "brand": _cycle(_BRANDS, rng, n),
+        "job_title": _cycle(_JOBS, rng, n),
     }
 
 

@@ -310,3 +310,20 @@ def test_build_stays_offline_when_an_endpoint_url_is_configured(monkeypatch: pyt
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
     definition = build_definition(make_config(images={"profile": "privml"}))
     assert [s["Name"] for s in definition["Steps"]][:2] == ["Anonymize", "Train"]
+
+
+def test_the_label_is_a_pipeline_parameter_passed_to_anonymize_and_train(built: Built) -> None:
+    """`Label` is declared (empty: the policy's), Anonymize gets it as one `--label=` argument and Train as
+    its `label` hyperparameter, and local mode evaluates both from the run's parameters."""
+    from pipelines.local.definition_eval import EvalContext, parse_parameters, resolve
+
+    definition = built.definition
+    declared = {p["Name"]: p for p in definition["Parameters"]}
+    assert declared["Label"]["Type"] == "String" and declared["Label"]["DefaultValue"] == ""
+    steps = steps_by_name(definition)
+    for given, expected in (({}, "--label="), ({"Label": "outcome_flag"}, "--label=outcome_flag")):
+        ctx = EvalContext(parameters=parse_parameters(definition, given))
+        arguments = [resolve(a, ctx) for a in steps["Anonymize"]["Arguments"]["AppSpecification"]["ContainerArguments"]]
+        assert arguments[-1] == expected
+        hyperparameters = steps["Train"]["Arguments"]["HyperParameters"]
+        assert resolve(hyperparameters["label"], ctx) == expected.removeprefix("--label=")

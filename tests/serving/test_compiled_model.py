@@ -14,6 +14,7 @@ from sklearn.pipeline import Pipeline
 
 from inference.handler import CSV, column_plan, parse_payload, predict_fn, to_frame
 from inference.scoring import PROBE_EVERY, SEQUENTIAL_BELOW, Scorer
+from privml.anonymity.missing import MISSING
 from privml.serving.cells import NotCompiled, cell_function
 from privml.serving.compiled import compile_model
 from privml.transforms import Context, technique_class
@@ -97,7 +98,7 @@ def _policy(anonymity: dict[str, Any] | None) -> dict[str, Any]:
     return policy
 
 
-def _build(policy: dict[str, Any], kind: str, rows: int = 900) -> Pipeline:
+def _build(policy: dict[str, Any], kind: str, rows: int = 900, *, missing: bool = False) -> Pipeline:
     from privml.anonymize import ensure_local_keys
     from privml.models.estimators import fit_model
     from privml.policy import parse_policy
@@ -106,6 +107,9 @@ def _build(policy: dict[str, Any], kind: str, rows: int = 900) -> Pipeline:
     parsed = parse_policy(policy, source="test policy")
     ensure_local_keys(parsed.keys.values())
     raw = raw_table(rows, seed=5)
+    if missing:  # `missing: value` fitted on empty quasi-identifier cells: they get a leaf / axis position
+        raw.loc[raw.index[::9], "age"] = np.nan
+        raw.loc[raw.index[::10], "education"] = None
     privacy = PrivacyTransformer.from_policy(parsed)
     anonymized = privacy.fit_transform(raw)
     y = raw.loc[anonymized.index, LABEL].astype(int).to_numpy()
@@ -119,6 +123,14 @@ MODELS = {
     "techniques-logreg": (None, "logreg"),
     "mondrian-hgb": ({"k": 5, "algorithm": "mondrian"}, "hgb"),
     "recoding-logreg": ({"k": 5, "algorithm": "global_recoding", "max_suppression": 0.05}, "logreg"),
+    # every `missing` rule: `value` fitted with empty cells; `suppress`/`error` fitted without (as anonymize
+    # leaves them), and served rows with empty cells all the same
+    "mondrian-missing-value-hgb": ({"k": 5, "algorithm": "mondrian", "missing": "value"}, "hgb"),
+    "recoding-missing-value-logreg": ({"k": 5, "algorithm": "global_recoding", "max_suppression": 0.05,
+                                       "missing": "value"}, "logreg"),
+    "mondrian-missing-suppress-logreg": ({"k": 5, "algorithm": "mondrian", "missing": "suppress"}, "logreg"),
+    "recoding-missing-error-hgb": ({"k": 5, "algorithm": "global_recoding", "max_suppression": 0.05,
+                                    "missing": "error"}, "hgb"),
 }
 
 
@@ -129,14 +141,15 @@ def model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     with pytest.MonkeyPatch.context() as mp, threadpool_limits(limits=1):  # OpenMP threads only contend here
         mp.setenv("PRIVML_WORKSPACE", str(tmp_path_factory.mktemp("ws")))
         anonymity, kind = MODELS[request.param]
-        return _build(_policy(anonymity), kind)
+        return _build(_policy(anonymity), kind, missing="missing-value" in request.param)
 
 
 def _requests(n: int = 200, *, missing_quasi_identifiers: bool = True) -> pd.DataFrame:
     rows = raw_table(n, seed=23).drop(columns=[LABEL])
     rows.loc[rows.index[::7], "education"] = "Unseen-Degree"  # unseen category
-    if missing_quasi_identifiers:  # global recoding leaves these to the pipeline
+    if missing_quasi_identifiers:  # global recoding leaves these to the pipeline unless fitted with them
         rows.loc[rows.index[::11], "age"] = np.nan
+        rows.loc[rows.index[::17], "education"] = None
     rows.loc[rows.index[::13], "income"] = np.nan  # missing numeric
     return rows
 
@@ -144,7 +157,8 @@ def _requests(n: int = 200, *, missing_quasi_identifiers: bool = True) -> pd.Dat
 def _plain_requests(model: Pipeline, n: int = 200) -> pd.DataFrame:
     engine = model.steps[0][1]._anonymity_engine()
     recoding = engine is not None and engine.config["algorithm"] == "global_recoding"
-    return _requests(n, missing_quasi_identifiers=not recoding)
+    fitted_missing = recoding and all(MISSING in engine.hierarchies_[c].leaves for c in ("age", "education"))
+    return _requests(n, missing_quasi_identifiers=not recoding or fitted_missing)
 
 
 def test_compiled_probabilities_equal_the_pipeline(model: Pipeline) -> None:
