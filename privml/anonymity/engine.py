@@ -218,7 +218,10 @@ class AnonymityEngine:
         root_ok = classes_ok(np.zeros(n, dtype=np.int64), 1, np.array([n]), constraints, sensitive)
         if not root_ok[0]:
             raise CheckFailed(_unmet_message(constraints, 0.0, "the whole table"))
-        result = mondrian(x, constraints, sensitive)
+        if any("missing" in self.axes_[col] for col in qis):
+            result = missing_cells.mondrian_regions(x, [self.axes_[c] for c in qis], constraints, sensitive)
+        else:
+            result = mondrian(x, constraints, sensitive)
         self.tree_ = result.tree
         self.labels_ = [
             [missing_cells.box_label(self.axes_[col], result.low[p, j], result.high[p, j])
@@ -241,6 +244,9 @@ class AnonymityEngine:
         label or a sensitive column, so a median cut groups categories whose rows look alike."""
         as_value = missing_cells.as_value(self.config)
         axes = {col: self._axis_for(col, df[col].dropna() if as_value else df[col]) for col in df.columns}
+        if as_value:  # each axis's missing position; the co-occurrence profiles see MISSING as one more value
+            axes = {col: missing_cells.with_missing_position(axis, df[col]) for col, axis in axes.items()}
+            df = pd.DataFrame({col: missing_cells.fill(df[col]) for col in df.columns}, index=df.index)
         free = [c for c, a in axes.items() if a["kind"] == "category" and "generalizations" not in a]
         if free and len(axes) > 1:
             profiles = {col: profile_codes(axes[col], df[col]) for col in df.columns}
@@ -248,8 +254,6 @@ class AnonymityEngine:
                 others = [profiles[c] for c in df.columns if c != col]
                 present = set(axes[col]["categories"])  # a missing cell is not a category
                 axes[col]["categories"] = [c for c in cooccurrence_order(df[col], others) if c in present]
-        if as_value:
-            axes = {col: missing_cells.with_missing_position(axis, df[col]) for col, axis in axes.items()}
         return axes
 
     def _axis_for(self, col: str, values: pd.Series) -> dict[str, Any]:

@@ -22,6 +22,8 @@ import pandas as pd
 
 from privml.anonymity.axes import axis_values
 from privml.anonymity.hierarchy import ROOT, Hierarchy
+from privml.anonymity.models import Constraints, SensitiveColumn, classes_ok
+from privml.anonymity.mondrian import MondrianResult, MondrianTree, mondrian
 
 # The hierarchy leaf and box label of a missing cell. It never leaves the engine (`release` turns it
 # back into a missing value) and no text read from a table can equal it (a NUL byte leads it).
@@ -118,3 +120,60 @@ def cell_position(axis: dict[str, Any], position: Any) -> Any:
         return floor if value < floor else value  # NaN (not on the axis) stays NaN
 
     return read
+
+
+def mondrian_regions(x: np.ndarray, axes: list[dict[str, Any]], constraints: Constraints,
+                     sensitive: list[SensitiveColumn]) -> MondrianResult:
+    """Mondrian with missing cells on their own side: while a set of rows has, on some axis, both missing
+    and present cells and both sides would meet the constraints, it is cut there (missing | present);
+    each region left is then partitioned by `mondrian` on every axis (an axis missing throughout a region
+    is constant there, so it is never cut). A region too small to part from its present rows keeps them
+    together, and its boxes that mix them release `*` on that axis (`box_label`)."""
+    missing_at = [float(a["missing"]) if "missing" in a else None for a in axes]
+    dims: list[int] = []
+    thresholds: list[float] = []
+    lefts: list[int] = []
+    rights: list[int] = []
+    parts: list[int] = []
+    partition_of_row = np.zeros(len(x), dtype=np.int64)
+    lows: list[np.ndarray] = []
+    highs: list[np.ndarray] = []
+
+    def meets(rows: np.ndarray) -> bool:
+        return bool(classes_ok(np.zeros(len(rows), dtype=np.int64), 1, np.array([len(rows)]), constraints,
+                               [s.subset(rows) for s in sensitive])[0])
+
+    def region(rows: np.ndarray) -> int:
+        result = mondrian(x[rows], constraints, [s.subset(rows) for s in sensitive])
+        tree, base, first = result.tree, len(dims), len(lows)
+        internal = tree.dim >= 0
+        dims.extend(tree.dim.tolist())
+        thresholds.extend(tree.threshold.tolist())
+        lefts.extend(np.where(internal, tree.left + base, tree.left).tolist())
+        rights.extend(np.where(internal, tree.right + base, tree.right).tolist())
+        parts.extend(np.where(internal, tree.partition, tree.partition + first).tolist())
+        partition_of_row[rows] = result.partition_of_row + first
+        lows.extend(result.low)
+        highs.extend(result.high)
+        return base
+
+    def build(rows: np.ndarray) -> int:
+        for j, position in enumerate(missing_at):
+            if position is None:
+                continue
+            missing = x[rows, j] == position
+            if missing.any() and not missing.all() and meets(rows[missing]) and meets(rows[~missing]):
+                node = len(dims)
+                dims.append(j), thresholds.append(position + 0.5), lefts.append(-1), rights.append(-1)
+                parts.append(-1)
+                lefts[node] = build(rows[missing])
+                rights[node] = build(rows[~missing])
+                return node
+        return region(rows)
+
+    build(np.arange(len(x)))
+    tree = MondrianTree(np.asarray(dims, dtype=np.int64), np.asarray(thresholds, dtype=float),
+                        np.asarray(lefts, dtype=np.int64), np.asarray(rights, dtype=np.int64),
+                        np.asarray(parts, dtype=np.int64))
+    return MondrianResult(tree, partition_of_row, len(lows), np.asarray(lows).reshape(-1, x.shape[1]),
+                          np.asarray(highs).reshape(-1, x.shape[1]))

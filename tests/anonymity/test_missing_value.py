@@ -138,8 +138,9 @@ def test_a_state_from_before_the_rule_still_refuses_missing_cells() -> None:
 
 def _requests(seed: int = 7) -> pd.DataFrame:
     rows = _table(300, missing_age=0.25, missing_sex=0.2, seed=seed)[list(QIS)]
-    cells = rows.astype(object).where(rows.notna(), None)
-    cells["age"] = [None if v is None else str(int(v)) for v in cells["age"]]
+    # as a request reaches the model: text cells, None for an empty one
+    cells = pd.DataFrame({c: pd.Series([None if pd.isna(v) else str(int(v)) if c == "age" else str(v)
+                                        for v in rows[c]], index=rows.index, dtype=object) for c in QIS})
     cells.loc[cells.index[::17], "age"] = "7"  # below the fitted range
     cells.loc[cells.index[::19], "zip"] = "99999"  # unseen
     return cells
@@ -158,7 +159,7 @@ def test_router_matches_the_engine_on_missing_cells_under_every_rule(algorithm: 
     route = row_function(engine)
     compiled = handed_back = 0
     for i in range(len(requests)):
-        cells = [requests.iloc[i][c] for c in QIS]
+        cells = [requests[c].iloc[i] for c in QIS]
         try:
             got = route(cells)
         except NotCompiled:
