@@ -194,3 +194,18 @@ def test_an_internal_error_names_the_column_not_the_value(monkeypatch: pytest.Mo
     with pytest.raises(PrivmlError) as info:
         scan_table(pd.DataFrame({"secret_col": [f"{CANARY}@example.com"]}))
     assert "secret_col" in str(info.value) and CANARY not in str(info.value)
+
+
+def test_a_label_is_proposed_only_with_a_stated_reason() -> None:
+    rng = np.random.default_rng(4)
+    n = 400
+    frame = pd.DataFrame({"outcome": rng.integers(0, 2, n), "flag_b": rng.integers(0, 2, n),
+                          "visits": rng.poisson(3, n)})
+    scan = scan_table(frame)
+    labels = [c for c in scan.columns if c.role is Role.LABEL]
+    assert [c.name for c in labels] == ["outcome"]  # by its name; a 0/1 column named otherwise is a feature
+    assert "class labels (from the column name)" in labels[0].evidence
+    named = scan_table(frame, label="flag_b")
+    assert [c.name for c in named.columns if c.role is Role.LABEL] == ["flag_b"]  # one label: the one named
+    assert named.column("flag_b").evidence.startswith("named as the label by --label")
+    assert scan_table(frame.drop(columns=["outcome"])).with_role(Role.LABEL) == []  # no reason, no label
