@@ -31,7 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # The library the jobs import; the orchestration packages (pipelines/) stay on the user's machine.
 SHIPPED_PACKAGES = ("privml", "inference")  # the model artifact carries the serving handler
 SERVE_EXTRA = "serve"
-_DATA_SUFFIXES = (".py", ".typed", ".json", ".yaml", ".yml", ".html", ".css", ".txt", ".csv", ".j2")
+_DATA_SUFFIXES = (".py", ".typed", ".json", ".yaml", ".yml", ".html", ".css", ".txt", ".csv", ".j2", ".txt.gz")
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 

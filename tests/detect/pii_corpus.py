@@ -130,7 +130,8 @@ def _name_only(rng: Rng, n: int, *, first: bool) -> list[str]:
 
     census, faker = census_names(), faker_names()
     pool = _outside_todays_lexicon(census[0] if first else census[1], faker[0] | faker[1])
-    rare = (_RARE_FIRST + _RARE_FIRST_MORE) if first else (_RARE_LAST + _RARE_LAST_MORE)
+    rare = [r for r in ((_RARE_FIRST + _RARE_FIRST_MORE) if first else (_RARE_LAST + _RARE_LAST_MORE))
+            if r.lower() not in faker[0] | faker[1]]
     return [str(rng.choice(pool)) if rng.random() < 0.7 else str(rng.choice(rare)) for _ in range(n)]
 
 
