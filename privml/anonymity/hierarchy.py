@@ -182,9 +182,6 @@ def _interval_levels(spec: dict[str, Any], value: str, column: str) -> list[str]
     return [*out, ROOT]
 
 
-_DATE_LEVELS = {"month": "%Y-%m", "quarter": None, "year": "%Y", "decade": None}
-
-
 def _date_levels(spec: dict[str, Any], value: str, column: str) -> list[str]:
     """Calendar levels (`month`, `quarter`, `year`, `decade`; default month, year), then `*`."""
     levels = spec.get("levels", ["month", "year"])
