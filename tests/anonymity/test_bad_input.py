@@ -125,3 +125,15 @@ def test_max_risk_raises_k_and_index_is_preserved():
     assert report["targets"]["k"] == 10
     assert report["risk"]["prosecutor_max"] <= 0.1 and report["k"] >= 10
     assert list(out.index) == list(df.index)
+
+
+def test_an_infinite_value_under_an_interval_hierarchy_is_generalized_to_the_top_not_a_crash():
+    policy = make_policy({"age": {"type": "interval", "width": 5, "levels": 2}}, {"algorithm": "global_recoding",
+                                                                                   "k": 2, "max_suppression": 0.5})
+    engine = AnonymityEngine(anonymity_config(policy))
+    engine.fit(pd.DataFrame({"age": ["21", "22", "23", "41", "42", "43"]}))
+    released = engine.transform(pd.DataFrame({"age": ["inf", "-inf"]}))["age"].tolist()
+    assert released == ["*", "*"]  # no interval holds them: the hierarchy's top, as for a non-number
+    assert engine.row_router()(["inf"]) == ["*"]
+    with pytest.raises(PrivmlError, match="column age: interval hierarchy needs numbers"):
+        AnonymityEngine(anonymity_config(policy)).fit(pd.DataFrame({"age": ["21", "inf", "23", "41"]}))
