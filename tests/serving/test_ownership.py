@@ -10,7 +10,8 @@ are not code and are not searched):
    registered technique or of its `Params` (`Generalize`, `GeneralizeParams`, ...);
 2. name dispatch: a comparison (`==`, `!=`, `in`, `not in`) or a `match` case of a registered
    technique's name (`"generalize"`, or a tuple/list/set of such strings) against an expression that
-   reads an `action` or `name` (`spec.action`, `technique.name`, `spec["action"]`, `spec.get("action")`);
+   reads an `action` or `name` (`spec.action`, `technique.name`, `spec["action"]`, `spec.get("action")`,
+   or a variable so called);
 3. engine and encoder state: an attribute, read on anything but `self`/`cls`, named like a fitted
    attribute (`self.<name>_ = ...`) or a private member (`_name`) of AnonymityEngine or FeatureEncoder
    (`tree_`, `labels_`, `levels_`, `hierarchies_`, `axes_`, `onehot_`, `_generalize`, ...), read from
@@ -66,6 +67,8 @@ def _technique_identifiers() -> set[str]:
 
 
 def _reads_action_or_name(node: ast.AST) -> bool:
+    if isinstance(node, ast.Name):
+        return node.id in ("action", "name")
     if isinstance(node, ast.Attribute):
         return node.attr in ("action", "name")
     if isinstance(node, ast.Subscript):
@@ -141,6 +144,7 @@ def test_rules_are_live(tmp_path: Path) -> None:
     probe.write_text(
         "if spec.action == 'generalize': pass\n"
         "if technique.name in ('keep', 'redact'): pass\n"
+        "if name == 'keep': pass\n"
         "match spec.get('action'):\n    case 'drop': pass\n"
         "x = engine.tree_\n"
         "y = privacy._technique('c')\n"
@@ -150,7 +154,7 @@ def test_rules_are_live(tmp_path: Path) -> None:
     )
     found = violations(tmp_path)
     assert [f.split(": ", 1)[1] for f in found] == [
-        "dispatches on a technique name", "dispatches on a technique name",
+        "dispatches on a technique name", "dispatches on a technique name", "dispatches on a technique name",
         "dispatches on a technique name (match)", "reads engine/encoder state .tree_",
         "reads PrivacyTransformer's private ._technique", "imports technique class GeneralizeParams",
     ], found
