@@ -95,8 +95,9 @@ def anonymized_run(algorithm: str, k: int, X_train, X_test, y_train, y_test,
                    model_seeds: int = 1) -> tuple[list[float], dict]:
     """Test accuracies of the default model fitted with seeds SEED, SEED + 1, … on the same release."""
     from privml.anonymity.engine import AnonymityEngine
+    from privml.policy.engine_config import anonymity_config
 
-    engine = AnonymityEngine(policy(algorithm, k, list(X_train.columns)))
+    engine = AnonymityEngine(anonymity_config(policy(algorithm, k, list(X_train.columns))))
     released = engine.fit_transform(X_train)  # fit on the training split only
     kept = X_train.index.get_indexer(released.index)
     test = engine.transform(X_test)  # the same generalization, applied as serving would

@@ -66,10 +66,11 @@ def check_features(frame: pd.DataFrame, policy: Policy, *, sample_rows: int = SA
     Runs on a bounded sample of the columns kept raw, so its cost does not grow with the table."""
     from privml.detect.scan import draw_sample
     from privml.detect.verdict import IDENTIFIER_TYPES, classify_column, rules_from_policy
+    from privml.transforms import technique_class
 
     kept = [name for name, col in policy.columns.items()
-            if col.role in (Role.FEATURE, Role.SENSITIVE) and col.action == "keep" and not col.allow_unique
-            and name in frame.columns]
+            if col.role in (Role.FEATURE, Role.SENSITIVE) and technique_class(col.action).releases_unchanged
+            and not col.allow_unique and name in frame.columns]
     if not kept:
         return
     sample = draw_sample(frame[kept], sample_rows, seed=0)

@@ -7,7 +7,9 @@ id, and the secret is derived through the key provider on first use after loadin
 
 Inside a served model, `serve_only(columns)` restricts `transform` to the columns the model reads (plus
 the quasi-identifiers the anonymity model routes on): identifier columns of a request are then never
-transformed and their secrets never derived, so the endpoint needs no secret for them.
+transformed and their secrets never derived, so the endpoint needs no secret for them. For scoring a few
+rows without pandas, `cell_function(column)` and `anonymity_engine()` give the fitted components, whose
+row forms (`privml.rowform`) the serving layer assembles.
 
 The label column is never part of the output (scikit-learn passes it as `y`); callers that need it next
 to the anonymized rows re-attach it by index (`fit_transform` keeps the input index, minus suppressed rows).
@@ -18,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,7 +30,11 @@ from sklearn.utils.validation import check_is_fitted
 from privml.crypto.keys import KeyProvider
 from privml.errors import PrivmlError
 from privml.policy import Policy, Role, parse_policy
+from privml.rowform import CellFunction
 from privml.transforms import Context, Technique, technique_class
+
+if TYPE_CHECKING:
+    from privml.anonymity.engine import AnonymityEngine
 
 log = logging.getLogger(__name__)
 
@@ -120,18 +126,16 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
         self._techniques = techniques
         if column not in techniques:
             spec = self._parsed_policy().columns[column]
-            params = dict(spec.params)
             state = dict(getattr(self, "column_states_", {}).get(column, {}))
-            if spec.action == "generalize" and params.get("hierarchy"):
-                state.setdefault("hierarchy_path", str(self._parsed_policy().resolve_path(params["hierarchy"])))
-            techniques[column] = technique_class(spec.action)(params, state)
+            techniques[column] = technique_class(spec.action)(dict(spec.params), state)
         return techniques[column]
 
     def _context(self, column: str, frame: pd.DataFrame) -> Context:
-        spec = self._parsed_policy().columns[column]
+        policy = self._parsed_policy()
+        spec = policy.columns[column]
         cls = technique_class(spec.action)
         secret = self._secret(cls, spec.key) if cls.needs_key and spec.key else None
-        return Context(column=column, secret=secret, frame=frame)
+        return Context(column=column, secret=secret, frame=frame, resolve_path=policy.resolve_path)
 
     # -- fitting ---------------------------------------------------------------------------------
 
@@ -142,7 +146,7 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
         needed = [
             name
             for name, spec in policy.columns.items()
-            if spec.role is not Role.LABEL and (fitting or spec.action != "drop")
+            if spec.role is not Role.LABEL and (fitting or not technique_class(spec.action).drops_column)
         ]
         missing = [c for c in needed if c not in X.columns]
         if missing:
@@ -182,14 +186,16 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
             technique.state.update(states[column])
         self.column_states_ = states
         self.columns_out_ = [
-            c for c, spec in policy.columns.items() if spec.role is not Role.LABEL and spec.action != "drop"
+            c for c, spec in policy.columns.items()
+            if spec.role is not Role.LABEL and not technique_class(spec.action).drops_column
         ]
         anonymized = self._apply_techniques(X)
         self.anonymity_state_: dict[str, Any] | None = None
         if policy.anonymity is not None and policy.quasi_identifiers:
             from privml.anonymity.engine import AnonymityEngine
+            from privml.policy.engine_config import anonymity_config
 
-            engine = AnonymityEngine(policy)
+            engine = AnonymityEngine(anonymity_config(policy))
             anonymized = engine.fit_transform(anonymized)
             self.anonymity_state_ = engine.get_state()
             self._engine = engine
@@ -216,7 +222,8 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
             out[column] = self._technique(column).apply(X[column], self._context(column, X))
         return pd.DataFrame(out, index=X.index)
 
-    def _anonymity_engine(self) -> Any:
+    def anonymity_engine(self) -> AnonymityEngine | None:
+        """The fitted anonymity engine, or None when the policy asks for no anonymity model."""
         engine = getattr(self, "_engine", None)
         if engine is None and self.anonymity_state_ is not None:
             from privml.anonymity.engine import AnonymityEngine
@@ -230,10 +237,19 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "column_states_")
         X = self._check_frame(X, fitting=False)
         anonymized = self._apply_techniques(X, getattr(self, "served_columns_", None))
-        engine = self._anonymity_engine()
+        engine = self.anonymity_engine()
         if engine is not None:
             anonymized = engine.transform(anonymized)
         return anonymized
+
+    def cell_function(self, column: str) -> CellFunction | None:
+        """The row form of the fitted technique of an output column: raw cell → its anonymized cell, as
+        `transform` gives it before the anonymity model. None when the technique has none (keyed ones:
+        their secret stays with `transform`) or the column is not in the output."""
+        check_is_fitted(self, "column_states_")
+        if column not in self.columns_out_:
+            return None
+        return self._technique(column).cell_function()
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "column_states_")
@@ -243,7 +259,7 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
         """For key holders: decrypt the columns the policy encrypted (action `encrypt`)."""
         check_is_fitted(self, "column_states_")
         policy = self._parsed_policy()
-        encrypted = [c for c, s in policy.columns.items() if s.action == "encrypt"]
+        encrypted = [c for c, s in policy.columns.items() if technique_class(s.action).reversible]
         chosen = columns or encrypted
         unknown = [c for c in chosen if c not in encrypted]
         if unknown:

@@ -43,10 +43,10 @@ def box_label(axis: dict[str, Any], low: float, high: float) -> str:
         lo, hi = (str((pd.Timestamp("1970-01-01") + pd.Timedelta(days=v)).date()) for v in (low, high))
         return lo if lo == hi else f"{lo}..{hi}"
     if axis["kind"] == "numeric":
-        fmt = (lambda v: str(int(v))) if axis.get("integer") else (lambda v: f"{v:g}")
+        number_text = (lambda v: str(int(v))) if axis.get("integer") else (lambda v: f"{v:g}")
         if low == high:
-            return fmt(low)
-        return f"{fmt(low)}-{fmt(high)}" if low >= 0 else f"[{fmt(low)}, {fmt(high)}]"
+            return number_text(low)
+        return f"{number_text(low)}-{number_text(high)}" if low >= 0 else f"[{number_text(low)}, {number_text(high)}]"
     cats = axis["categories"]
     lo, hi = int(low), int(high)
     if lo == hi:

@@ -1,8 +1,9 @@
 """AnonymityEngine: the policy's `anonymity:` targets applied to the quasi-identifiers of a table.
 
-    engine = AnonymityEngine(policy)
+    engine = AnonymityEngine(config)         # an AnonymityConfig (privml.policy.engine_config builds it)
     released = engine.fit_transform(df)      # suppressed rows dropped, index preserved
     engine.transform(new_rows)               # same levels / same Mondrian boxes, never an error
+    engine.row_router()                      # the same, one row of plain cells at a time
     engine.report()                          # k, l, t, risk before/after, utility, transformation
     AnonymityEngine.from_state(engine.get_state())   # plain JSON-able data, no code
 
@@ -13,6 +14,7 @@ from a hierarchy, an uneven hierarchy, k larger than the table). Messages name c
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -26,12 +28,14 @@ from privml.anonymity.axes import (
     days_since_epoch,
     profile_codes,
 )
+from privml.anonymity.config import AnonymityConfig
 from privml.anonymity.encoding import EncodedTable
 from privml.anonymity.hierarchy import ROOT, Hierarchy, leaf_index, load_hierarchy
 from privml.anonymity.lattice import search
 from privml.anonymity.metrics import LossMetric, make_metric
 from privml.anonymity.models import Constraints, SensitiveColumn, classes_ok, measure
 from privml.anonymity.mondrian import MondrianTree, mondrian, ncp
+from privml.anonymity.rows import RowRouter, mondrian_router, recoding_router
 from privml.anonymity.utility import average_class_size, discernibility, hierarchy_ncp
 from privml.errors import CheckFailed, PrivmlError
 
@@ -39,9 +43,7 @@ STATE_VERSION = 1
 
 
 class AnonymityEngine:
-    def __init__(self, policy: Any = None, *, config: dict[str, Any] | None = None) -> None:
-        if config is None:
-            config = config_from_policy(policy)
+    def __init__(self, config: AnonymityConfig) -> None:
         self.config = config
         self.hierarchies_: dict[str, Hierarchy] = {}
         self.levels_: dict[str, int] = {}
@@ -54,25 +56,25 @@ class AnonymityEngine:
     # -- properties of the config ------------------------------------------------------------------
     @property
     def quasi_identifiers(self) -> list[str]:
-        return list(self.config["quasi_identifiers"])
+        return list(self.config.quasi_identifiers)
 
     @property
     def sensitive(self) -> list[str]:
-        return list(self.config["sensitive"])
+        return list(self.config.sensitive)
 
     def constraints(self) -> Constraints:
-        c = self.config
-        k = int(c["k"])
-        if c.get("max_risk"):
-            k = max(k, math.ceil(1.0 / float(c["max_risk"]) - 1e-9))
-        ld, tc = c.get("l_diversity"), c.get("t_closeness")
+        config = self.config
+        k = int(config.k)
+        if config.max_risk:
+            k = max(k, math.ceil(1.0 / float(config.max_risk) - 1e-9))
+        diversity, closeness = config.l_diversity, config.t_closeness
         return Constraints(
             k=k,
-            l_kind=ld["kind"] if ld else None,
-            l=float(ld["l"]) if ld else 1.0,
-            c=ld.get("c") if ld else None,
-            t=float(tc["t"]) if tc else None,
-            t_distance=tc.get("distance", "equal") if tc else "equal",
+            l_kind=diversity.kind if diversity else None,
+            l=float(diversity.l) if diversity else 1.0,
+            c=diversity.c if diversity else None,
+            t=float(closeness.t) if closeness else None,
+            t_distance=closeness.distance if closeness else "equal",
             sensitive=tuple(self.sensitive),
         )
 
@@ -105,10 +107,10 @@ class AnonymityEngine:
                 row = int(np.flatnonzero(missing)[0]) + 1
                 raise PrivmlError(f"column {col}: data row {row} is empty")
         sensitive = [SensitiveColumn.encode(s, df[s]) for s in sens]
-        threshold = float(self.config.get("risk_threshold", risk_mod.DEFAULT_THRESHOLD))
+        threshold = float(self.config.risk_threshold)
         before_ids, before_n = risk_mod.class_ids_of(df, qis)
         before_sizes = np.bincount(before_ids, minlength=before_n)
-        if self.config["algorithm"] == "global_recoding":
+        if self.config.algorithm == "global_recoding":
             suppressed, utility, transformation = self._fit_global(df, constraints, sensitive)
         else:
             suppressed, utility, transformation = self._fit_mondrian(df, constraints, sensitive)
@@ -120,19 +122,19 @@ class AnonymityEngine:
         achieved = measure(ids, n_classes, kept_sensitive, constraints.t_distance)
         after = risk_mod.prosecutor(sizes, threshold)
         before = risk_mod.prosecutor(before_sizes, threshold)
-        if self.config.get("population"):
+        if self.config.population:
             population = self._population()
             after.update(risk_mod.journalist(risk_mod.row_keys(released, qis),
                                              risk_mod.row_keys(self.transform(population), qis), threshold))
             before.update(risk_mod.journalist(risk_mod.row_keys(df, qis), risk_mod.row_keys(population, qis),
                                               threshold))
-        if self.config.get("max_risk") and after["prosecutor_max"] > float(self.config["max_risk"]) + 1e-12:
+        if self.config.max_risk and after["prosecutor_max"] > float(self.config.max_risk) + 1e-12:
             raise CheckFailed(
                 f"anonymity: highest prosecutor risk {after['prosecutor_max']:.4g} exceeds max_risk "
-                f"{self.config['max_risk']}"
+                f"{self.config.max_risk}"
             )
         self.report_ = {
-            "algorithm": self.config["algorithm"],
+            "algorithm": self.config.algorithm,
             "rows_in": n,
             "rows_out": int(n - suppressed.sum()),
             "suppressed_rows": int(suppressed.sum()),
@@ -157,28 +159,29 @@ class AnonymityEngine:
     def _population(self) -> pd.DataFrame:
         from privml.io import read_table
 
-        population = read_table(self.config["population"])
+        assert self.config.population is not None
+        population = read_table(self.config.population)
         for col in self.quasi_identifiers:
             if col not in population.columns:
                 raise PrivmlError(f"column {col}: not in the population table")
         return population[self.quasi_identifiers].fillna("")
 
     def _targets(self, constraints: Constraints) -> dict[str, Any]:
-        c = self.config
+        config = self.config
         return {
             "k": constraints.k,
-            "l_diversity": c.get("l_diversity"),
-            "t_closeness": c.get("t_closeness"),
-            "max_suppression": c.get("max_suppression", 0.0),
-            "max_risk": c.get("max_risk"),
-            "metric": c.get("metric", "entropy") if c["algorithm"] == "global_recoding" else "ncp",
+            "l_diversity": asdict(config.l_diversity) if config.l_diversity else None,
+            "t_closeness": asdict(config.t_closeness) if config.t_closeness else None,
+            "max_suppression": config.max_suppression,
+            "max_risk": config.max_risk,
+            "metric": config.metric if config.algorithm == "global_recoding" else "ncp",
         }
 
     def _fit_global(self, df: pd.DataFrame, constraints: Constraints, sensitive: list[SensitiveColumn]):
         qis = self.quasi_identifiers
-        hier_specs = self.config.get("hierarchies", {})
+        specs = self.config.hierarchies
         self.hierarchies_ = {
-            col: load_hierarchy(col, hier_specs.get(col), df[col])
+            col: load_hierarchy(col, specs.get(col), df[col])
             for col in qis
         }
         if missing_cells.as_value(self.config):
@@ -187,8 +190,8 @@ class AnonymityEngine:
             for col in qis:
                 df[col] = missing_cells.fill(df[col])
         table = EncodedTable.encode(df, self.hierarchies_)
-        metric = make_metric(self.config.get("metric", "entropy"), table)
-        max_supp = float(self.config.get("max_suppression", 0.0))
+        metric = make_metric(self.config.metric, table)
+        max_supp = float(self.config.max_suppression)
         result = search(table, constraints, sensitive, max_supp, metric)
         if result is None:
             raise CheckFailed(_unmet_message(constraints, max_supp, "no generalization of the quasi-identifiers"))
@@ -197,8 +200,8 @@ class AnonymityEngine:
         if isinstance(metric, LossMetric):
             per_column = dict(zip(qis, metric.per_column(result.node, suppressed).tolist(), strict=True))
         else:
-            pc = metric.per_column(result.node)
-            per_column = dict(zip(qis, pc.tolist(), strict=True)) if pc is not None else {}
+            column_losses = metric.per_column(result.node)
+            per_column = dict(zip(qis, column_losses.tolist(), strict=True)) if column_losses is not None else {}
         col_ncp = hierarchy_ncp(table, result.node, suppressed)
         utility = {
             "metric": metric.name,
@@ -224,9 +227,9 @@ class AnonymityEngine:
             result = mondrian(x, constraints, sensitive)
         self.tree_ = result.tree
         self.labels_ = [
-            [missing_cells.box_label(self.axes_[col], result.low[p, j], result.high[p, j])
-             or box_label(self.axes_[col], result.low[p, j], result.high[p, j]) for j, col in enumerate(qis)]
-            for p in range(result.n_partitions)
+            [missing_cells.box_label(self.axes_[col], result.low[part, j], result.high[part, j])
+             or box_label(self.axes_[col], result.low[part, j], result.high[part, j]) for j, col in enumerate(qis)]
+            for part in range(result.n_partitions)
         ]
         sizes = np.bincount(result.partition_of_row, minlength=result.n_partitions)
         spread = x.max(axis=0) - x.min(axis=0)
@@ -259,8 +262,8 @@ class AnonymityEngine:
     def _axis_for(self, col: str, values: pd.Series) -> dict[str, Any]:
         """How a column becomes a Mondrian axis: numeric, or categories (hierarchy leaf order, else
         first appearance until `_axes_for` reorders them)."""
-        dtype = self.config.get("dtypes", {}).get(col, "auto")
-        spec = self.config.get("hierarchies", {}).get(col)
+        dtype = self.config.dtypes.get(col, "auto")
+        spec = self.config.hierarchies.get(col)
         if dtype == "date" or (isinstance(spec, dict) and spec.get("type") == "date"):
             days = days_since_epoch(values)
             if np.isnan(days).any():
@@ -294,7 +297,7 @@ class AnonymityEngine:
         for col in qis:
             if col not in df.columns:
                 raise PrivmlError(f"column {col}: quasi-identifier missing from the table")
-        if self.config["algorithm"] == "global_recoding":
+        if self.config.algorithm == "global_recoding":
             for col in qis:
                 out[col] = self._generalize(col, df[col])
             return out
@@ -324,6 +327,18 @@ class AnonymityEngine:
         return pd.Series(missing_cells.release(result) if has_missing_leaf else result, index=values.index,
                          dtype=object)
 
+    def row_router(self) -> RowRouter:
+        """`transform` for one row of plain cells at a time (the quasi-identifiers' cells in
+        `quasi_identifiers` order → their released cells), built from the fitted state; inputs it
+        does not cover raise `privml.rowform.NotCompiled`."""
+        if not self.report_ and not self.levels_ and self.tree_ is None:
+            raise PrivmlError("anonymity: the engine is not fitted")
+        qis = self.quasi_identifiers
+        if self.config.algorithm == "global_recoding":
+            return recoding_router([(self.hierarchies_[c], self.levels_[c]) for c in qis])
+        assert self.tree_ is not None
+        return mondrian_router([self.axes_[c] for c in qis], self.tree_, self.labels_)
+
     # -- report and state --------------------------------------------------------------------------
     def report(self) -> dict[str, Any]:
         return dict(self.report_)
@@ -331,7 +346,7 @@ class AnonymityEngine:
     def get_state(self) -> dict[str, Any]:
         return {
             "version": STATE_VERSION,
-            "config": self.config,
+            "config": self.config.to_state(),
             "hierarchies": {c: h.get_state() for c, h in self.hierarchies_.items()},
             "levels": dict(self.levels_),
             "tree": self.tree_.get_state() if self.tree_ is not None else None,
@@ -345,7 +360,7 @@ class AnonymityEngine:
     def from_state(cls, state: dict[str, Any]) -> AnonymityEngine:
         if state.get("version") != STATE_VERSION:
             raise PrivmlError("anonymity: fitted engine state has an unknown version")
-        engine = cls(config=dict(state["config"]))
+        engine = cls(AnonymityConfig.from_state(state["config"]))
         engine.hierarchies_ = {c: Hierarchy.from_state(h) for c, h in state["hierarchies"].items()}
         engine.levels_ = {c: int(v) for c, v in state["levels"].items()}
         engine.tree_ = MondrianTree.from_state(state["tree"]) if state.get("tree") else None
@@ -357,39 +372,6 @@ class AnonymityEngine:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def config_from_policy(policy: Any) -> dict[str, Any]:
-    """The plain-data configuration the engine needs from a privml Policy."""
-    from privml.policy.anonymity import AnonymityPolicy
-
-    anon = policy.anonymity if policy.anonymity is not None else AnonymityPolicy()
-    qis = list(policy.quasi_identifiers)
-    hierarchies: dict[str, Any] = {}
-    dtypes: dict[str, str] = {}
-    for col in qis:
-        cp = policy.columns[col]
-        dtypes[col] = cp.dtype
-        if isinstance(cp.hierarchy, str):
-            hierarchies[col] = str(policy.resolve_path(cp.hierarchy))
-        elif isinstance(cp.hierarchy, dict):
-            hierarchies[col] = dict(cp.hierarchy)
-    return {
-        "algorithm": anon.algorithm,
-        "k": anon.k,
-        "l_diversity": anon.l_diversity.model_dump() if anon.l_diversity else None,
-        "t_closeness": anon.t_closeness.model_dump() if anon.t_closeness else None,
-        "max_suppression": anon.max_suppression,
-        "max_risk": anon.max_risk,
-        "metric": anon.metric,
-        "risk_threshold": anon.risk_threshold,
-        "missing": anon.missing,
-        "population": str(policy.resolve_path(anon.population)) if anon.population else None,
-        "quasi_identifiers": qis,
-        "sensitive": list(policy.sensitive_attributes),
-        "hierarchies": hierarchies,
-        "dtypes": dtypes,
-    }
-
-
 def _unmet_message(c: Constraints, max_supp: float, what: str) -> str:
     parts = [f"k={c.k}"]
     if c.l_kind:

@@ -168,7 +168,7 @@ def _interval_levels(spec: dict[str, Any], value: str, column: str) -> list[str]
         x = float(value)
     except ValueError:
         raise PrivmlError(f"column {column}: interval hierarchy needs numbers") from None
-    if math.isnan(x):
+    if not math.isfinite(x):  # NaN, or an infinity no interval holds (its floor would overflow)
         raise PrivmlError(f"column {column}: interval hierarchy needs numbers")
     out = []
     for w in widths:
@@ -180,9 +180,6 @@ def _interval_levels(spec: dict[str, Any], value: str, column: str) -> list[str]
         else:
             out.append(f"[{lo:g}, {hi:g})")
     return [*out, ROOT]
-
-
-_DATE_LEVELS = {"month": "%Y-%m", "quarter": None, "year": "%Y", "decade": None}
 
 
 def _date_levels(spec: dict[str, Any], value: str, column: str) -> list[str]:

@@ -30,13 +30,6 @@ UNKNOWN, ANONYMOUS, NOT_ANONYMOUS = 0, 1, -1
 
 
 @dataclass
-class Evaluation:
-    anonymous: bool
-    suppressed: int
-    loss: float | None = None
-
-
-@dataclass
 class SearchResult:
     node: np.ndarray
     loss: float

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from privml.anonymity.axes import axis_values
+from privml.anonymity.config import AnonymityConfig
 from privml.anonymity.hierarchy import ROOT, Hierarchy
 from privml.anonymity.models import Constraints, SensitiveColumn, classes_ok
 from privml.anonymity.mondrian import MondrianResult, MondrianTree, mondrian
@@ -31,10 +32,10 @@ MISSING = "\x00missing"
 RULE = "value"
 
 
-def as_value(config: dict[str, Any]) -> bool:
+def as_value(config: AnonymityConfig) -> bool:
     """Whether the engine's config asks for missing cells as their own value (states fitted before the
     rule existed carry no `missing` and keep refusing missing cells)."""
-    return config.get("missing") == RULE
+    return config.missing == RULE
 
 
 def fill(values: pd.Series) -> pd.Series:

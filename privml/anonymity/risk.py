@@ -74,8 +74,8 @@ def row_keys(df: pd.DataFrame, columns: list[str]) -> pd.Series:
         return pd.Series(["" for _ in range(len(df))], index=df.index)
     parts = [df[c].astype(str) for c in columns]
     key = parts[0].str.len().astype(str) + ":" + parts[0]
-    for p in parts[1:]:
-        key = key + "\x1f" + p.str.len().astype(str) + ":" + p
+    for part in parts[1:]:
+        key = key + "\x1f" + part.str.len().astype(str) + ":" + part
     return key
 
 

@@ -69,7 +69,9 @@ def separation(frame: pd.DataFrame, columns: list[str]) -> float:
 
 
 def _candidate(col: ColumnScan, values: pd.Series) -> bool:
-    if col.role is not Role.FEATURE or col.action != "keep" or col.pii_type is not None:
+    from privml.transforms import technique_class
+
+    if col.role is not Role.FEATURE or not technique_class(col.action).releases_unchanged or col.pii_type is not None:
         return False
     present = _as_keys(values).dropna()
     distinct = present.nunique()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,9 @@ from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils.validation import check_is_fitted
 
 from privml.errors import PrivmlError
+
+if TYPE_CHECKING:
+    from privml.models.row_encoder import RowEncoder
 
 MISSING = "<missing>"
 SUPPRESSED = "*"
@@ -230,6 +234,15 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
                 parts.append(_member_matrix(frame[col], vocabulary))
         matrix = np.hstack(parts) if parts else np.zeros((len(X), 0))
         return matrix * self.row_scale_
+
+    def row_encoder(self) -> RowEncoder:
+        """`transform` for a few rows of released cells without pandas, built from the fitted state (the
+        released cells of `feature_columns_` → the same features); raises `privml.rowform.NotCompiled`
+        for an input or a fitted layout it does not cover."""
+        check_is_fitted(self, "feature_columns_")
+        from privml.models.row_encoder import RowEncoder
+
+        return RowEncoder(self)
 
     def output_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Per output feature (min, max), from the encoding and the declared bounds alone (no data)."""

@@ -37,7 +37,7 @@ def build_report(policy: Policy, transformer: PrivacyTransformer, *, rows_in: in
         "keys": {name: transformer.key_ids_.get(name, ref) for name, ref in policy.keys.items()},
         "anonymity": policy.anonymity.model_dump(mode="json") if policy.anonymity else None,
     }
-    engine = transformer._anonymity_engine()
+    engine = transformer.anonymity_engine()
     if engine is not None:
         report.update(engine.report())
         report["suppressed_rows"] = rows_in - rows_out

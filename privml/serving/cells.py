@@ -1,34 +1,21 @@
-"""Per-value forms of the privacy techniques, for scoring a few rows without pandas.
+"""Request values as cells, and the fitted privacy step's per-column row forms.
 
-Each function maps one raw cell (a string, or None for missing) to exactly what the technique's
-column-wise `apply` gives for that cell. Where a cell is anything but the plain case (a number that is
-not plain decimal, a date that is not YYYY-MM-DD, a character Arrow's regex treats differently), the
-function raises `NotCompiled` and the caller scores the whole batch with the column-wise path, which
-owns every edge case and every error message. Correctness therefore never rests on this module alone:
-tests compare it with `apply` cell by cell.
+A technique's per-value form lives next to its column-wise `apply` (`Technique.cell_function`, see
+`privml.rowform`); this module only turns a request value into the cell those forms take and asks the
+fitted PrivacyTransformer for the form of each column the model reads. `NotCompiled`, `Cell`,
+`CellFunction` and `plain_number` are re-exported from `privml.rowform`, where they now live.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
-from privml.transforms.base import Technique
-from privml.transforms.generalize import GeneralizeParams, cut_bucket_labels, interval_label
+from privml.rowform import Cell, CellFunction, NotCompiled, plain_number
+from privml.transformer import PrivacyTransformer
 
-Cell = str | None
-CellFunction = Callable[[Cell], Any]
-
-_PLAIN_NUMBER = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,15})?")
-_MAX_REMEMBERED = 4096  # released labels an interval function keeps formatted
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-class NotCompiled(Exception):
-    """This input needs the column-wise path (an edge case, or an error to report). Never user-facing."""
+__all__ = ["Cell", "CellFunction", "NotCompiled", "cell_functions", "cell_text", "plain_number"]
 
 
 def cell_text(value: Any) -> Cell:
@@ -43,93 +30,13 @@ def cell_text(value: Any) -> Cell:
     return str(value)
 
 
-def plain_number(cell: str) -> float:
-    """A plain decimal ("37", "-4.25") as a float; anything else (exponents, spaces, "inf") → NotCompiled."""
-    if len(cell) <= 15 and cell.isdigit() and cell.isascii():  # most cells: the regex's cost, skipped
-        return float(cell)
-    if _PLAIN_NUMBER.fullmatch(cell) is None:
-        raise NotCompiled
-    return float(cell)
-
-
-def _iso_date(cell: str) -> str:
-    if _ISO_DATE.fullmatch(cell) is None:
-        raise NotCompiled
-    try:
-        datetime.strptime(cell, "%Y-%m-%d")
-    except ValueError:
-        raise NotCompiled from None
-    return cell
-
-
-def keep_cell(cell: Cell) -> Cell:
-    return cell
-
-
-def _generalize(p: GeneralizeParams, state: dict[str, Any]) -> CellFunction | None:
-    if p.width is not None:
-        width, origin = p.width, p.origin
-
-        labels: dict[float, str] = {}  # per interval: its label, formatted once
-
-        def interval(cell: Cell) -> Cell:
-            if cell is None:
-                return None
-            # floor of the quotient, as numpy computes it (Python's // differs for some floats)
-            low = math.floor((plain_number(cell) - origin) / width) * width + origin
-            label = labels.get(low)
-            if label is None:
-                label = interval_label(low, width)
-                if len(labels) < _MAX_REMEMBERED:
-                    labels[low] = label
-            return label
-
-        return interval
-    if p.cuts is not None:
-        from bisect import bisect_right
-
-        cuts = list(p.cuts)
-        edges = cut_bucket_labels(cuts)
-
-        def bucket(cell: Cell) -> Cell:
-            return None if cell is None else edges[bisect_right(cuts, plain_number(cell))]
-
-        return bucket
-    if p.date is not None:
-        size = 7 if p.date == "month" else 4
-
-        def period(cell: Cell) -> Cell:
-            return None if cell is None else _iso_date(cell)[:size]
-
-        return period
-    if p.prefix is not None:
-        keep = p.prefix
-
-        def prefix(cell: Cell) -> Cell:
-            if cell is None:
-                return None
-            if "\n" in cell:  # Arrow's `.` does not match a newline
-                raise NotCompiled
-            return cell[:keep] + "*" * max(len(cell) - keep, 0)
-
-        return prefix
-    mapping: dict[str, str] = state["mapping"]
-    return lambda cell: None if cell is None else mapping.get(cell, "*")
-
-
-def _redact(replacement: str, keep_missing: bool) -> CellFunction:
-    return lambda cell: None if cell is None and keep_missing else replacement
-
-
-def cell_function(technique: Technique) -> CellFunction | None:
-    """The per-value form of a fitted technique, or None when it has none (keyed techniques, whose
-    secret stays with the column-wise path, and techniques that read other columns)."""
-    name = technique.name
-    if name == "keep":
-        return keep_cell
-    if name == "generalize":
-        return _generalize(technique.params, technique.state)  # type: ignore[arg-type]
-    if name == "redact":
-        p = technique.params
-        return _redact(p.replacement, p.keep_missing)  # type: ignore[attr-defined]
-    return None
+def cell_functions(privacy: PrivacyTransformer, columns: Sequence[str]) -> list[CellFunction]:
+    """Each column's row form, in order; NotCompiled when one has none (a keyed or multi-column
+    technique, whose secret stays with the pipeline, or a column the privacy step does not output)."""
+    functions: list[CellFunction] = []
+    for column in columns:
+        function = privacy.cell_function(column)
+        if function is None:
+            raise NotCompiled
+        functions.append(function)
+    return functions

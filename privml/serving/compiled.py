@@ -7,8 +7,10 @@ compiled form does the same arithmetic row by row in plain Python and numpy:
     raw cells → technique cell functions (only for the columns the model reads) → anonymity routing
     → feature row → classifier
 
-It is built from the fitted objects at load time, lives only in memory, and computes only the columns
-the model reads: identifier columns are never touched. Whenever an input is not the plain case, it
+Each stage is the row form its fitted component owns (`Technique.cell_function`,
+`AnonymityEngine.row_router`, `FeatureEncoder.row_encoder`, `compile_classifier`); this module only
+assembles them. It is built at load time, lives only in memory, and computes only the columns the model
+reads: identifier columns are never touched. Whenever an input is not the plain case, it
 raises `NotCompiled` and the caller scores that batch with the pipeline itself, which owns every edge
 case and error message; tests check that both paths agree.
 """
@@ -21,9 +23,8 @@ from typing import Any
 import numpy as np
 
 from privml.models.features import FeatureEncoder
-from privml.serving.anonymity import RowFunction, row_function
-from privml.serving.cells import CellFunction, NotCompiled, cell_function, cell_text, keep_cell
-from privml.serving.features import RowEncoder
+from privml.rowform import CellFunction, NotCompiled, unchanged
+from privml.serving.cells import cell_functions, cell_text
 from privml.transformer import PrivacyTransformer
 
 __all__ = ["CompiledModel", "NotCompiled", "compile_model"]
@@ -42,35 +43,28 @@ class CompiledModel:
     def __init__(self, privacy: PrivacyTransformer, encoder: FeatureEncoder, classifier: Any) -> None:
         from privml.models.compiled import compile_classifier
 
-        self.encoder = RowEncoder(encoder)
+        self.encoder = encoder.row_encoder()
         self.classes = list(np.asarray(classifier.classes_).tolist())
         compiled = compile_classifier(classifier)
         self._proba = (compiled or classifier).predict_proba
         self._proba_one = (compiled.predict_proba_one if compiled is not None
                            else lambda x: classifier.predict_proba(np.array([x]))[0].tolist())
-        engine = privacy._anonymity_engine()
-        self._route: RowFunction | None = row_function(engine) if engine is not None else None
+        engine = privacy.anonymity_engine()
+        self._route = engine.row_router() if engine is not None else None
         self._qis: list[int] = []
         needed = list(self.encoder.columns)
         if engine is not None:
             needed += [c for c in engine.quasi_identifiers if c not in needed]
             self._qis = [needed.index(c) for c in engine.quasi_identifiers]
         self.columns = needed
-        self._cells: list[CellFunction] = []
-        for column in needed:
-            if column not in privacy.columns_out_:
-                raise NotCompiled
-            fn = cell_function(privacy._technique(column))
-            if fn is None:  # keyed or multi-column techniques: their secret stays with the pipeline
-                raise NotCompiled
-            self._cells.append(fn)
+        self._cells: list[CellFunction] = cell_functions(privacy, needed)
         self._width = len(self.encoder.columns)
 
     def predict_proba(self, values: Mapping[str, list[Any]], n_rows: int) -> np.ndarray:
         missing = [None] * n_rows
         # CSV cells are non-empty strings already; JSON numbers and empty cells are normalized
         columns = [
-            [v if type(v) is str and v else cell_text(v) for v in values.get(column, missing)] if fn is keep_cell
+            [v if type(v) is str and v else cell_text(v) for v in values.get(column, missing)] if fn is unchanged
             else [fn(v if type(v) is str and v else cell_text(v)) for v in values.get(column, missing)]
             for fn, column in zip(self._cells, self.columns, strict=True)
         ]

@@ -126,8 +126,11 @@ def column_plan(model: Any) -> ColumnPlan:
     if not isinstance(columns, dict):
         return ColumnPlan(tuple(names), frozenset(names))
     label = {c for c, spec in columns.items() if isinstance(spec, dict) and spec.get("role") == "label"}
+    from privml.transforms import technique_class
+
     required = {c for c, spec in columns.items()
-                if isinstance(spec, dict) and c not in label and spec.get("action") != "drop"}
+                if isinstance(spec, dict) and c not in label
+                and not technique_class(spec.get("action", "keep")).drops_column}
     return ColumnPlan(tuple(n for n in names if n not in label), frozenset(required & set(names)))
 
 

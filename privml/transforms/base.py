@@ -3,7 +3,9 @@
 A technique is configured by its `Params` (a pydantic model: validated in the policy, errors name the
 field), may learn a little from the data in `fit` (returned as plain, JSON-able state — never a secret),
 and maps a column to its anonymized form in `apply`. Techniques work on whole columns so that they can be
-vectorized: keyed ones compute each distinct value once.
+vectorized: keyed ones compute each distinct value once. Next to `apply`, a technique may define its row
+form, `cell_function()`: the same mapping for one cell, for scoring a few rows without pandas (see
+`privml.rowform`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -19,6 +22,7 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
 
 from privml.errors import PrivmlError
+from privml.rowform import CellFunction
 
 
 class NoParams(BaseModel):
@@ -32,6 +36,7 @@ class Context:
     column: str
     secret: bytes | None = None  # derived for this technique's purpose; only for keyed techniques
     frame: pd.DataFrame | None = None  # the whole input table, for techniques keyed on another column
+    resolve_path: Callable[[str], Path] | None = None  # a path named in the policy → where it is
 
     def __repr__(self) -> str:  # never show the secret
         return f"Context(column={self.column!r})"
@@ -46,6 +51,8 @@ class Technique(ABC):
     purpose: ClassVar[str] = ""
     secret_length: ClassVar[int] = 32
     drops_column: ClassVar[bool] = False
+    releases_unchanged: ClassVar[bool] = False  # the column leaves as it came in (the safety net checks it)
+    reversible: ClassVar[bool] = False  # a key holder gets the values back with `reverse` (reidentify)
 
     def __init__(self, params: BaseModel | dict[str, Any] | None = None, state: dict[str, Any] | None = None):
         self.params = params if isinstance(params, BaseModel) else self.Params.model_validate(params or {})
@@ -58,6 +65,13 @@ class Technique(ABC):
     @abstractmethod
     def apply(self, values: pd.Series, ctx: Context) -> pd.Series:
         """The anonymized column. Missing values stay missing unless the technique says otherwise."""
+
+    def cell_function(self) -> CellFunction | None:
+        """The fitted technique for one cell: raw cell (None for missing) → exactly what `apply` gives
+        for it, raising `privml.rowform.NotCompiled` for any cell it does not cover. None when the
+        technique has no row form: keyed techniques, whose secret stays with the column-wise path, and
+        those that read other columns or whose column-wise semantics a per-cell form would only mimic."""
+        return None
 
 
 _REGISTRY: dict[str, type[Technique]] = {}

@@ -34,20 +34,22 @@ class DateShift(Technique):
 
     def apply(self, values: pd.Series, ctx: Context) -> pd.Series:
         assert ctx.secret is not None
-        p: DateShiftParams = self.params  # type: ignore[assignment]
+        params: DateShiftParams = self.params  # type: ignore[assignment]
         dates = parse_dates(values, ctx.column)
-        if p.subject_column is not None:
-            if ctx.frame is None or p.subject_column not in ctx.frame.columns:
-                raise PrivmlError(f"column '{ctx.column}': subject_column '{p.subject_column}' is not in the table")
-            subjects = as_text(ctx.frame[p.subject_column]).fillna("")
+        if params.subject_column is not None:
+            if ctx.frame is None or params.subject_column not in ctx.frame.columns:
+                raise PrivmlError(
+                    f"column '{ctx.column}': subject_column '{params.subject_column}' is not in the table"
+                )
+            subjects = as_text(ctx.frame[params.subject_column]).fillna("")
         else:
             subjects = as_text(values).fillna("")
-        key, span = ctx.secret, 2 * p.max_days + 1
+        key, span = ctx.secret, 2 * params.max_days + 1
         codes, uniques = pd.factorize(subjects)
         numbers = digest_integers(cmac_digests(uniques.tolist(), key))
-        offsets = (numbers % np.uint64(span)).astype(np.int64) - p.max_days
+        offsets = (numbers % np.uint64(span)).astype(np.int64) - params.max_days
         shifted = dates + pd.to_timedelta(offsets[codes], unit="D")
-        out = shifted.dt.strftime(p.format).astype(object)
+        out = shifted.dt.strftime(params.format).astype(object)
         out = out.where(values.notna(), None)
         out.name = values.name
         return out

@@ -34,6 +34,7 @@ class Encrypt(Technique):
     needs_key = True
     purpose = "privml/aes-siv/v1"
     secret_length = 64  # AES-256-SIV
+    reversible = True
 
     def apply(self, values: pd.Series, ctx: Context) -> pd.Series:
         assert ctx.secret is not None

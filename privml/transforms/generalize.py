@@ -8,6 +8,8 @@ top `*`). Every form is monotone: values equal at a finer setting are equal at a
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
 from itertools import pairwise
 from typing import Any, Literal
 
@@ -18,6 +20,7 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from privml.errors import PrivmlError
+from privml.rowform import Cell, CellFunction, NotCompiled, iso_date, plain_number
 from privml.transforms.base import (
     Context,
     Technique,
@@ -58,12 +61,15 @@ class GeneralizeParams(BaseModel):
         return self
 
 
-def _fmt(x: float) -> str:
+_MAX_REMEMBERED = 4096  # released labels an interval cell function keeps formatted
+
+
+def _number_text(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def interval_label(low: float, width: float) -> str:
-    return f"[{_fmt(low)}-{_fmt(low + width)})"
+    return f"[{_number_text(low)}-{_number_text(low + width)})"
 
 
 def interval_labels(numbers: pd.Series, width: float, origin: float) -> pd.Series:
@@ -75,7 +81,8 @@ def interval_labels(numbers: pd.Series, width: float, origin: float) -> pd.Serie
 
 def cut_bucket_labels(cuts: list[float]) -> list[str]:
     """The label of each bucket the cut points make, lowest first (`bisect_right` order)."""
-    return [f"<{_fmt(cuts[0])}", *(f"[{_fmt(a)}-{_fmt(b)})" for a, b in pairwise(cuts)), f">={_fmt(cuts[-1])}"]
+    return [f"<{_number_text(cuts[0])}", *(f"[{_number_text(a)}-{_number_text(b)})" for a, b in pairwise(cuts)),
+            f">={_number_text(cuts[-1])}"]
 
 
 def cut_labels(numbers: pd.Series, cuts: list[float]) -> pd.Series:
@@ -93,17 +100,18 @@ class Generalize(Technique):
     Params = GeneralizeParams
 
     def fit(self, values: pd.Series, ctx: Context) -> dict[str, Any]:
-        p: GeneralizeParams = self.params  # type: ignore[assignment]
-        if p.width is not None or p.cuts is not None:
+        params: GeneralizeParams = self.params  # type: ignore[assignment]
+        if params.width is not None or params.cuts is not None:
             parse_numbers(values, ctx.column)  # fail at fit, naming rows, if the column is not numeric
-        if p.date is not None:
+        if params.date is not None:
             parse_dates(values, ctx.column)
-        if p.hierarchy is None:
+        if params.hierarchy is None:
             return {}
         from privml.anonymity.hierarchy import Hierarchy
 
-        hierarchy = Hierarchy.from_csv(ctx.column, self.state.get("hierarchy_path", p.hierarchy))
-        level = p.level or 0
+        path = ctx.resolve_path(params.hierarchy) if ctx.resolve_path is not None else params.hierarchy
+        hierarchy = Hierarchy.from_csv(ctx.column, path)
+        level = params.level or 0
         if level >= hierarchy.height:
             raise PrivmlError(
                 f"column '{ctx.column}': hierarchy has levels 0..{hierarchy.height - 1}, level {level} asked"
@@ -112,24 +120,26 @@ class Generalize(Technique):
         return {"mapping": mapping}
 
     def apply(self, values: pd.Series, ctx: Context) -> pd.Series:
-        p: GeneralizeParams = self.params  # type: ignore[assignment]
-        if p.width is not None:
-            out = interval_labels(parse_numbers(values, ctx.column), p.width, p.origin)
-        elif p.cuts is not None:
-            out = cut_labels(parse_numbers(values, ctx.column), p.cuts)
-        elif p.date is not None:
+        params: GeneralizeParams = self.params  # type: ignore[assignment]
+        if params.width is not None:
+            out = interval_labels(parse_numbers(values, ctx.column), params.width, params.origin)
+        elif params.cuts is not None:
+            out = cut_labels(parse_numbers(values, ctx.column), params.cuts)
+        elif params.date is not None:
             if iso_dates(values) is not None:  # YYYY-MM-DD: the month and year are prefixes of the text
                 out = from_arrow(
-                    pc.utf8_slice_codeunits(arrow_strings(values), 0, 7 if p.date == "month" else 4), values
+                    pc.utf8_slice_codeunits(arrow_strings(values), 0, 7 if params.date == "month" else 4), values
                 )
             else:
                 dates = parse_dates(values, ctx.column)
-                out = dates.dt.strftime("%Y-%m" if p.date == "month" else "%Y").astype(object)
-        elif p.prefix is not None:
+                out = dates.dt.strftime("%Y-%m" if params.date == "month" else "%Y").astype(object)
+        elif params.prefix is not None:
             arr = arrow_strings(values)
-            stars = pc.replace_substring_regex(pc.utf8_slice_codeunits(arr, p.prefix), ".", "*")
+            stars = pc.replace_substring_regex(pc.utf8_slice_codeunits(arr, params.prefix), ".", "*")
             out = from_arrow(
-                pc.binary_join_element_wise(pc.utf8_slice_codeunits(arr, 0, p.prefix), stars, pa.scalar("", arr.type)),
+                pc.binary_join_element_wise(
+                    pc.utf8_slice_codeunits(arr, 0, params.prefix), stars, pa.scalar("", arr.type)
+                ),
                 values,
             )
         else:
@@ -139,3 +149,58 @@ class Generalize(Technique):
         out = out.where(values.notna(), None)
         out.name = values.name
         return out
+
+    def cell_function(self) -> CellFunction:
+        """Per form, the cell → label map `apply` computes; a form this method does not know raises
+        NotCompiled (the pipeline serves it) rather than guessing."""
+        params: GeneralizeParams = self.params  # type: ignore[assignment]
+        if params.width is not None:
+            return _interval_cells(params.width, params.origin)
+        if params.cuts is not None:
+            cuts = list(params.cuts)
+            labels = cut_bucket_labels(cuts)
+
+            def bucket(cell: Cell) -> Cell:
+                return None if cell is None else labels[bisect_right(cuts, plain_number(cell))]
+
+            return bucket
+        if params.date is not None:
+            size = 7 if params.date == "month" else 4  # YYYY-MM or YYYY: a prefix of an ISO date
+
+            def period(cell: Cell) -> Cell:
+                return None if cell is None else iso_date(cell)[:size]
+
+            return period
+        if params.prefix is not None:
+            keep = params.prefix
+
+            def prefix(cell: Cell) -> Cell:
+                if cell is None:
+                    return None
+                if "\n" in cell:  # Arrow's `.` does not match a newline
+                    raise NotCompiled
+                return cell[:keep] + "*" * max(len(cell) - keep, 0)
+
+            return prefix
+        if params.hierarchy is not None and "mapping" in self.state:
+            mapping: dict[str, str] = self.state["mapping"]
+            return lambda cell: None if cell is None else mapping.get(cell, "*")
+        raise NotCompiled
+
+
+def _interval_cells(width: float, origin: float) -> CellFunction:
+    labels: dict[float, str] = {}  # per interval: its label, formatted once
+
+    def interval(cell: Cell) -> Cell:
+        if cell is None:
+            return None
+        # floor of the quotient, as numpy computes it (Python's // differs for some floats)
+        low = math.floor((plain_number(cell) - origin) / width) * width + origin
+        label = labels.get(low)
+        if label is None:
+            label = interval_label(low, width)
+            if len(labels) < _MAX_REMEMBERED:
+                labels[low] = label
+        return label
+
+    return interval

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from privml.rowform import Cell, CellFunction
 from privml.transforms.base import Context, Technique, register
 
 
@@ -25,3 +26,11 @@ class Redact(Technique):
         if self.params.keep_missing:
             out = out.where(values.notna(), None)
         return out
+
+    def cell_function(self) -> CellFunction:
+        replacement, keep_missing = self.params.replacement, self.params.keep_missing  # type: ignore[attr-defined]
+
+        def redact(cell: Cell) -> Cell:
+            return None if cell is None and keep_missing else replacement
+
+        return redact

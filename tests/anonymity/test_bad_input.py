@@ -11,6 +11,7 @@ import pytest
 from privml.anonymity.engine import AnonymityEngine
 from privml.anonymity.hierarchy import Hierarchy, generalize_builtin
 from privml.errors import CheckFailed, PrivmlError
+from privml.policy.engine_config import anonymity_config
 
 from .conftest import REPO, make_policy
 
@@ -31,7 +32,7 @@ def test_value_missing_from_hierarchy(tmp_path):
     h = write(tmp_path / "city.csv", "Rome;Europe;*\nOslo;Europe;*\nLima;America;*\n")
     df = table()
     df.loc[4, "city"] = SECRET
-    engine = AnonymityEngine(make_policy({"city": str(h)}, {"algorithm": "global_recoding", "k": 2}))
+    engine = AnonymityEngine(anonymity_config(make_policy({"city": str(h)}, {"algorithm": "global_recoding", "k": 2})))
     with pytest.raises(PrivmlError) as err:
         engine.fit(df)
     msg = str(err.value)
@@ -41,7 +42,7 @@ def test_value_missing_from_hierarchy(tmp_path):
 
 def test_uneven_hierarchy(tmp_path):
     h = write(tmp_path / "city.csv", "Rome;Europe;*\nOslo;*\nLima;America;*\n")
-    engine = AnonymityEngine(make_policy({"city": str(h)}, {"algorithm": "global_recoding", "k": 2}))
+    engine = AnonymityEngine(anonymity_config(make_policy({"city": str(h)}, {"algorithm": "global_recoding", "k": 2})))
     with pytest.raises(PrivmlError) as err:
         engine.fit(table())
     msg = str(err.value)
@@ -55,8 +56,8 @@ def test_hierarchy_that_is_not_a_tree(tmp_path):
 
 
 def test_k_larger_than_table():
-    engine = AnonymityEngine(make_policy({"age": {"type": "interval", "width": 5, "levels": 2}},
-                                         {"algorithm": "global_recoding", "k": 7}))
+    engine = AnonymityEngine(anonymity_config(make_policy({"age": {"type": "interval", "width": 5, "levels": 2}},
+                                         {"algorithm": "global_recoding", "k": 7})))
     with pytest.raises(PrivmlError, match="larger than the table") as err:
         engine.fit(table())
     assert not isinstance(err.value, CheckFailed)
@@ -68,11 +69,11 @@ def test_unreachable_target_is_check_failed(tmp_path):
     policy = make_policy({"city": None}, {"algorithm": "global_recoding", "k": 2,
                                           "l_diversity": {"kind": "distinct", "l": 2}}, sensitive=("disease",))
     with pytest.raises(CheckFailed, match="l-diversity"):
-        AnonymityEngine(policy).fit(df)
+        AnonymityEngine(anonymity_config(policy)).fit(df)
     policy = make_policy({"city": None}, {"algorithm": "mondrian", "k": 2,
                                           "l_diversity": {"kind": "distinct", "l": 2}}, sensitive=("disease",))
     with pytest.raises(CheckFailed):
-        AnonymityEngine(policy).fit(df)
+        AnonymityEngine(anonymity_config(policy)).fit(df)
 
 
 def test_builtins():
@@ -88,7 +89,7 @@ def test_unseen_values_at_transform_become_root(tmp_path):
     h = write(tmp_path / "city.csv", "Rome;Europe;*\nOslo;Europe;*\nLima;America;*\n")
     policy = make_policy({"city": str(h), "age": {"type": "interval", "width": 10, "levels": 2}},
                          {"algorithm": "global_recoding", "k": 2, "metric": "loss"})
-    engine = AnonymityEngine(policy)
+    engine = AnonymityEngine(anonymity_config(policy))
     engine.fit(table())
     out = engine.transform(pd.DataFrame({"city": [SECRET], "age": ["44"]}))
     assert out.loc[0, "city"] == "*"
@@ -118,9 +119,21 @@ def test_max_risk_raises_k_and_index_is_preserved():
     df = pd.DataFrame({"age": [str(20 + i % 12) for i in range(60)]}, index=range(100, 160))
     policy = make_policy({"age": {"type": "interval", "width": 2, "levels": 3}},
                          {"algorithm": "global_recoding", "k": 2, "max_risk": 0.1, "max_suppression": 0.0})
-    engine = AnonymityEngine(policy)
+    engine = AnonymityEngine(anonymity_config(policy))
     out = engine.fit_transform(df)
     report = engine.report()
     assert report["targets"]["k"] == 10
     assert report["risk"]["prosecutor_max"] <= 0.1 and report["k"] >= 10
     assert list(out.index) == list(df.index)
+
+
+def test_an_infinite_value_under_an_interval_hierarchy_is_generalized_to_the_top_not_a_crash():
+    policy = make_policy({"age": {"type": "interval", "width": 5, "levels": 2}}, {"algorithm": "global_recoding",
+                                                                                   "k": 2, "max_suppression": 0.5})
+    engine = AnonymityEngine(anonymity_config(policy))
+    engine.fit(pd.DataFrame({"age": ["21", "22", "23", "41", "42", "43"]}))
+    released = engine.transform(pd.DataFrame({"age": ["inf", "-inf"]}))["age"].tolist()
+    assert released == ["*", "*"]  # no interval holds them: the hierarchy's top, as for a non-number
+    assert engine.row_router()(["inf"]) == ["*"]
+    with pytest.raises(PrivmlError, match="column age: interval hierarchy needs numbers"):
+        AnonymityEngine(anonymity_config(policy)).fit(pd.DataFrame({"age": ["21", "inf", "23", "41"]}))

@@ -9,6 +9,7 @@ import sys
 import pandas as pd
 
 from privml.anonymity.engine import AnonymityEngine
+from privml.policy.engine_config import anonymity_config
 from privml.report.html import render_report
 
 from .conftest import REPO, make_policy
@@ -57,8 +58,9 @@ def test_html_report_has_charts_and_no_values():
     df = pd.DataFrame({"zip": ["130", "131", "130", "148", "149", "148"] * 3,
                        "age": ["21", "22", "23", "41", "42", "43"] * 3})
     df.loc[0, "zip"] = SECRET
-    engine = AnonymityEngine(make_policy({"zip": None, "age": {"type": "interval", "width": 10, "levels": 2}},
-                                         {"algorithm": "global_recoding", "k": 3, "max_suppression": 0.1}))
+    policy = make_policy({"zip": None, "age": {"type": "interval", "width": 10, "levels": 2}},
+                         {"algorithm": "global_recoding", "k": 3, "max_suppression": 0.1})
+    engine = AnonymityEngine(anonymity_config(policy))
     engine.fit(df)
     page = render_report(engine.report())
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "<script" not in page

@@ -13,7 +13,7 @@ from privml.anonymity.engine import AnonymityEngine
 from privml.anonymity.hierarchy import ROOT
 from privml.anonymity.missing import MISSING
 from privml.errors import PrivmlError
-from privml.serving.anonymity import row_function
+from privml.policy.engine_config import anonymity_config
 from privml.serving.cells import NotCompiled
 from tests.anonymity.conftest import make_policy
 
@@ -37,7 +37,7 @@ def _table(n: int = 600, *, missing_age: float = 0.1, missing_sex: float = 0.05,
 
 def _engine(algorithm: str, missing: str, **anonymity: Any) -> AnonymityEngine:
     policy = make_policy(QIS, {"algorithm": algorithm, "k": 5, "missing": missing, **anonymity})
-    return AnonymityEngine(policy)
+    return AnonymityEngine(anonymity_config(policy))
 
 
 def _class_sizes(released: pd.DataFrame) -> pd.Series:
@@ -156,7 +156,7 @@ def test_router_matches_the_engine_on_missing_cells_under_every_rule(algorithm: 
     engine.fit(frame)
     requests = _requests()
     expected = engine.transform(requests)[list(QIS)]
-    route = row_function(engine)
+    route = engine.row_router()
     compiled = handed_back = 0
     for i in range(len(requests)):
         cells = [requests[c].iloc[i] for c in QIS]

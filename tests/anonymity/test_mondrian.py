@@ -12,6 +12,7 @@ from privml.anonymity.axes import MAX_PROFILE_LEVELS, cooccurrence_order, profil
 from privml.anonymity.engine import AnonymityEngine
 from privml.anonymity.models import Constraints
 from privml.anonymity.mondrian import mondrian, ncp
+from privml.policy.engine_config import anonymity_config
 
 from .conftest import make_policy
 
@@ -38,7 +39,7 @@ def test_partitions_respect_k_and_tree_routes_training_rows():
 def test_new_record_routed_to_same_box_after_state_roundtrip():
     df = grid()
     policy = make_policy({"age": None, "zip": None, "income": None}, {"algorithm": "mondrian", "k": 5})
-    engine = AnonymityEngine(policy)
+    engine = AnonymityEngine(anonymity_config(policy))
     released = engine.fit_transform(df)
     assert engine.report()["transformation"]["algorithm"] == "mondrian"
     assert engine.report()["k"] >= 5
@@ -58,7 +59,8 @@ def test_new_record_routed_to_same_box_after_state_roundtrip():
 
 def test_unseen_category_becomes_root():
     df = grid()
-    engine = AnonymityEngine(make_policy({"age": None, "zip": None}, {"algorithm": "mondrian", "k": 5}))
+    policy = make_policy({"age": None, "zip": None}, {"algorithm": "mondrian", "k": 5})
+    engine = AnonymityEngine(anonymity_config(policy))
     engine.fit(df)
     out = engine.transform(pd.DataFrame({"age": ["40"], "zip": ["never-seen"]}))
     assert out.loc[0, "zip"] == "*"
@@ -71,7 +73,7 @@ def test_mondrian_with_l_diversity():
     policy = make_policy({"age": None, "zip": None}, {"algorithm": "mondrian", "k": 4,
                                                       "l_diversity": {"kind": "distinct", "l": 3}},
                          sensitive=("disease",))
-    engine = AnonymityEngine(policy)
+    engine = AnonymityEngine(anonymity_config(policy))
     engine.fit(df)
     assert engine.report()["l"] >= 3 and engine.report()["k"] >= 4
 
@@ -81,8 +83,8 @@ def test_journalist_risk_with_population(tmp_path):
     population = pd.concat([df, grid(600, seed=9)], ignore_index=True)
     path = tmp_path / "population.csv"
     population.to_csv(path, index=False)
-    engine = AnonymityEngine(make_policy({"age": None, "zip": None},
-                                         {"algorithm": "mondrian", "k": 5, "population": str(path)}))
+    engine = AnonymityEngine(anonymity_config(make_policy({"age": None, "zip": None},
+                                         {"algorithm": "mondrian", "k": 5, "population": str(path)})))
     engine.fit(df)
     risk = engine.report()["risk"]
     assert 0 < risk["journalist_max"] <= risk["prosecutor_max"]
@@ -94,7 +96,7 @@ def test_dates_are_an_ordered_axis():
     days = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 365, 300), unit="D")
     df = pd.DataFrame({"visit": days.strftime("%Y-%m-%d"), "zip": rng.choice(["A", "B"], 300)})
     policy = make_policy({"visit": {"type": "date"}, "zip": None}, {"algorithm": "mondrian", "k": 5})
-    engine = AnonymityEngine(policy)
+    engine = AnonymityEngine(anonymity_config(policy))
     out = engine.fit_transform(df)
     assert engine.report()["k"] >= 5
     lo, _, hi = out.iloc[0]["visit"].partition("..")
@@ -117,14 +119,14 @@ def test_categorical_axis_groups_categories_that_co_occur_alike():
         "label": rng.choice(["yes", "no"], n),
     })
     policy = make_policy({"job": None, "town": None, "age": None}, {"algorithm": "mondrian", "k": 5})
-    engine = AnonymityEngine(policy)
+    engine = AnonymityEngine(anonymity_config(policy))
     engine.fit(df)
     order = engine.axes_["job"]["categories"]
     assert sorted(order[:2]) in (["a1", "a2"], ["b1", "b2"]) and sorted(order) == ["a1", "a2", "b1", "b2"]
     assert engine.axes_["town"]["categories"] == ["X", "Y"]  # two categories: first appearance
     # label-free: neither the label column nor a shuffled label changes the axes
     relabelled = df.assign(label=rng.permutation(df["label"].to_numpy()))
-    again = AnonymityEngine(policy)
+    again = AnonymityEngine(anonymity_config(policy))
     again.fit(relabelled)
     assert again.axes_ == engine.axes_
     # the order is part of the fitted state and survives the round trip
@@ -148,7 +150,8 @@ def test_hierarchy_keeps_its_leaf_order_and_labels(tmp_path):
     path.write_text("d;D;*\nb;B;*\nc;D;*\na;B;*\n")
     rng = np.random.default_rng(6)
     df = pd.DataFrame({"cat": rng.choice(list("abcd"), 300), "age": rng.integers(18, 90, 300).astype(str)})
-    engine = AnonymityEngine(make_policy({"cat": str(path), "age": None}, {"algorithm": "mondrian", "k": 5}))
+    policy = make_policy({"cat": str(path), "age": None}, {"algorithm": "mondrian", "k": 5})
+    engine = AnonymityEngine(anonymity_config(policy))
     out = engine.fit_transform(df)
     assert engine.axes_["cat"]["categories"] == ["d", "b", "c", "a"]
     assert set(out["cat"]) <= {"a", "b", "c", "d", "B", "D", "*"}

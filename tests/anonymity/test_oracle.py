@@ -12,6 +12,7 @@ import pytest
 
 from privml.anonymity.engine import AnonymityEngine
 from privml.anonymity.risk import class_ids_of, prosecutor
+from privml.policy.engine_config import anonymity_config
 
 from .conftest import ADULT, ADULT_COLUMNS, REPO, SHARED, adult_policy
 
@@ -30,7 +31,7 @@ def test_raw_risk_matches_arx(adult):
 
 
 def test_k5_four_percent_entropy_matches_arx(adult):
-    engine = AnonymityEngine(adult_policy(k=5, max_suppression=0.04, metric="entropy"))
+    engine = AnonymityEngine(anonymity_config(adult_policy(k=5, max_suppression=0.04, metric="entropy")))
     released = engine.fit_transform(adult)
     report = engine.report()
     assert [report["transformation"][c] for c in ADULT_COLUMNS] == [1, 0, 1, 1, 3, 2, 2, 0, 1]
@@ -42,7 +43,7 @@ def test_k5_four_percent_entropy_matches_arx(adult):
 
 
 def test_k5_no_suppression_entropy_matches_arx(adult):
-    engine = AnonymityEngine(adult_policy(k=5, max_suppression=0.0, metric="entropy"))
+    engine = AnonymityEngine(anonymity_config(adult_policy(k=5, max_suppression=0.0, metric="entropy")))
     engine.fit(adult)
     report = engine.report()
     assert close(report["utility"]["information_loss"], 407289.5388925293)

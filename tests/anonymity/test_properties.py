@@ -18,6 +18,7 @@ from privml.anonymity.lattice import Grouper, search, suppression_limit
 from privml.anonymity.metrics import make_metric
 from privml.anonymity.models import Constraints, SensitiveColumn, classes_ok
 from privml.anonymity.risk import class_ids_of
+from privml.policy.engine_config import anonymity_config
 
 from .conftest import make_policy
 
@@ -70,7 +71,7 @@ def released_ok(engine, df, released, anonymity):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(df=tables(), anonymity=targets())
 def test_global_recoding_output_satisfies_constraints(tmp_path, df, anonymity):
-    engine = AnonymityEngine(policy_for(tmp_path, anonymity, "global_recoding"))
+    engine = AnonymityEngine(anonymity_config(policy_for(tmp_path, anonymity, "global_recoding")))
     try:
         released = engine.fit_transform(df)
     except Exception as exc:  # an unreachable target must be CheckFailed, and then truly unreachable
@@ -88,7 +89,7 @@ def test_global_recoding_output_satisfies_constraints(tmp_path, df, anonymity):
 @given(df=tables(), anonymity=targets())
 def test_mondrian_output_satisfies_constraints(tmp_path, df, anonymity):
     anonymity = {**anonymity, "max_suppression": 0.0}
-    engine = AnonymityEngine(policy_for(tmp_path, anonymity, "mondrian"))
+    engine = AnonymityEngine(anonymity_config(policy_for(tmp_path, anonymity, "mondrian")))
     try:
         released = engine.fit_transform(df)
     except Exception as exc:

@@ -15,73 +15,12 @@ from sklearn.pipeline import Pipeline
 from inference.handler import CSV, column_plan, parse_payload, predict_fn, to_frame
 from inference.scoring import PROBE_EVERY, SEQUENTIAL_BELOW, Scorer
 from privml.anonymity.missing import MISSING
-from privml.serving.cells import NotCompiled, cell_function
+from privml.serving.cells import NotCompiled
 from privml.serving.compiled import compile_model
-from privml.transforms import Context, technique_class
 from tests.inference.conftest import CANARIES, pii_rows
 from tests.inference.model_factory import FEATURES, LABEL, POLICY, raw_table
 
-# -- cell functions against the column-wise techniques ------------------------------------------------
-
-CELLS = st.one_of(
-    st.none(),
-    st.from_regex(r"-?\d{1,4}(\.\d{1,3})?", fullmatch=True),
-    st.from_regex(r"(19|20)\d\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", fullmatch=True),
-    st.sampled_from(["1e3", " 7", "inf", "nan", "2021-02-30", "abc", "Bachelors", "*", "√ü", "a\nb", "٣", "²",
-                     "1234567890123456", "123456789012345", "007"]),
-    st.text(max_size=8),
-)
-
-TECHNIQUES: list[tuple[str, dict[str, Any]]] = [
-    ("keep", {}),
-    ("generalize", {"width": 10}),
-    ("generalize", {"width": 0.1, "origin": 0.05}),
-    ("generalize", {"width": 7, "origin": -3}),
-    ("generalize", {"cuts": [18, 30.5, 65]}),
-    ("generalize", {"date": "month"}),
-    ("generalize", {"date": "year"}),
-    ("generalize", {"prefix": 3}),
-    ("generalize", {"prefix": 0}),
-    ("redact", {}),
-    ("redact", {"replacement": "<x>", "keep_missing": False}),
-]
-
-
-def _column_wise(name: str, params: dict[str, Any], cell: str | None) -> Any:
-    technique = technique_class(name)(params, {})
-    values = pd.Series([cell], dtype="str")
-    try:
-        out = technique.apply(values, Context(column="c", frame=values.to_frame("c")))
-    except Exception:
-        return NotCompiled
-    value = out.iloc[0]
-    return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
-
-
-@pytest.mark.parametrize(("name", "params"), TECHNIQUES, ids=[f"{n}-{p}" for n, p in TECHNIQUES])
-@settings(max_examples=150, deadline=None)
-@given(cell=CELLS)
-def test_cell_function_matches_apply(name: str, params: dict[str, Any], cell: str | None) -> None:
-    fn = cell_function(technique_class(name)(params, {}))
-    assert fn is not None
-    try:
-        fast = fn(cell)
-    except NotCompiled:
-        return  # handed to the pipeline: nothing to compare
-    assert fast == _column_wise(name, params, cell)
-
-
-def test_hierarchy_generalization_maps_unseen_to_the_top() -> None:
-    technique = technique_class("generalize")({"hierarchy": "h.csv", "level": 1}, {"mapping": {"a": "A"}})
-    fn = cell_function(technique)
-    assert fn is not None
-    assert [fn("a"), fn("zz"), fn(None)] == ["A", "*", None]
-
-
-def test_keyed_techniques_have_no_cell_function() -> None:
-    for name in ("tokenize", "pseudonymize", "encrypt", "date_shift"):
-        assert cell_function(technique_class(name)({}, {})) is None
-
+# Each technique's row form against its column-wise `apply`: tests/serving/test_row_forms.py.
 
 # -- whole models -----------------------------------------------------------------------------------
 
@@ -155,8 +94,8 @@ def _requests(n: int = 200, *, missing_quasi_identifiers: bool = True) -> pd.Dat
 
 
 def _plain_requests(model: Pipeline, n: int = 200) -> pd.DataFrame:
-    engine = model.steps[0][1]._anonymity_engine()
-    recoding = engine is not None and engine.config["algorithm"] == "global_recoding"
+    engine = model.steps[0][1].anonymity_engine()
+    recoding = engine is not None and engine.config.algorithm == "global_recoding"
     fitted_missing = recoding and all(MISSING in engine.hierarchies_[c].leaves for c in ("age", "education"))
     return _requests(n, missing_quasi_identifiers=not recoding or fitted_missing)
 
@@ -229,6 +168,19 @@ def test_scorer_uses_the_compiled_model_and_falls_back_for_edge_cases(model: Pip
     assert plain.labels == predict_fn(to_frame(parse_payload(rows.to_csv(index=False), CSV, plan)), model).labels
 
 
+def test_a_model_reading_a_column_without_a_row_form_is_served_by_the_pipeline(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    policy = _policy(None)
+    policy["columns"]["education"] = {"role": "feature", "action": "mask", "params": {"keep_first": 2}}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PRIVML_WORKSPACE", str(tmp_path_factory.mktemp("ws")))
+        model = _build(policy, "logreg", rows=300)
+        assert compile_model(model) is None  # mask has no row form: the pipeline serves every request
+        batch = parse_payload(_requests(20).to_csv(index=False), CSV, column_plan(model))
+        prediction = predict_fn(batch, model)
+    assert not prediction.compiled and len(prediction.labels) == 20
+
+
 def test_models_of_other_shapes_are_not_compiled(spied_model: Pipeline, fitted_model: Pipeline) -> None:
     assert compile_model(spied_model) is None  # an extra step: the pipeline serves it as it is
     assert compile_model(fitted_model) is not None
@@ -290,7 +242,7 @@ def test_concurrent_batches_stay_within_what_the_compiled_model_serves(fitted_mo
 @given(cell=st.one_of(st.text(alphabet=st.sampled_from(list("0123456789-.e ٣²+")), max_size=34),
                       st.from_regex(r"-?\d{1,16}(\.\d{1,16})?", fullmatch=True), st.text(max_size=6)))
 def test_plain_number_is_its_regex(cell: str) -> None:
-    from privml.serving.cells import _PLAIN_NUMBER, plain_number
+    from privml.rowform import _PLAIN_NUMBER, plain_number
 
     if _PLAIN_NUMBER.fullmatch(cell):
         assert plain_number(cell) == float(cell)
@@ -301,7 +253,6 @@ def test_plain_number_is_its_regex(cell: str) -> None:
 
 def test_row_encoder_gives_the_encoders_features_for_ranges_and_value_sets() -> None:
     from privml.models.features import FeatureEncoder
-    from privml.serving.features import RowEncoder
 
     train = pd.DataFrame({
         "age": ["[30-40)", "[40-50)", "*", "[30-40)", None],
@@ -309,7 +260,7 @@ def test_row_encoder_gives_the_encoders_features_for_ranges_and_value_sets() -> 
         "hours": ["40", "38", "50", "20", None],
     })
     encoder = FeatureEncoder(bounds={"age": (0, 100)}).fit(train)
-    rows = RowEncoder(encoder)
+    rows = encoder.row_encoder()
     expected = encoder.transform(train)
     columns = [[None if pd.isna(v) else str(v) for v in train[c]] for c in rows.columns]
     np.testing.assert_array_equal(rows.encode(columns, len(train)), expected)

@@ -1,8 +1,9 @@
-"""The fitted anonymity model, applied to one row at a time: Mondrian routing or global recoding.
+"""The fitted anonymity model applied to one row of plain cells: Mondrian routing or global recoding.
 
-Mirrors `AnonymityEngine.transform` for plain inputs; anything else (a date that is not ISO
-YYYY, YYYY-MM or YYYY-MM-DD, a non-plain number, a value global recoding would generalize as unseen)
-raises `NotCompiled` so the batch takes the column-wise path.
+`AnonymityEngine.row_router()` builds these from its fitted state. They give what
+`AnonymityEngine.transform` gives for plain inputs; anything else (a date that is not ISO YYYY,
+YYYY-MM or YYYY-MM-DD, a non-plain number, a missing quasi-identifier under global recoding) raises
+`NotCompiled` so the batch takes the column-wise path.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from datetime import date
 from typing import Any
 
 from privml.anonymity import missing as missing_cells
-from privml.anonymity.engine import AnonymityEngine
-from privml.anonymity.hierarchy import ROOT
-from privml.serving.cells import Cell, NotCompiled, plain_number
+from privml.anonymity.hierarchy import ROOT, Hierarchy
+from privml.anonymity.mondrian import MondrianTree
+from privml.rowform import Cell, NotCompiled, not_compiled, plain_number
 
-RowFunction = Callable[[Sequence[Cell]], list[Cell]]  # quasi-identifier cells → released cells
+RowRouter = Callable[[Sequence[Cell]], list[Cell]]  # quasi-identifier cells → released cells
 _ISO_PREFIX = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
 _EPOCH = date(1970, 1, 1).toordinal()
 
@@ -39,6 +40,7 @@ def date_position(cell: str) -> float:
 
 
 def _axis_position(axis: dict[str, Any]) -> Callable[[Cell], float]:
+    """A cell → its position on a Mondrian axis (`axes.axis_values` for one value); NaN off the axis."""
     if axis["kind"] == "numeric":
         return lambda cell: math.nan if cell is None else plain_number(cell)
     if axis["kind"] == "category":
@@ -46,44 +48,36 @@ def _axis_position(axis: dict[str, Any]) -> Callable[[Cell], float]:
         return lambda cell: math.nan if cell is None else codes.get(cell, math.nan)
     if axis["kind"] == "date":
         return lambda cell: math.nan if cell is None else date_position(cell)
-
-    def unsupported(cell: Cell) -> float:
-        raise NotCompiled
-
-    return unsupported
+    return not_compiled
 
 
-def mondrian_router(engine: AnonymityEngine) -> RowFunction:
-    assert engine.tree_ is not None
-    qis = engine.quasi_identifiers
-    positions = [missing_cells.cell_position(engine.axes_[c], _axis_position(engine.axes_[c])) for c in qis]
-    tree = engine.tree_
+def mondrian_router(axes: Sequence[dict[str, Any]], tree: MondrianTree, labels: Sequence[Sequence[str]]) -> RowRouter:
+    """`axes`: each quasi-identifier's axis, in order; `labels`: each partition's released cells."""
+    positions = [missing_cells.cell_position(axis, _axis_position(axis)) for axis in axes]
     dim, threshold = tree.dim.tolist(), tree.threshold.tolist()
     left, right, partition = tree.left.tolist(), tree.right.tolist(), tree.partition.tolist()
-    labels = [list(r) for r in engine.labels_]
+    released = [list(row) for row in labels]
 
     def route(cells: Sequence[Cell]) -> list[Cell]:
-        x = [pos(cell) for pos, cell in zip(positions, cells, strict=True)]
+        x = [position(cell) for position, cell in zip(positions, cells, strict=True)]
         node = 0
         while dim[node] >= 0:
             # NaN (unknown) goes left, as in MondrianTree.route: `not (NaN > t)` is True
             node = left[node] if not x[dim[node]] > threshold[node] else right[node]
-        row = labels[partition[node]]
+        row = released[partition[node]]
         return [ROOT if math.isnan(v) else None if row[j] == missing_cells.MISSING else row[j]
                 for j, v in enumerate(x)]
 
     return route
 
 
-def recoding_router(engine: AnonymityEngine) -> RowFunction:
-    columns = []
-    for col in engine.quasi_identifiers:
-        level, hierarchy = engine.levels_[col], engine.hierarchies_[col]
-        columns.append(({row[0]: row[level] for row in hierarchy.rows}, level, hierarchy))
+def recoding_router(columns: Sequence[tuple[Hierarchy, int]]) -> RowRouter:
+    """`columns`: each quasi-identifier's hierarchy and the level global recoding chose, in order."""
+    tables = [({row[0]: row[level] for row in hierarchy.rows}, level, hierarchy) for hierarchy, level in columns]
 
     def recode(cells: Sequence[Cell]) -> list[Cell]:
         out: list[Cell] = []
-        for (table, level, hierarchy), cell in zip(columns, cells, strict=True):
+        for (table, level, hierarchy), cell in zip(tables, cells, strict=True):
             if cell is None:
                 if missing_cells.MISSING not in table:
                     raise NotCompiled  # a missing quasi-identifier: the pipeline's rules decide
@@ -95,9 +89,3 @@ def recoding_router(engine: AnonymityEngine) -> RowFunction:
         return out
 
     return recode
-
-
-def row_function(engine: AnonymityEngine) -> RowFunction:
-    if engine.config["algorithm"] == "global_recoding":
-        return recoding_router(engine)
-    return mondrian_router(engine)

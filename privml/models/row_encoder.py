@@ -1,18 +1,25 @@
-"""The fitted FeatureEncoder, applied to a few rows of released cells without pandas.
+"""The fitted FeatureEncoder applied to a few rows of released cells without pandas.
 
-Mirrors `FeatureEncoder.transform`: the scaled block (numeric columns, then range midpoints), the
-one-hot block, then the value-set member block, times the row scale. Cells that are not plain numbers
-in numeric columns raise `NotCompiled` (pandas' number parsing owns those).
+`FeatureEncoder.row_encoder()` builds this from its fitted state. It gives what `FeatureEncoder.transform`
+gives: the scaled block (numeric columns, then range midpoints), the one-hot block, then the value-set
+member block, times the row scale. Cells that are not plain numbers in numeric columns raise
+`NotCompiled` (pandas' number parsing owns those).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from privml.models.features import MISSING, SUPPRESSED, FeatureEncoder, range_midpoint, set_members
-from privml.serving.cells import Cell, NotCompiled, plain_number
+from privml.models.features import MISSING, SUPPRESSED, range_midpoint, set_members
+from privml.rowform import Cell, NotCompiled, plain_number
+
+if TYPE_CHECKING:
+    from privml.models.features import FeatureEncoder
+
+_MAX_MIDPOINTS = 4096  # labels of generalized ranges: a small, fixed set
 
 
 class RowEncoder:
@@ -50,7 +57,7 @@ class RowEncoder:
         mid = self._midpoints.get(label)
         if mid is None:
             mid = range_midpoint(label)
-            if len(self._midpoints) < 4096:  # labels of generalized ranges: a small, fixed set
+            if len(self._midpoints) < _MAX_MIDPOINTS:
                 self._midpoints[label] = mid
         return mid
 
