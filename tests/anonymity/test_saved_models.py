@@ -41,8 +41,11 @@ def test_a_model_saved_before_the_typed_config_scores_as_it_did(algorithm: str) 
 def test_fitting_now_gives_the_state_fitted_then(algorithm: str, tmp_path: Path) -> None:
     """Same data and policy: the engine fitted by this version holds what the saved one holds."""
     then = load_model(DATA / f"model-{algorithm}.skops").steps[0][1].anonymity_state_
-    now = build(algorithm).steps[0][1].anonymity_state_
-    assert json.loads(json.dumps(now)) == json.loads(json.dumps(then))
+    now = json.loads(json.dumps(build(algorithm).steps[0][1].anonymity_state_))
+    # the one setting added since those files: the missing-cell rule (issue 15), here at its default; the
+    # saved data has no missing quasi-identifier, so it changes nothing else
+    assert now["config"].pop("missing") == "value" and "missing" not in then["config"]
+    assert now == json.loads(json.dumps(then))
 
 
 def test_a_state_with_settings_this_version_does_not_know_is_refused() -> None:
