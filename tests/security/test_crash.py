@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 PLAIN = b"Zyxwv Canaryname,078-05-1120,4111111111111111\n"
 
@@ -24,8 +26,9 @@ def _dead_pid() -> int:
 
 def _privml(*args: str, workspace: Path, **kwargs) -> subprocess.CompletedProcess:
     env = {**os.environ, "PRIVML_WORKSPACE": str(workspace)}
+    kwargs.setdefault("timeout", 120)
     return subprocess.run([sys.executable, "-m", "privml", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=120, **kwargs)
+                          text=True, **kwargs)
 
 
 def _files_holding(root: Path, needle: bytes) -> list[Path]:
@@ -168,3 +171,23 @@ def test_workspace_directories_are_private(tmp_path: Path, security_model) -> No
     loose = [p for p in [workspace, *workspace.rglob("*")]
              if p.is_dir() and stat.S_IMODE(p.stat().st_mode) & 0o077]
     assert loose == []
+
+
+@pytest.mark.slow
+def test_every_directory_a_local_run_leaves_is_private(tmp_path: Path) -> None:
+    """A whole `run --local` under umask 022: every directory left in the workspace (key store, object
+    store buckets and prefixes, run records, TLS, the jobs' directories) is 0700 at every level, because
+    `mkdir(parents=True, mode=0o700)` gives the levels above the last the umask's 0755."""
+    workspace = tmp_path / "ws"
+    old_umask = os.umask(0o022)  # the job and server processes inherit it
+    try:
+        proc = _privml("run", "--local", "--rows", "400", "--json", workspace=workspace, timeout=900)
+    finally:
+        os.umask(old_umask)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout)["status"] == "Succeeded"
+    directories = [workspace, *(p for p in workspace.rglob("*") if p.is_dir() and not p.is_symlink())]
+    assert {"kms", "objects", "runs", "tls"} <= {p.name for p in directories}
+    loose = {str(p.relative_to(tmp_path)): oct(stat.S_IMODE(p.stat().st_mode)) for p in directories
+             if stat.S_IMODE(p.stat().st_mode) & 0o077}
+    assert loose == {}
