@@ -259,3 +259,40 @@ def test_every_command_reaches_the_cli_in_its_place() -> None:
               "serve", "credentials", "capture", "deploy", "invoke"]  # `privml --help` at 18cb8a8
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     assert [name for name in sub.choices if name in before] == before  # commands added since may sit anywhere
+
+
+def test_a_command_group_whose_package_is_absent_is_left_out(monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
+    """A privml without orchestration installed keeps its library commands; a broken import inside an
+    installed group is not hidden."""
+    import argparse
+    from importlib.metadata import EntryPoint, EntryPoints
+
+    import privml.cli as cli
+
+    def commands(entries: list[EntryPoint]) -> list[str]:
+        monkeypatch.setattr(cli, "entry_points", lambda group: EntryPoints(entries))
+        sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+        return list(sub.choices)
+
+    absent = EntryPoint("40-absent", "privml_no_such_package.cli:register", cli.COMMAND_GROUP)
+    listed = commands([absent, EntryPoint("50-run", "pipelines.run_cli:register", cli.COMMAND_GROUP)])
+    assert listed[-2:] == ["run", "runs"] and "pipeline" not in listed
+    (tmp_path / "privml_layers_probe.py").write_text("import privml_absent_dependency\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    broken = EntryPoint("40-broken", "privml_layers_probe:register", cli.COMMAND_GROUP)
+    with pytest.raises(ModuleNotFoundError, match="privml_absent_dependency"):
+        commands([broken])
+
+
+def test_run_local_finds_its_server_through_the_seam(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import EntryPoints
+
+    import pipelines.local.serving as serving
+    from inference.artifact import serve_artifact
+    from privml.errors import PrivmlError
+
+    assert serving.installed_artifact_server() is serve_artifact
+    monkeypatch.setattr(serving, "entry_points", lambda group, name: EntryPoints([]))
+    with pytest.raises(PrivmlError, match="reinstall privml"):
+        serving.installed_artifact_server()
