@@ -1,4 +1,4 @@
-"""`privml serve`, `credentials`, `capture read`, `deploy --aws`, `invoke`."""
+"""`privml serve`, `credentials`, `capture read`, `invoke` (`deploy --aws` is pipelines/deploy_cli.py)."""
 
 from __future__ import annotations
 
@@ -43,23 +43,10 @@ def register(subparsers: Any) -> None:
     r.add_argument("--endpoint", default="privml")
     r.set_defaults(func=_capture_read)
 
-    p = subparsers.add_parser("deploy", help="deploy a trained model to a SageMaker endpoint (audited first)")
-    p.add_argument("--aws", action="store_true", required=True, help="deploy to AWS (the only target)")
-    p.add_argument("--config", type=Path, required=True, help="the pipeline config (YAML)")
-    p.add_argument("--model-data", required=True, help="s3:// URI of model.tar.gz")
-    p.add_argument("--keys-data", help="s3:// URI of the run's PrepareKeys serving/derived-secrets.json (the "
-                   "model's separate data source; needed when keyed columns are features)")
-    p.add_argument("--endpoint-name", help="default: the config's pipeline_name")
-    p.add_argument("--image-profile", metavar="PROFILE",
-                   help="serve with this image profile instead of the config's images.inference "
-                        "(`privml image --list`)")
-    p.add_argument("--image", metavar="URI",
-                   help="an explicit serving image URI; needs --image-profile naming the profile it is an image of")
-    p.add_argument("--waive", action="append", default=[], metavar="RULE", help="waive an audit rule id")
-    p.add_argument("--dry-run", action="store_true", help="print the audited requests, send nothing")
-    add_json_flag(p)
-    p.set_defaults(func=_deploy)
 
+def register_invoke(subparsers: Any) -> None:
+    """`privml invoke`: its own entry point so that `privml --help` keeps it after `deploy` (which
+    pipelines/ registers: deployment is orchestration)."""
     p = subparsers.add_parser("invoke", help="call an endpoint (local by default, or --aws) with a data file")
     p.add_argument("endpoint", metavar="ENDPOINT", help="endpoint name")
     p.add_argument("--data", type=Path, required=True, help="CSV or JSON file with raw rows")
@@ -132,52 +119,6 @@ def _capture_read(args: argparse.Namespace) -> int:
         for record in read_capture_file(path, endpoint=endpoint):
             sys.stdout.write(json.dumps(record) + "\n")
     return 0
-
-
-def _deploy(args: argparse.Namespace) -> int:
-    from inference.deploy import audit_plan, deploy_aws, plan_deployment
-    from pipelines.audit import validate_waivers
-    from pipelines.config import PipelineConfig
-
-    config = _with_serving_image(PipelineConfig.load(args.config), args.image_profile, args.image)
-    waivers = validate_waivers(args.waive)
-    if args.dry_run:
-        plan = audit_plan(plan_deployment(config, args.model_data, endpoint_name=args.endpoint_name,
-                                          keys_data_url=args.keys_data), config, waivers)
-        emit_json({"CreateModel": plan.model, "CreateEndpointConfig": plan.endpoint_config,
-                   "CreateEndpoint": plan.endpoint, "warnings": [f.to_dict() for f in plan.findings]})
-        return 0
-    result = deploy_aws(config, args.model_data, endpoint_name=args.endpoint_name,
-                        waivers=waivers, keys_data_url=args.keys_data)
-    if args.json:
-        emit_json(result)
-    else:
-        print(f"endpoint {result['endpoint_name']} {result['action']}: {result['endpoint_arn']}")
-    return 0
-
-
-def _with_serving_image(config: Any, profile: str | None, uri: str | None) -> Any:
-    """The config with `--image-profile P [--image URI]` as its images.inference: the same choice the
-    config makes, so the profile's Python check and the deploy plan's image come from one place."""
-    from pipelines.config import ImageChoice
-    from pipelines.images import require_usable
-
-    if profile is None:
-        if uri is not None:
-            raise PrivmlError("--image: an explicit image URI must name its image profile (--image-profile P; "
-                              "`privml image --list` shows the profiles)")
-        return config
-    try:
-        choice = ImageChoice(profile=profile, uri=uri)
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        reason = exc.errors()[0]["msg"].removeprefix("Value error, ") if hasattr(exc, "errors") else str(exc)
-        raise PrivmlError(f"--image-profile: {reason}") from None
-    chosen = config.model_copy(update={"images": config.images.model_copy(update={"inference": choice})})
-    try:
-        require_usable(chosen, ("inference",))
-    except PrivmlError as exc:
-        raise PrivmlError(str(exc).replace("images.inference:", "--image-profile:", 1)) from None
-    return chosen
 
 
 def _content_type(path: Path, explicit: str | None) -> str:

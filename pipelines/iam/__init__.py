@@ -49,8 +49,8 @@ def iam_documents(
     build's artifacts); `operator_arn` names the operator's principal in the key policies (default: the
     account, so that the operator's IAM policy decides).
     """
-    from inference.deploy import plan_deployment
     from pipelines.definition import endpoint_config_request
+    from pipelines.deploy import plan_deployment
 
     arns = Arns(config.partition, config.region, config.account_id)
     upload_key = config.key_arn("data")

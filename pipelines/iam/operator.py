@@ -1,5 +1,5 @@
 """The operator's policy: the calls `privml run --aws` (pipelines/aws.py), `privml deploy --aws`
-(inference/deploy.py), `privml invoke --aws` and the endpoint's tear-down make, on the resources the
+(pipelines/deploy.py), `privml invoke --aws` and the endpoint's tear-down make, on the resources the
 config and the deploy plan name. Required permissions per API: SageMaker's API permissions reference
 (https://docs.aws.amazon.com/sagemaker/latest/dg/api-permissions-reference.html) and the SageMaker service
 authorization reference for the pipeline actions.

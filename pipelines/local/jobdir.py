@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from privml.errors import PrivmlError
+from privml.workspace import private_dir
 
 _CONTAINER_PATH = re.compile(r"(?<![\w./-])(/opt/ml)(?=/|\b|$)")
 INSTANCE_GROUP = "homogeneousCluster"
@@ -65,12 +66,12 @@ class HostDir:
 def make_host_dir(base: Path, host: str, hosts: list[str], *, mounted: bool) -> HostDir:
     root = base / host
     for sub in ("opt/ml", "tmp", "home"):
-        (root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(root / sub)
     return HostDir(root=root, host=host, hosts=hosts, mounted=mounted)
 
 
 def _write_json(path: Path, payload: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     path.write_text(json.dumps(payload, indent=2, default=str))
 
 
@@ -81,12 +82,12 @@ def prepare_processing(hd: HostDir, request: Mapping[str, Any]) -> None:
     for inp in request.get("ProcessingInputs", []):
         if "S3Input" not in inp:
             raise PrivmlError(f"processing input {inp.get('InputName')}: only S3Input is supported locally")
-        hd.container(inp["S3Input"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
+        private_dir(hd.container(inp["S3Input"]["LocalPath"]))
     for out in request.get("ProcessingOutputConfig", {}).get("Outputs", []):
         if "S3Output" not in out:
             raise PrivmlError(f"processing output {out.get('OutputName')}: only S3Output is supported locally")
-        hd.container(out["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
-    (hd.container("/opt/ml/output")).mkdir(parents=True, exist_ok=True)
+        private_dir(hd.container(out["S3Output"]["LocalPath"]))
+    private_dir(hd.container("/opt/ml/output"))
     _write_json(hd.container("/opt/ml/config/processingjobconfig.json"), dict(request))
     _write_json(hd.container("/opt/ml/config/resourceconfig.json"), {"current_host": hd.host, "hosts": hd.hosts})
     hd.env.update({k: hd.map_string(str(v)) for k, v in (request.get("Environment") or {}).items()})
@@ -114,9 +115,9 @@ def prepare_training(hd: HostDir, request: Mapping[str, Any], job_name: str) -> 
     channels = [c["ChannelName"] for c in request.get("InputDataConfig", [])]
     hyper = {k: str(v) for k, v in (request.get("HyperParameters") or {}).items()}
     for ch in channels:
-        hd.container(f"/opt/ml/input/data/{ch}").mkdir(parents=True, exist_ok=True)
+        private_dir(hd.container(f"/opt/ml/input/data/{ch}"))
     for sub in ("model", "output/data", "code", "checkpoints"):
-        hd.container(f"/opt/ml/{sub}").mkdir(parents=True, exist_ok=True)
+        private_dir(hd.container(f"/opt/ml/{sub}"))
     rc = request.get("ResourceConfig", {})
     resource = {
         "current_host": hd.host,

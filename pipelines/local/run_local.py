@@ -21,7 +21,9 @@ from pipelines.local import records
 from pipelines.local.dependencies import DependencyCheck
 from pipelines.local.executor import LocalExecutor
 from pipelines.local.progress import Progress
+from pipelines.local.serving import ServeArtifact, installed_artifact_server
 from privml.errors import CheckFailed, PrivmlError
+from privml.workspace import private_dir
 
 DEFAULT_ROWS = 20_000  # the same default as `privml sample-data`
 DEFAULT_SEED = 0
@@ -95,7 +97,7 @@ def _policy(df: Any, policy: Path | None, run_dir: Path, quiet: bool, label: str
     proposed = propose_policy(scan_table(df, label=label))
     _needs_label(proposed)
     text = dump_policy(proposed)
-    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(run_dir)
     out = run_dir / "policy.yaml"
     out.write_text(text)
     _say(quiet, f"no --policy given: using the policy `privml scan` proposes; review it at {out}")
@@ -189,7 +191,8 @@ def _figures(store: Any, artifacts: dict[str, Any]) -> tuple[dict[str, Any] | No
 
 
 def _endpoint(model_uri: str, workspace: Path, df: Any, policy_text: bytes, store: Any,
-              serving_keys: str | None = None, label: str | None = None) -> dict[str, Any]:
+              serving_keys: str | None = None, label: str | None = None,
+              serve_artifact: ServeArtifact | None = None) -> dict[str, Any]:
     """Serve the model artifact the way the serving container does and send it a smoke request of a few
     raw rows (the model's PrivacyTransformer anonymizes them before the model sees them).
 
@@ -206,53 +209,36 @@ def _endpoint(model_uri: str, workspace: Path, df: Any, policy_text: bytes, stor
     provider = (FileKeyProvider.from_bytes(store.get_bytes(serving_keys), serving_keys)
                 if serving_keys else NoKeys("the run has no key-preparation output"))
     result = smoke_request(store.get_bytes(model_uri), workspace, rows.to_csv(index=False).encode(), len(rows),
-                           key_provider=provider)
+                           key_provider=provider, serve_artifact=serve_artifact)
     result["kms_access"] = (f"derived-secrets object {serving_keys} only (the model's additional data source); "
                             "no key store" if serving_keys else "none: no key material")
     return result
 
 
 def smoke_request(archive: bytes, workspace: Path, body: bytes, rows: int, *,
-                  key_provider: Any = None) -> dict[str, Any]:
-    """model.tar.gz unpacked into a private directory laid out like /opt/ml, code/ copied, its
-    requirements checked for an offline install, the program imported by SAGEMAKER_PROGRAM from the copy
-    (inference.container, with the environment the pipeline gives the model), served on 127.0.0.1
-    behind the workspace's TLS certificate (on AWS the front end terminates TLS), one CSV request sent."""
-    import tempfile
-
-    from inference.container import load_artifact, start_container, unpack_artifact
-    from inference.handler import bind_key_provider
-    from inference.tls import ensure_tls_material
+                  key_provider: Any = None, serve_artifact: ServeArtifact | None = None) -> dict[str, Any]:
+    """model.tar.gz served the way the serving container serves it (`serve_artifact`, by default the
+    installed one: pipelines/local/serving.py), with the environment the pipeline gives the model, on
+    https loopback; one CSV request sent."""
     from pipelines.definition import SERVING_ENV
 
-    tls = ensure_tls_material(workspace)
-    with tempfile.TemporaryDirectory(prefix="privml-serving-") as base:
-        unpack_artifact(archive, Path(base))
-        app = load_artifact(Path(base), SERVING_ENV)
-        if key_provider is not None:
-            # In the container, model_fn binds what the model's Environment names (PRIVML_KEY_PROVIDER=file
-            # and the data source's mount); this process is not that container, so bind the same material
-            # explicitly rather than let the transformer fall back to this machine's key store.
-            bind_key_provider(app.model, key_provider)
-        container = start_container(app, certfile=str(tls.certfile), keyfile=str(tls.keyfile))
+    serve = serve_artifact or installed_artifact_server()
+    with serve(archive, SERVING_ENV, workspace=workspace, key_provider=key_provider) as served:
+        context = ssl.create_default_context(cafile=str(served.ca_bundle))
+        if not served.url.startswith("https://127.0.0.1:"):
+            raise PrivmlError(f"the serving container is not on https loopback: {served.url}")
+        request = urllib.request.Request(f"{served.url}/invocations", data=body, method="POST",  # noqa: S310
+                                         headers={"Content-Type": "text/csv", "Accept": "application/json"})
+        t0 = time.perf_counter()
         try:
-            context = ssl.create_default_context(cafile=str(tls.ca_bundle))
-            if not container.url.startswith("https://127.0.0.1:"):
-                raise PrivmlError(f"the serving container is not on https loopback: {container.url}")
-            request = urllib.request.Request(f"{container.url}/invocations", data=body, method="POST",  # noqa: S310
-                                             headers={"Content-Type": "text/csv", "Accept": "application/json"})
-            t0 = time.perf_counter()
-            try:
-                with urllib.request.urlopen(request, context=context, timeout=30) as resp:  # noqa: S310 - https, loopback
-                    status, payload = resp.status, resp.read()
-            except urllib.error.HTTPError as exc:
-                status, payload = exc.code, b""
-            smoke = {"status": status, "rows": rows, "seconds": round(time.perf_counter() - t0, 3),
-                     "predictions": len(json.loads(payload).get("predictions", [])) if status == 200 and payload
-                     and payload.startswith(b"{") else None}
-        finally:
-            container.stop()
-    return {"url": container.url, "ca_bundle": str(tls.ca_bundle), "smoke_request": smoke,
+            with urllib.request.urlopen(request, context=context, timeout=30) as resp:  # noqa: S310 - https, loopback
+                status, payload = resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            status, payload = exc.code, b""
+        smoke = {"status": status, "rows": rows, "seconds": round(time.perf_counter() - t0, 3),
+                 "predictions": len(json.loads(payload).get("predictions", [])) if status == 200 and payload
+                 and payload.startswith(b"{") else None}
+    return {"url": served.url, "ca_bundle": str(served.ca_bundle), "smoke_request": smoke,
             "serving": {"program": SERVING_ENV["SAGEMAKER_PROGRAM"],
                         "loaded": "as the serving container does: unpacked artifact, code/ copied, offline "
                                   "requirements checked, program imported by name from the copy"},
@@ -272,6 +258,7 @@ def run_local(
     endpoint: bool = True,
     parameters: dict[str, str] | None = None,
     label: str | None = None,
+    serve_artifact: ServeArtifact | None = None,  # how the model is served; default: the installed one
 ) -> dict[str, Any]:
     from pipelines.audit import validate_waivers
     from pipelines.definition import build_definition
@@ -323,7 +310,7 @@ def run_local(
     audit_result = _audit(definition, config, waivers)
     # The exact definition this run executed (the one `privml run --aws` would upsert): re-auditable with
     # `privml audit`. It holds URIs, key aliases and settings, no data and no secrets (the audit checks).
-    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # not yet there when --policy was given
+    private_dir(run_dir)  # not yet there when --policy was given
     records.write_json(run_dir / "definition.json", definition)
 
     progress = Progress(_count_steps(definition), enabled=not quiet)
@@ -342,7 +329,7 @@ def run_local(
         _say(quiet, "serving the model artifact as the serving container loads it, for a smoke request …")
         try:
             record["endpoint"] = _endpoint(record["artifacts"]["model"], ws, df, policy_text, store,
-                                           record["artifacts"].get("serving_keys"), label)
+                                           record["artifacts"].get("serving_keys"), label, serve_artifact)
         except PrivmlError as exc:  # what the serving container would fail on: the run does not pass
             record["endpoint"] = {"status": f"not served: {exc}"}
         smoke = record["endpoint"].get("smoke_request") or {}

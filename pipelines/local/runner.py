@@ -31,6 +31,7 @@ from pathlib import Path
 from pipelines.local.controls import JobControls, sandbox_prefix
 from pipelines.local.jobdir import HostDir
 from privml.errors import PrivmlError
+from privml.workspace import private_dir
 
 BOOT_SOURCE = Path(__file__).with_name("job_boot.py")
 IMAGE_LAYER = "_image"
@@ -67,11 +68,22 @@ def image_distributions() -> set[str]:
     return names - NOT_IN_IMAGE
 
 
+def _extract_private(archive: zipfile.ZipFile, layer: Path) -> None:
+    """`extractall`, but every directory it makes is 0700 like the rest of the job's tree (zipfile's
+    makedirs would give them the umask's mode)."""
+    for member in archive.infolist():
+        target = layer / member.filename
+        if member.is_dir():
+            private_dir(target)
+            continue
+        private_dir(target.parent)
+        archive.extract(member, layer)
+
+
 def install_shipped_wheels(hd: HostDir, search_dirs: list[Path]) -> list[str]:
     """Unpack every shipped wheel into the job's image layer; check that what they require is either in
     the image or shipped too (as pip --no-index would). Returns the distribution names installed."""
-    layer = hd.root / IMAGE_LAYER
-    layer.mkdir(exist_ok=True)
+    layer = private_dir(hd.root / IMAGE_LAYER)
     wheels = sorted({w for d in search_dirs if d.is_dir() for w in d.rglob("*.whl")})
     # A wheelhouse built for the image profile's Python (say cp312) cannot load in this interpreter; the
     # dependency check proved it for the profile, and here this interpreter's own packages stand in for it.
@@ -82,7 +94,7 @@ def install_shipped_wheels(hd: HostDir, search_dirs: list[Path]) -> list[str]:
             for member in zf.namelist():
                 if member.startswith("/") or ".." in Path(member).parts:
                     raise PrivmlError(f"shipped wheel {wheel.name} has an unsafe member path")
-            zf.extractall(layer)
+            _extract_private(zf, layer)
             meta_name = next((n for n in zf.namelist() if n.endswith(".dist-info/METADATA")), None)
             requires: list[str] = []
             name = _normalize(wheel.name.split("-", 1)[0])
@@ -168,7 +180,7 @@ def start_host(
     if not hd.host_path(script).is_file():
         raise JobSetupError(f"entry script {Path(script).name} was not shipped to the job")
     boot = hd.root / IMAGE_LAYER / "boot.py"
-    boot.parent.mkdir(exist_ok=True)
+    private_dir(boot.parent)
     boot.write_bytes(BOOT_SOURCE.read_bytes())
     layer = str(hd.root / IMAGE_LAYER)
     image = image_sys_path()
@@ -188,7 +200,7 @@ def start_host(
         # in for AWS KMS, so the job may read the key store (and take its lock), through a workspace of its
         # own that holds nothing else. Every other job gets no key store and no credentials at all.
         job_ws = hd.root / "privml-workspace"
-        job_ws.mkdir(exist_ok=True)
+        private_dir(job_ws)
         link = job_ws / "kms"
         if not link.exists():
             link.symlink_to(key_store.parent, target_is_directory=True)
@@ -213,7 +225,7 @@ def start_host(
     }
     command = [*sandbox_prefix(controls, hd.root / "opt/ml", hd.mounted), sys.executable, "-I", "-S", "-B", str(boot)]
     log_dir = hd.root / "logs"
-    log_dir.mkdir(exist_ok=True)
+    private_dir(log_dir)
     stdout = open(log_dir / "stdout", "wb")  # noqa: SIM115 - closed by wait_host
     stderr = open(log_dir / "stderr", "wb")  # noqa: SIM115
     started = time.perf_counter()

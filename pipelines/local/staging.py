@@ -19,6 +19,7 @@ from typing import Any
 
 from privml.errors import PrivmlError
 from privml.io.atomic import atomic_output
+from privml.workspace import private_dir
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -59,12 +60,12 @@ def stage_prefix(store: Any, uri: str, dest: Path, *, shard: tuple[int, int] | N
     if shard is not None:
         index, count = shard
         objects = objects[index::count]
-    dest.mkdir(parents=True, exist_ok=True)
+    private_dir(dest)
     for obj in objects:
         target = (dest / relative_name(uri, obj)).resolve()
         if dest.resolve() not in target.parents:
             raise PrivmlError(f"{what}: object key escapes the input directory: {obj}")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         store.get_file(obj, target)
     return objects
 
@@ -104,7 +105,7 @@ def publish(store: Any, pub: Publication, journal: Path, metadata: dict[str, str
     dup = {u for u in pub.uris() if pub.uris().count(u) > 1}
     if dup:
         raise PrivmlError(f"two outputs of one step write the same object: {sorted(dup)[0]}")
-    journal.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(journal.parent)
     _write_json_atomic(journal, {"uris": pub.uris()})
     try:
         for path, uri in pub.items:

@@ -1,6 +1,9 @@
 """The `privml` command line: one dispatcher, one module per command group.
 
 Each command module exposes `register(subparsers)`; it adds its parsers and sets `func` on them.
+The library's own command groups are listed here; the orchestration packages (pipelines/, inference/)
+declare theirs as entry points of the group `privml.commands` in pyproject.toml, read from the installed
+package's metadata, so the library never imports the code that orchestrates it.
 Heavy imports happen inside the command functions so that `privml --help` stays fast.
 Exit codes: 0 success, 1 a check failed, 2 bad usage or bad input, 3 an internal error.
 """
@@ -13,20 +16,19 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from importlib.metadata import entry_points
+from typing import Any
 
 from privml.errors import PrivmlError
 
-# Order is the order of `privml --help`.
+# Order is the order of `privml --help`: these, then the entry points by name (pyproject.toml: "40-pipeline", ...).
 COMMAND_MODULES = [
     "privml.cli.data",  # sample-data, scan, anonymize, reidentify
     "privml.cli.risk",  # risk
     "privml.cli.keys",  # keys, encrypt, decrypt
-    "pipelines.cli",  # pipeline definition, audit, iam-policy
-    "pipelines.run_cli",  # run --local/--aws, runs
-    "pipelines.images_cli",  # image, wheelhouse
-    "inference.cli",  # serve, credentials, capture, deploy, invoke
 ]
+COMMAND_GROUP = "privml.commands"  # pipeline, audit, iam-policy, run, runs, image, wheelhouse, serve, ...
 
 log = logging.getLogger("privml")
 
@@ -41,15 +43,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="privml", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # a command group not built yet
-                continue
-            raise
-        module.register(sub)
+    for register in _registrars():
+        register(sub)
     return parser
+
+
+def _registrars() -> Iterator[Callable[[Any], None]]:
+    """The library's command groups, then the installed packages' `privml.commands` entry points. A group
+    whose package is not installed (a privml wheel without orchestration) is left out."""
+    for name in COMMAND_MODULES:
+        module = _optional(name, lambda name=name: importlib.import_module(name))
+        if module is not None:
+            yield module.register
+    for entry in sorted(entry_points(group=COMMAND_GROUP), key=lambda entry: entry.name):
+        register = _optional(entry.module, entry.load)
+        if register is not None:
+            yield register
+
+
+def _optional(module: str, load: Callable[[], Any]) -> Any:
+    """`load()`, or None when `module` itself (or a package above it) is not there to import."""
+    try:
+        return load()
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not (module == exc.name or module.startswith(f"{exc.name}.")):
+            raise
+        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,6 +7,8 @@ encrypted object stores.
     local_kms      LocalKms: the local key provider (key store in the workspace)
     aws_kms        AwsKms: AWS KMS through boto3
     raw_aes        RawAesKeyring: a raw AES-256 wrapping key (the SDK's raw AES keyring format)
+    kdf            hkdf_secret: the HKDF-SHA256 secret derivation both key providers use
+    key_names      the local KMS's key names inside a message (written by local_kms, read by message)
     key_file       FileKeyProvider: derived secrets from a file (isolated jobs and the endpoint)
     providers      default_key_provider(): PRIVML_KEY_PROVIDER = local (default) | aws | file | none
     objectstore    LocalObjectStore, S3ObjectStore

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from privml.errors import KeyUnavailable
+from privml.workspace import private_dir
 
 FORMAT = "privml-keystore/1"
 PASSPHRASE_ENV = "PRIVML_KEYSTORE_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
@@ -53,7 +54,7 @@ class KeyStoreFile:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.path.parent)
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -131,7 +132,7 @@ class KeyStoreFile:
         else:
             doc.update(store)
         data = json.dumps(doc, indent=1, sort_keys=True).encode()
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.path.parent)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:

@@ -26,10 +26,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from privml.crypto import raw_aes
+from privml.crypto.kdf import hkdf_secret
+from privml.crypto.key_names import ARN_PREFIX, NAMESPACE, key_arn, wrapping_key_name
+from privml.crypto.key_names import WRAPPING_KEY_NAME as _NAME_RE
 from privml.crypto.keys import DataKey
 from privml.crypto.keystore import PASSPHRASE_ENV, KeyStoreFile, b64d, b64e, empty_store
 from privml.errors import KeyUnavailable, PrivmlError
@@ -37,29 +37,12 @@ from privml.workspace import workspace_dir
 
 log = logging.getLogger("privml.kms")
 
-NAMESPACE = "privml-local-kms"
-ARN_PREFIX = "local:kms:"
 ENABLED, DISABLED, PENDING, DELETED = "Enabled", "Disabled", "PendingDeletion", "Deleted"
 _ALIAS_RE = re.compile(r"^[A-Za-z0-9/_-]{1,250}$")
-_NAME_RE = re.compile(r"^local:kms:key/([0-9a-f-]{36}):v(\d+)$")
-_DERIVE_SALT = b"privml/local-kms/derive-secret"
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def hkdf_secret(material: bytes, purpose: str, length: int) -> bytes:
-    if not purpose:
-        raise PrivmlError("derive_secret needs a non-empty purpose")
-    if not 16 <= length <= 255 * 32:
-        raise PrivmlError("derive_secret length must be between 16 and 8160 bytes")
-    info = b"privml derive_secret v1\x00" + purpose.encode("utf-8")
-    return HKDF(algorithm=hashes.SHA256(), length=length, salt=_DERIVE_SALT, info=info).derive(material)
-
-
-def key_arn(key_id: str) -> str:
-    return f"{ARN_PREFIX}key/{key_id}"
 
 
 def _alias_name(name: str) -> str:
@@ -286,7 +269,7 @@ class LocalKms:
     def _wrap(self, kid: str, plaintext: bytes, context: Mapping[str, str]) -> DataKey:
         rec = self._usable(self._fresh(), kid)
         newest = rec["versions"][-1]
-        name = f"{key_arn(kid)}:v{newest['version']}"
+        name = wrapping_key_name(kid, newest["version"])
         info, wrapped = raw_aes.wrap(b64d(newest["material"]), NAMESPACE, name, plaintext, context)
         return DataKey(plaintext, wrapped, key_arn(kid), NAMESPACE, info)
 
@@ -352,9 +335,3 @@ class _Mutation:
                 self.kms._sig = None
         finally:
             self._lock.__exit__(None, None, None)
-
-
-def master_key_id_of(wrapping_key_name: str) -> str:
-    """`local:kms:key/<id>:vN` (the name in a wrapped data key) → `local:kms:key/<id>`."""
-    match = _NAME_RE.match(wrapping_key_name)
-    return key_arn(match.group(1)) if match else wrapping_key_name

@@ -130,7 +130,7 @@ def _edk_key_id(provider_id: str, info: bytes) -> str:
         name = key_name_of(info)
     except PrivmlError:
         return ""
-    from privml.crypto.local_kms import NAMESPACE, master_key_id_of
+    from privml.crypto.key_names import NAMESPACE, master_key_id_of
 
     return master_key_id_of(name) if provider_id == NAMESPACE else name
 

@@ -16,6 +16,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from privml.crypto.context import serialize_context
+from privml.crypto.kdf import hkdf_secret
 from privml.crypto.keys import DataKey
 from privml.errors import IntegrityError, KeyUnavailable, PrivmlError
 
@@ -97,6 +98,4 @@ class RawAesKeyring:
         return unwrap(self._key, encrypted.provider_info, encrypted.encrypted, context)
 
     def derive_secret(self, key_id: str, purpose: str, length: int = 32) -> bytes:
-        from privml.crypto.local_kms import hkdf_secret
-
         return hkdf_secret(self._key, purpose, length)

@@ -15,8 +15,8 @@ import pytest
 import yaml
 from moto import mock_aws
 
-from inference.deploy import plan_deployment
 from pipelines import iam
+from pipelines.deploy import plan_deployment
 from privml.cli import main
 
 from .conftest import ACCOUNT, REGION, Built, key, raw_config

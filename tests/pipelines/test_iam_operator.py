@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from inference.deploy import deploy_aws
 from pipelines.aws import run_on_aws
+from pipelines.deploy import deploy_aws
 
 from .conftest import ACCOUNT, REGION, Built, make_config
 from .iam_calls import TLS

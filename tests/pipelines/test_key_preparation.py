@@ -142,7 +142,7 @@ def test_the_key_preparation_fields_come_together(missing: str) -> None:
 
 
 def test_deploy_attaches_the_keys_object_as_a_model_data_source(keyed: Built) -> None:
-    from inference.deploy import model_request
+    from pipelines.deploy import model_request
 
     url = "s3://privml-test-bucket/privml/runs/e1/preparekeys/serving/derived-secrets.json"
     request = model_request(keyed.config, "m", "s3://privml-test-bucket/privml/models/m/model.tar.gz",

@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 PLAIN = b"Zyxwv Canaryname,078-05-1120,4111111111111111\n"
 
@@ -24,8 +26,9 @@ def _dead_pid() -> int:
 
 def _privml(*args: str, workspace: Path, **kwargs) -> subprocess.CompletedProcess:
     env = {**os.environ, "PRIVML_WORKSPACE": str(workspace)}
+    kwargs.setdefault("timeout", 120)
     return subprocess.run([sys.executable, "-m", "privml", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=120, **kwargs)
+                          text=True, **kwargs)
 
 
 def _files_holding(root: Path, needle: bytes) -> list[Path]:
@@ -168,3 +171,46 @@ def test_workspace_directories_are_private(tmp_path: Path, security_model) -> No
     loose = [p for p in [workspace, *workspace.rglob("*")]
              if p.is_dir() and stat.S_IMODE(p.stat().st_mode) & 0o077]
     assert loose == []
+
+
+
+# The runner process under an audit hook that logs every directory it asks the OS to create, with the
+# mode asked for (a dir_fd-relative call is logged as such): the job directories are wiped when the run
+# ends, so looking afterwards would miss them.
+MKDIR_WATCH = """
+import json, os, sys
+log = open(sys.argv[1], "a")
+def hook(event, args):
+    if event == "os.mkdir" and not os.path.lexists(args[0]):  # one that exists is not created (EEXIST)
+        log.write(json.dumps([str(args[0]), args[1], args[2] != -1]) + "\\n"); log.flush()
+sys.addaudithook(hook)
+from privml.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.slow
+def test_every_directory_a_local_run_creates_is_private(tmp_path: Path) -> None:
+    """A whole `run --local` under umask 022: every directory privml creates in the workspace (key store,
+    object store, run records, TLS, the jobs' `/opt/ml` trees in scratch) is created 0700, at every level:
+    `mkdir(parents=True, mode=0o700)` gives the levels above the last the umask's 0755."""
+    workspace = tmp_path / "ws"
+    mkdirs = tmp_path / "mkdir.log"
+    env = {**os.environ, "PRIVML_WORKSPACE": str(workspace)}
+    old_umask = os.umask(0o022)  # the runner and its jobs inherit it
+    try:
+        proc = subprocess.run([sys.executable, "-c", MKDIR_WATCH, str(mkdirs), "run", "--local", "--rows", "400",
+                               "--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    finally:
+        os.umask(old_umask)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout)["status"] == "Succeeded"
+    created = [json.loads(line) for line in mkdirs.read_text().splitlines()]
+    inside = [(Path(path), mode) for path, mode, relative in created
+              if not relative and (Path(path) == workspace or workspace in Path(path).parents)]
+    assert any(workspace / "scratch" in path.parents for path, _ in inside)  # the jobs' directories are seen
+    loose = sorted({f"{path.relative_to(tmp_path)} {oct(mode)}" for path, mode in inside if mode & 0o077})
+    assert loose == []
+    left = [workspace, *(p for p in workspace.rglob("*") if p.is_dir() and not p.is_symlink())]
+    assert {"kms", "objects", "runs", "tls"} <= {p.name for p in left}
+    assert [p for p in left if stat.S_IMODE(p.stat().st_mode) & 0o077] == []

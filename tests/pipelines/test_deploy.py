@@ -10,8 +10,8 @@ import pytest
 import yaml
 from moto import mock_aws
 
-from inference.deploy import audit_plan, deploy_aws, plan_deployment
 from pipelines.config import PipelineConfig
+from pipelines.deploy import audit_plan, deploy_aws, plan_deployment
 from privml.cli import main
 from privml.errors import CheckFailed
 
