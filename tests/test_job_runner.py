@@ -294,9 +294,10 @@ def test_the_processing_bundles_bootstrap_privml_in_a_stock_image(tmp_path: Path
         env = container.env({**layout.env, "PRIVML_WORKSPACE": str(tmp_path / "ws")})
         done = _run(container.python, [str(code / Path(script).name), *layout.argv], env, tmp_path)
         assert done.returncode == expected, (script, done.stdout[-2000:], done.stderr[-3000:])
+        assert "Successfully installed privml-" in done.stdout, (script, done.stdout[-2000:])  # the bootstrap
         installed = subprocess.run([str(container.python), "-c", "import privml; print(privml.__file__)"],
-                                   env=env, capture_output=True, text=True, check=True).stdout
-        assert str(container.root) in installed  # the bootstrap installed it into the container
+                                   env=env, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+        assert installed.startswith(str(container.root)), installed  # into the container, from the bundle
         if expected:
             assert layout.failure.read_text().startswith("privml "), script
         else:
