@@ -1,8 +1,9 @@
 """Ship the job code and its dependencies to jobs that run in network isolation.
 
-Each job's code input is a bundle directory: the entry script plus `wheels/` holding a wheel of the
-`privml` library and, when configured, the wheels of its runtime dependencies. The entry script runs
-`pip install --no-index --find-links <code>/wheels privml` when privml is not importable.
+Each job's code input is a bundle directory: the entry script, the job runner (privml/job_runner.py, as
+`job_runner.py`: it runs before privml is importable) and `wheels/` holding a wheel of the `privml`
+library and, when configured, the wheels of its runtime dependencies. The runner runs
+`pip install --no-index --isolated --find-links <code>/wheels privml` when privml is not importable.
 
 The wheel declares the job requirement set (pyproject's dependencies minus the names
 `[tool.privml.requirements]` keeps on the user's machine) and a `serve` extra with the serving stack, so
@@ -28,6 +29,8 @@ from pathlib import Path
 from privml.errors import PrivmlError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+JOB_RUNNER = Path("privml/job_runner.py")  # shipped in every bundle as BUNDLE_RUNNER, beside the entry script
+BUNDLE_RUNNER = "job_runner.py"
 # The library the jobs import; the orchestration packages (pipelines/) stay on the user's machine.
 SHIPPED_PACKAGES = ("privml", "inference")  # the model artifact carries the serving handler
 SERVE_EXTRA = "serve"
@@ -152,12 +155,14 @@ def build_privml_wheel(out_dir: Path, root: Path = REPO_ROOT) -> Path:
 
 
 def make_bundle(entry_script: Path, bundle_dir: Path, privml_wheel: Path, wheelhouse: Path | None) -> Path:
-    """Lay out one job's code input: the entry script and `wheels/`. Returns the bundle directory."""
+    """Lay out one job's code input: the entry script, the job runner and `wheels/`. Returns the bundle
+    directory."""
     if not entry_script.is_file():
         raise PrivmlError(f"{entry_script}: job entry script not found")
     wheels = bundle_dir / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
     shutil.copy2(entry_script, bundle_dir / entry_script.name)
+    shutil.copy2(REPO_ROOT / JOB_RUNNER, bundle_dir / BUNDLE_RUNNER)
     shutil.copy2(privml_wheel, wheels / privml_wheel.name)
     if wheelhouse is not None:
         if not wheelhouse.is_dir():

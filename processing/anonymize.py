@@ -4,41 +4,27 @@ Thin on purpose: parse the contract, call `privml.anonymize`. Reads every CSV/Pa
 directory, anonymizes with the policy, splits train/validation/test, and writes one output directory per
 ProcessingOutput: train/, validation/, test/ (data.csv), report/ (report.json, report.html) and
 transformer/ (transformer.skops, policy.yaml). Keyed techniques read the secrets the key-preparation
-step derived (the `keys` input, PRIVML_KEY_PROVIDER=file): the job never calls KMS. On failure it
-writes a one-line reason to /opt/ml/output/message (mapped into the job directory locally) and exits
-non-zero, leaving no output.
+step derived (the `keys` input, PRIVML_KEY_PROVIDER=file): the job never calls KMS. A failure leaves no
+output; the job runner (privml/job_runner.py) writes its reason to /opt/ml/output/message and exits 1
+(a privacy target missed), 2 (bad input) or 3 (internal error).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-
-def _bootstrap() -> None:
-    """Under network isolation nothing can be pip-installed from the internet: install privml from the
-    wheelhouse shipped in the job's code input when the image lacks it."""
-    try:
-        import privml  # noqa: F401
-    except ImportError:
-        import subprocess
-
-        wheels = Path(__file__).resolve().parent / "wheels"
-        subprocess.check_call(
-            [sys.executable, "-m", "pip", "install", "--no-index", "--find-links", str(wheels), "privml"]
-        )
-
-
-def _failure_file() -> Path:
-    return Path(os.environ.get("PRIVML_FAILURE_FILE", "/opt/ml/output/message"))
+try:
+    import job_runner  # the bundle ships it beside this script (pipelines/packaging.py)
+except ModuleNotFoundError:  # run from a source checkout, or in an image that holds privml
+    from privml import job_runner
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = job_runner.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--policy", required=True)
     p.add_argument("--input", required=True)
     p.add_argument("--output", required=True)
@@ -97,33 +83,12 @@ def run(args: argparse.Namespace) -> dict:
     return result.report
 
 
-def main(argv: list[str] | None = None) -> int:
-    _bootstrap()
-    from privml.errors import PrivmlError
-
-    args = _parse(argv)
-    try:
-        report = run(args)
-    except PrivmlError as exc:
-        _write_failure(str(exc))
-        print(f"anonymize: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except Exception as exc:  # the message may quote data values: report the type only
-        _write_failure(f"internal error: {type(exc).__name__}")
-        print(f"anonymize: internal error: {type(exc).__name__}", file=sys.stderr)
-        return 3
-    print(f"anonymize: {report['rows_in']} rows in, {report['rows_out']} out, k={report.get('k')}")
-    return 0
+def _summary(report: dict) -> str:
+    return f"{report['rows_in']} rows in, {report['rows_out']} out, k={report.get('k')}"
 
 
-def _write_failure(reason: str) -> None:
-    path = _failure_file()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(reason[:1000] + "\n", encoding="utf-8")
-    except OSError:
-        pass  # no writable failure file (running outside a job): stderr carries the reason
-
+JOB = job_runner.Job("anonymization", "processing", _parse, run, _summary)
+main = job_runner.entry_point(JOB, __file__)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,35 +15,27 @@ Outputs (SageMaker processing contract):
   <output>/secrets/derived-secrets.json  every secret the policy needs (→ the Anonymize job's input)
   <output>/serving/derived-secrets.json  only those of columns the served model reads (→ the model's
                                           additional data source; identifiers are never features)
-Locally the executor runs it with the local KMS as its only key path and no network. On failure it writes
-a one-line reason to /opt/ml/output/message and exits non-zero, leaving no output.
+Locally the executor runs it with the local KMS as its only key path and no network. On failure it leaves
+no output; the job runner (privml/job_runner.py) writes the reason to /opt/ml/output/message and exits
+non-zero.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
+
+try:
+    import job_runner  # the bundle ships it beside this script (pipelines/packaging.py)
+except ModuleNotFoundError:  # run from a source checkout, or in an image that holds privml
+    from privml import job_runner
 
 SECRETS_FILE = "derived-secrets.json"
 
 
-def _bootstrap() -> None:
-    """The image may lack privml: install it from the wheelhouse shipped in the code input."""
-    try:
-        import privml  # noqa: F401
-    except ImportError:
-        import subprocess
-
-        wheels = Path(__file__).resolve().parent / "wheels"
-        subprocess.check_call(
-            [sys.executable, "-m", "pip", "install", "--no-index", "--find-links", str(wheels), "privml"]
-        )
-
-
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = job_runner.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--policy", required=True, help="the policy YAML")
     p.add_argument("--output", required=True, help="directory: secrets/ and serving/ are written under it")
     p.add_argument("--hmac-key", required=True,
@@ -80,34 +72,13 @@ def run(args: argparse.Namespace) -> dict[str, int]:
     return {"secrets": len(needs), "serving": len(served)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    _bootstrap()
-    from privml.errors import PrivmlError
-
-    args = _parse(argv)
-    try:
-        counts = run(args)
-    except PrivmlError as exc:
-        _write_failure(str(exc))
-        print(f"prepare-keys: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except Exception as exc:  # report the type only
-        _write_failure(f"internal error: {type(exc).__name__}")
-        print(f"prepare-keys: internal error: {type(exc).__name__}", file=sys.stderr)
-        return 3
+def _summary(counts: dict[str, int]) -> str:
     # counts only: which purposes, never a secret
-    print(f"prepare-keys: {counts['secrets']} secret(s) for Anonymize, {counts['serving']} for the endpoint")
-    return 0
+    return f"{counts['secrets']} secret(s) for Anonymize, {counts['serving']} for the endpoint"
 
 
-def _write_failure(reason: str) -> None:
-    path = Path(os.environ.get("PRIVML_FAILURE_FILE", "/opt/ml/output/message"))
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(reason[:1000] + "\n", encoding="utf-8")
-    except OSError:
-        pass
-
+JOB = job_runner.Job("key preparation", "processing", _parse, run, _summary)
+main = job_runner.entry_point(JOB, __file__)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,7 +5,8 @@ The library's own command groups are listed here; the orchestration packages (pi
 declare theirs as entry points of the group `privml.commands` in pyproject.toml, read from the installed
 package's metadata, so the library never imports the code that orchestrates it.
 Heavy imports happen inside the command functions so that `privml --help` stays fast.
-Exit codes: 0 success, 1 a check failed, 2 bad usage or bad input, 3 an internal error.
+Exit codes: 0 success, 1 a check failed, 2 bad usage or bad input, 3 an internal error: the same as every
+job's (privml.job_runner, which both use to map an exception to its code and its value-free reason).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import entry_points
 from typing import Any
 
+from privml import job_runner
 from privml.errors import PrivmlError
 
 # Order is the order of `privml --help`: these, then the entry points by name (pyproject.toml: "40-pipeline", ...).
@@ -88,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except PrivmlError as exc:
         print(f"privml: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return job_runner.exit_code(exc)
     except BrokenPipeError:  # output piped into `head` and the like: not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
@@ -100,13 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # unless PRIVML_DEBUG is set on purpose by someone allowed to see the data.
         if os.environ.get("PRIVML_DEBUG"):
             raise
-        where = _innermost_frame(exc)
         print(
-            f"privml: internal error: {type(exc).__name__} at {where}; the message is withheld because it may "
+            f"privml: {job_runner.internal_reason(exc)}; the message is withheld because it may "
             "contain data values (set PRIVML_DEBUG=1 to see it)",
             file=sys.stderr,
         )
-        return 3
+        return job_runner.exit_code(exc)
 
 
 def _wipe_stale_scratch() -> None:
@@ -132,15 +133,6 @@ def _exit_cleanly_on_sigterm() -> None:
         for name in ("SIGTERM", "SIGHUP"):
             with contextlib.suppress(AttributeError, ValueError, OSError):
                 signal.signal(getattr(signal, name), interrupt)
-
-
-def _innermost_frame(exc: BaseException) -> str:
-    tb = exc.__traceback__
-    if tb is None:
-        return "unknown location"
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    return f"{os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
 
 
 if __name__ == "__main__":  # pragma: no cover

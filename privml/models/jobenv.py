@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from privml.errors import PrivmlError
-
-CONTAINER_BASE = Path("/opt/ml")
+from privml.job_runner import CONTAINER_BASE, container_root, training_output_dir
 
 
 @dataclass(frozen=True)
@@ -42,10 +41,7 @@ class TrainingEnv:
         model_dir = Path(env.get("SM_MODEL_DIR") or CONTAINER_BASE / "model")
         base = model_dir.parent
         input_dir = Path(env.get("SM_INPUT_DIR") or base / "input")
-        output_dir = Path(
-            env.get("SM_OUTPUT_DIR")
-            or (Path(env["SM_OUTPUT_DATA_DIR"]).parent if env.get("SM_OUTPUT_DATA_DIR") else base / "output")
-        )
+        output_dir = training_output_dir(env)
         config_dir = Path(env.get("SM_INPUT_CONFIG_DIR") or input_dir / "config")
         channels = {
             key.removeprefix("SM_CHANNEL_").lower(): Path(value)
@@ -171,7 +167,4 @@ def job_controls(config_dir: Path) -> dict[str, Any]:
 
 def processing_config_dir(any_container_path: Path) -> Path:
     """/opt/ml/config for a processing job, found from one of its /opt/ml/processing/... paths."""
-    for parent in any_container_path.resolve().parents:
-        if parent.name == "processing" and parent.parent.name == "ml":
-            return parent.parent / "config"
-    return CONTAINER_BASE / "config"
+    return (container_root([str(any_container_path)]) or CONTAINER_BASE) / "config"

@@ -30,7 +30,7 @@ from typing import Any
 from sklearn.pipeline import Pipeline
 
 from privml.errors import PrivmlError
-from privml.io import atomic_write_bytes, atomic_write_text
+from privml.io import atomic_write_bytes
 from privml.models import data as splits
 from privml.models.estimators import MODEL_KINDS, fit_model, resolve_kind
 from privml.models.jobenv import TrainingEnv, job_controls
@@ -267,8 +267,3 @@ def write_model_dir(model_dir: Path, outputs: Mapping[str, bytes]) -> None:
             path.unlink(missing_ok=True)
         raise
 
-
-def write_failure(path: Path, message: str) -> None:
-    """The one-line failure reason SageMaker shows for the job (DescribeTrainingJob FailureReason)."""
-    with contextlib.suppress(OSError):
-        atomic_write_text(path, message.splitlines()[0][:1024] + "\n", mode=0o644)

@@ -151,13 +151,38 @@ def test_the_training_toolkit_runs_the_job_and_the_artifact_carries_what_serving
         trained: TrainedArtifact) -> None:
     assert trained.run.returncode == 0, trained.run.stdout[-4000:] + trained.run.stderr[-4000:]
     code = trained.job_root / "code"  # the toolkit's copy of the code channel, where the script ran
-    assert (code / "train.py").is_file() and (code / "wheels").is_dir()
+    assert (code / "train.py").is_file() and (code / "job_runner.py").is_file() and (code / "wheels").is_dir()
     assert not (trained.job_root / "output" / "failure").exists()
     with tarfile.open(trained.archive) as tar:
         names = sorted(tar.getnames())
     assert "model.skops" in names and "metadata.json" in names
     assert "code/privml_inference.py" in names and "code/requirements.txt" in names
     assert any(n.startswith("code/wheels/privml-") and n.endswith(".whl") for n in names), names
+
+
+def test_a_failed_training_job_reports_through_the_toolkit_where_sagemaker_reads_it(tmp_path: Path) -> None:
+    """Bad input (an empty train channel) under the training toolkit: the job runner exits 2, writes the
+    reason to <base>/output/failure (SageMaker's FailureReason) and leaves the model directory empty."""
+    anonymized = make_anonymized(tmp_path / "anonymized", rows=300, seed=2)
+    wheel = packaging.build_privml_wheel(tmp_path / "dist")
+    bundle = packaging.make_bundle(REPO / "training" / "train.py", tmp_path / "bundle", wheel, None)
+    job = make_training_job(tmp_path / "opt_ml_train", anonymized, HYPERPARAMETERS)
+    (job.channel("train") / "data.csv").unlink()
+    (job.root / "input" / "config" / "inputdataconfig.json").write_text(json.dumps(
+        {ch: {"TrainingInputMode": "File"} for ch in ("train", "validation", "transformer")}))
+    (job.root / "input" / "config" / "resourceconfig.json").write_text(json.dumps(
+        {"current_host": "localhost", "hosts": ["localhost"], "current_instance_type": "ml.m5.large"}))
+    container = new_container(tmp_path / "training-container")
+    run = subprocess.run(
+        [str(container.python), str(IMAGE_SCRIPTS / "train.py"), str(bundle), "train.py"],
+        env=container.env({"SAGEMAKER_BASE_DIR": str(job.root), "PRIVML_WORKSPACE": str(tmp_path / "ws")}),
+        cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False)
+    assert run.returncode != 0
+    assert "ExitCode 2" in run.stderr, run.stderr[-3000:]  # the toolkit's ExecuteUserScriptError: the job's code
+    failure = (job.root / "output" / "failure").read_text()
+    assert failure.startswith("privml training failed: ") and "train channel is empty" in failure, failure
+    assert failure.count("\n") == 1
+    assert list(job.model_dir.iterdir()) == []
 
 
 def _raw_rows(n: int) -> list[dict[str, str]]:

@@ -47,8 +47,10 @@ def test_bundle_layout_and_bad_paths(tmp_path: Path) -> None:
     (house / "numpy-2.0-cp311-cp311-manylinux2014_x86_64.whl").write_bytes(b"")
     bundle = packaging.make_bundle(script, tmp_path / "bundle", wheel, house)
     assert sorted(p.relative_to(bundle).as_posix() for p in bundle.rglob("*.*")) == sorted(
-        ["job.py", f"wheels/{wheel.name}", "wheels/numpy-2.0-cp311-cp311-manylinux2014_x86_64.whl"]
+        ["job.py", "job_runner.py", f"wheels/{wheel.name}",
+         "wheels/numpy-2.0-cp311-cp311-manylinux2014_x86_64.whl"]
     )
+    assert (bundle / "job_runner.py").read_bytes() == (packaging.REPO_ROOT / packaging.JOB_RUNNER).read_bytes()
     with pytest.raises(PrivmlError, match="entry script"):
         packaging.make_bundle(tmp_path / "missing.py", tmp_path / "b2", wheel, None)
     with pytest.raises(PrivmlError, match=r"code\.wheelhouse"):
