@@ -167,14 +167,14 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
     sess = session(config, boto_session)
     image = images(config)
     tags = _tags(config)
-    p = config.privacy
+    privacy = config.privacy
     params = {
         "input": ParameterString("InputDataUri", default_value=config.default_input_data_uri),
         "policy": ParameterString("PolicyUri", default_value=config.default_policy_uri),
-        "k": ParameterInteger("K", default_value=p.k),
-        "epsilon": ParameterString("DpEpsilon", default_value=repr(float(p.dp_epsilon))),
-        "model": ParameterString("ModelKind", default_value=p.model),
-        "quality": ParameterFloat("QualityThreshold", default_value=float(p.quality_threshold)),
+        "k": ParameterInteger("K", default_value=privacy.k),
+        "epsilon": ParameterString("DpEpsilon", default_value=repr(float(privacy.dp_epsilon))),
+        "model": ParameterString("ModelKind", default_value=privacy.model),
+        "quality": ParameterFloat("QualityThreshold", default_value=float(privacy.quality_threshold)),
         "proc_type": ParameterString("ProcessingInstanceType", default_value=config.instances.processing.type),
         "proc_count": ParameterInteger("ProcessingInstanceCount", default_value=config.instances.processing.count),
         "train_type": ParameterString("TrainingInstanceType", default_value=config.instances.training.type),
@@ -279,7 +279,7 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
             "--k",
             params["k"].to_string(),
             "--seed",
-            str(p.seed),
+            str(privacy.seed),
         ],
     )
     anonymize = ProcessingStep(name=ANONYMIZE, step_args=anonymize_args)
@@ -303,7 +303,7 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
         output_data_config=OutputDataConfig(
             s3_output_path=f"{config.base_uri}/models", kms_key_id=_key(config, "model")
         ),
-        hyperparameters={"model": params["model"], "dp_epsilon": params["epsilon"], "seed": str(p.seed)},
+        hyperparameters={"model": params["model"], "dp_epsilon": params["epsilon"], "seed": str(privacy.seed)},
         environment=keyprep.env("none"),
         role=config.role_arn,
         sagemaker_session=sess,

@@ -13,7 +13,7 @@ import pytest
 
 from privml.models.evaluation import evaluate
 from privml.sampledata import generate
-from tests.training.jobs import EVALUATE_SCRIPT, JobDir, run_script
+from tests.models.jobs import EVALUATE_SCRIPT, JobDir, run_script
 
 PROCESSING_CONFIG = {
     "ProcessingJobName": "evaluate-1",
