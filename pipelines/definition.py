@@ -37,7 +37,7 @@ __all__ = [
 ANONYMIZE, TRAIN, EVALUATE, GATES, MODEL, FAIL = "Anonymize", "Train", "Evaluate", "Gates", "CreateModel", "GateFailed"
 PREPARE_KEYS = keyprep.STEP
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
-# JsonGet paths into evaluation.json (see CONTRACTS.md).
+# JsonGet paths into evaluation.json (docs/architecture.md, The evaluation property file).
 GATE_PASSED_PATH = "gates.passed"
 ACCURACY_PATH = "metrics.accuracy"
 GATE_REASON_PATH = "gates.reason"
