@@ -2,8 +2,8 @@
 
 Docstrings and comments cite `docs/architecture.md` (with a section: "docs/architecture.md, Layers") and
 the invariants by number ("invariant 1"). Each cited document must exist, each cited section must be a
-heading of it, and each cited invariant must be defined there — a citation that leads nowhere is how the
-old "see DESIGN.md" pointed at a file that was never in the tree.
+heading of it, and each cited invariant must be defined there: four package docstrings once sent the
+reader to a design file that was never in the tree.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 ARCHITECTURE = REPO / "docs" / "architecture.md"
-# A path under docs/, or an upper-case name at the top of the tree (README.md, DESIGN.md); lower-case names
+# A path under docs/, or an upper-case name at the top of the tree (README.md); lower-case names
 # such as model_card.md are outputs, not citations.
 _CITED_DOC = re.compile(r"\b(docs/[\w/-]+\.md|[A-Z][A-Z_]+\.md)\b")
 _CITED_SECTION = re.compile(r"docs/architecture\.md,\s+([A-Z][\w' -]*[\w'])")
