@@ -218,4 +218,5 @@ def test_cli_tour_commands_run_in_order(tmp_path: Path) -> None:
     env = _env(tmp_path / "workspace")
     seen: dict[str, str] = {}
     for command in _commands("CLI tour"):
-        _promise(command)(_run(command, cwd=workdir, env=env, timeout=300), workdir, seen)
+        # `run --local` takes about 25 s on an idle machine and took over 5 minutes at a load average of 18
+        _promise(command)(_run(command, cwd=workdir, env=env, timeout=900), workdir, seen)
