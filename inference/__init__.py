@@ -1,1 +1,1 @@
-"""privml inference layer (see DESIGN.md)."""
+"""Serving: the SageMaker handler, the container contract, the local HTTPS endpoint (docs/architecture.md, Layers)."""

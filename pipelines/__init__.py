@@ -1,1 +1,1 @@
-"""privml pipelines layer (see DESIGN.md)."""
+"""Orchestration: the SageMaker definition, its audit and IAM, and the local executor (docs/architecture.md, Layers)."""

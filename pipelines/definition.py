@@ -37,7 +37,7 @@ __all__ = [
 ANONYMIZE, TRAIN, EVALUATE, GATES, MODEL, FAIL = "Anonymize", "Train", "Evaluate", "Gates", "CreateModel", "GateFailed"
 PREPARE_KEYS = keyprep.STEP
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
-# JsonGet paths into evaluation.json (see CONTRACTS.md).
+# JsonGet paths into evaluation.json (docs/architecture.md, The evaluation property file).
 GATE_PASSED_PATH = "gates.passed"
 ACCURACY_PATH = "metrics.accuracy"
 GATE_REASON_PATH = "gates.reason"
@@ -167,14 +167,14 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
     sess = session(config, boto_session)
     image = images(config)
     tags = _tags(config)
-    p = config.privacy
+    privacy = config.privacy
     params = {
         "input": ParameterString("InputDataUri", default_value=config.default_input_data_uri),
         "policy": ParameterString("PolicyUri", default_value=config.default_policy_uri),
-        "k": ParameterInteger("K", default_value=p.k),
-        "epsilon": ParameterString("DpEpsilon", default_value=repr(float(p.dp_epsilon))),
-        "model": ParameterString("ModelKind", default_value=p.model),
-        "quality": ParameterFloat("QualityThreshold", default_value=float(p.quality_threshold)),
+        "k": ParameterInteger("K", default_value=privacy.k),
+        "epsilon": ParameterString("DpEpsilon", default_value=repr(float(privacy.dp_epsilon))),
+        "model": ParameterString("ModelKind", default_value=privacy.model),
+        "quality": ParameterFloat("QualityThreshold", default_value=float(privacy.quality_threshold)),
         "proc_type": ParameterString("ProcessingInstanceType", default_value=config.instances.processing.type),
         "proc_count": ParameterInteger("ProcessingInstanceCount", default_value=config.instances.processing.count),
         "train_type": ParameterString("TrainingInstanceType", default_value=config.instances.training.type),
@@ -282,7 +282,7 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
             "--k",
             params["k"].to_string(),
             "--seed",
-            str(p.seed),
+            str(privacy.seed),
             # one argument, `--label=` when empty: an argument list item may not be an empty string
             Join(on="", values=["--label=", params["label"]]),
         ],
@@ -308,7 +308,7 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
         output_data_config=OutputDataConfig(
             s3_output_path=f"{config.base_uri}/models", kms_key_id=_key(config, "model")
         ),
-        hyperparameters={"model": params["model"], "dp_epsilon": params["epsilon"], "seed": str(p.seed),
+        hyperparameters={"model": params["model"], "dp_epsilon": params["epsilon"], "seed": str(privacy.seed),
                          "label": params["label"]},
         environment=keyprep.env("none"),
         role=config.role_arn,

@@ -9,11 +9,7 @@ that drops the event — for the SDK objects that fall back to a default session
 from __future__ import annotations
 
 import copy
-import threading
 from typing import Any
-
-_lock = threading.Lock()
-_dropped = 0
 
 
 def with_telemetry_opt_out(sdk_config: dict[str, Any] | None) -> dict[str, Any]:
@@ -26,9 +22,7 @@ def with_telemetry_opt_out(sdk_config: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _drop_event(*_args: Any, **_kwargs: Any) -> None:
-    global _dropped
-    with _lock:
-        _dropped += 1
+    """Stands in for the SDK's sender: the event goes nowhere."""
 
 
 def disable_sdk_telemetry() -> None:
@@ -37,8 +31,3 @@ def disable_sdk_telemetry() -> None:
 
     telemetry_logging._send_telemetry_request = _drop_event
     telemetry_logging._send_telemetry_request_sync = _drop_event
-
-
-def dropped_events() -> int:
-    """How many telemetry events the SDK tried to send and privml dropped (for tests and logs)."""
-    return _dropped

@@ -113,7 +113,7 @@ def generate(rows: int = 20000, seed: int = 0) -> pd.DataFrame:
         "ip_address": _ips(rng, n),
         "age": age,
         "sex": sex,
-        "zip_code": _pick(rng, pools["zips"], n, p=pools["zip_p"]),
+        "zip_code": _pick(rng, pools["zips"], n, weights=pools["zip_weights"]),
         "date_of_birth": pc.cast(pa.array(dob), pa.string()),
         "admission_date": pc.cast(pa.array(admission), pa.string()),
         "diagnosis": _DIAGNOSES[diag],
@@ -154,14 +154,14 @@ def _pools(seed: int) -> dict[str, Any]:
     zip3 = np.array([p for p in range(5, 1000) if f"{p:03d}" not in US_ZIP3_UNASSIGNED])
     areas = rng.choice(zip3, size=80, replace=False)
     zips = sorted({f"{a:03d}{rng.integers(1, 100):02d}" for a in areas for _ in range(6)})
-    zip_p = rng.zipf(1.6, size=len(zips)).clip(max=50).astype(float)
+    zip_weights = rng.zipf(1.6, size=len(zips)).clip(max=50).astype(float)
     return {
         "male": np.array(sorted(set(male)), dtype=object),
         "female": np.array(sorted(set(female)), dtype=object),
         "last": np.array(sorted(set(last)), dtype=object),
         "streets": np.array(streets, dtype=object),
         "zips": np.array(zips, dtype=object),
-        "zip_p": zip_p / zip_p.sum(),
+        "zip_weights": zip_weights / zip_weights.sum(),
     }
 
 
@@ -180,8 +180,8 @@ def _ascii(names) -> list[str]:
 Text = pa.Array | str
 
 
-def _pick(rng: np.random.Generator, pool: pa.Array, n: int, p: np.ndarray | None = None) -> pa.Array:
-    return pool.take(pa.array(rng.choice(len(pool), size=n, p=p)))
+def _pick(rng: np.random.Generator, pool: pa.Array, n: int, weights: np.ndarray | None = None) -> pa.Array:
+    return pool.take(pa.array(rng.choice(len(pool), size=n, p=weights)))
 
 
 def _choose_rows(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:

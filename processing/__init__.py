@@ -1,1 +1,1 @@
-"""privml processing layer (see DESIGN.md)."""
+"""The processing jobs' entry points: PrepareKeys, Anonymize, Evaluate (docs/architecture.md, Layers)."""

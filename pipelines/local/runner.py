@@ -52,9 +52,9 @@ def image_sys_path() -> list[str]:
     dynload = [p for p in sys.path if p.endswith("lib-dynload")]
     zips = [p for p in sys.path if p.endswith(".zip") and "python3" in Path(p).name]
     out: list[str] = []
-    for p in zips + keep[:2] + dynload + keep[2:]:
-        if p and p not in out:
-            out.append(p)
+    for entry in zips + keep[:2] + dynload + keep[2:]:
+        if entry and entry not in out:
+            out.append(entry)
     return out
 
 

@@ -22,13 +22,6 @@ from privml.io.atomic import atomic_output
 from privml.workspace import private_dir
 
 
-def split_uri(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise PrivmlError(f"not an s3:// URI: {uri}")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
-
-
 def join_uri(prefix: str, rel: str) -> str:
     return prefix.rstrip("/") + "/" + rel.lstrip("/")
 

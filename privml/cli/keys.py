@@ -14,15 +14,15 @@ def register(sub: Any) -> None:
     ksub = keys.add_subparsers(dest="keys_command", metavar="ACTION", parser_class=type(keys))
     keys.set_defaults(func=lambda args: _usage(keys))
 
-    p = ksub.add_parser("create", help="create a key; prints its id")
-    p.add_argument("--alias", help="alias NAME (used as alias/NAME)")
-    p.add_argument("--description", default="")
-    add_json_flag(p)
-    p.set_defaults(func=_create)
+    parser = ksub.add_parser("create", help="create a key; prints its id")
+    parser.add_argument("--alias", help="alias NAME (used as alias/NAME)")
+    parser.add_argument("--description", default="")
+    add_json_flag(parser)
+    parser.set_defaults(func=_create)
 
-    p = ksub.add_parser("list", help="list keys (ids, aliases, state; never material)")
-    add_json_flag(p)
-    p.set_defaults(func=_list)
+    parser = ksub.add_parser("list", help="list keys (ids, aliases, state; never material)")
+    add_json_flag(parser)
+    parser.set_defaults(func=_list)
 
     for name, helptext in (
         ("rotate", "add new key material; old data still decrypts"),
@@ -30,35 +30,35 @@ def register(sub: Any) -> None:
         ("enable", "re-enable a disabled key"),
         ("cancel-deletion", "cancel a scheduled deletion (the key comes back disabled)"),
     ):
-        p = ksub.add_parser(name, help=helptext)
-        p.add_argument("key", help="key id, alias/NAME or local:kms:key/ID")
-        add_json_flag(p)
-        p.set_defaults(func=_simple, action=name)
+        parser = ksub.add_parser(name, help=helptext)
+        parser.add_argument("key", help="key id, alias/NAME or local:kms:key/ID")
+        add_json_flag(parser)
+        parser.set_defaults(func=_simple, action=name)
 
-    p = ksub.add_parser(
+    parser = ksub.add_parser(
         "schedule-deletion", help="block a key now and destroy its material after DAYS (crypto-shredding)"
     )
-    p.add_argument("key")
-    p.add_argument("--days", type=int, default=7, help="waiting period, 0-30 (0 = destroy now); default 7")
-    add_json_flag(p)
-    p.set_defaults(func=_schedule_deletion)
+    parser.add_argument("key")
+    parser.add_argument("--days", type=int, default=7, help="waiting period, 0-30 (0 = destroy now); default 7")
+    add_json_flag(parser)
+    parser.set_defaults(func=_schedule_deletion)
 
-    p = sub.add_parser("encrypt", help="encrypt a file (AWS Encryption SDK message format)")
-    p.add_argument("input")
-    p.add_argument("output")
-    p.add_argument("--key", required=True, help="master key: id, alias/NAME, or an AWS KMS key ARN")
-    p.add_argument("--context", action="append", metavar="K=V", help="encryption context pair (repeatable)")
-    p.add_argument("--signed", action="store_true", help="suite 0x0578: add an ECDSA P-384 signature")
-    p.add_argument("--frame-length", type=int, default=1 << 20, help="frame size in bytes (default 1 MiB)")
-    add_json_flag(p)
-    p.set_defaults(func=_encrypt)
+    parser = sub.add_parser("encrypt", help="encrypt a file (AWS Encryption SDK message format)")
+    parser.add_argument("input")
+    parser.add_argument("output")
+    parser.add_argument("--key", required=True, help="master key: id, alias/NAME, or an AWS KMS key ARN")
+    parser.add_argument("--context", action="append", metavar="K=V", help="encryption context pair (repeatable)")
+    parser.add_argument("--signed", action="store_true", help="suite 0x0578: add an ECDSA P-384 signature")
+    parser.add_argument("--frame-length", type=int, default=1 << 20, help="frame size in bytes (default 1 MiB)")
+    add_json_flag(parser)
+    parser.set_defaults(func=_encrypt)
 
-    p = sub.add_parser("decrypt", help="decrypt a file; output appears only if the whole message authenticates")
-    p.add_argument("input")
-    p.add_argument("output")
-    p.add_argument("--context", action="append", metavar="K=V", help="required encryption context pair")
-    add_json_flag(p)
-    p.set_defaults(func=_decrypt)
+    parser = sub.add_parser("decrypt", help="decrypt a file; output appears only if the whole message authenticates")
+    parser.add_argument("input")
+    parser.add_argument("output")
+    parser.add_argument("--context", action="append", metavar="K=V", help="required encryption context pair")
+    add_json_flag(parser)
+    parser.set_defaults(func=_decrypt)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:

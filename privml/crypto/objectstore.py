@@ -1,4 +1,4 @@
-"""Object stores behind one interface: a local one in the workspace and S3.
+"""Object stores with the same methods: a local one in the workspace and S3.
 
 URIs are `s3://bucket/key` in both. Every object is encrypted under a named key: the per-put key, else
 the bucket's default key (as S3 default encryption with SSE-KMS); with neither, a put is refused —
@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote, unquote, urlparse
 
 from privml.crypto import envelope
@@ -54,26 +54,6 @@ def parse_uri(uri: str, *, allow_empty_key: bool = False) -> tuple[str, str]:
     if len(key.encode("utf-8")) > 1024:
         raise PrivmlError("object key longer than 1024 bytes")
     return bucket, key
-
-
-class ObjectStore(Protocol):
-    def put_bytes(
-        self, uri: str, data: bytes, *, key_id: str | None = None, metadata: Mapping[str, str] | None = None
-    ) -> None: ...
-    def put_file(
-        self,
-        uri: str,
-        path: str | os.PathLike[str],
-        *,
-        key_id: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> None: ...
-    def get_bytes(self, uri: str) -> bytes: ...
-    def get_file(self, uri: str, path: str | os.PathLike[str]) -> None: ...
-    def list(self, prefix_uri: str) -> list[str]: ...
-    def delete(self, uri: str) -> None: ...
-    def head(self, uri: str) -> ObjectInfo: ...
-    def set_bucket_key(self, bucket: str, key_id: str) -> None: ...
 
 
 def _check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """The Evaluate step as a library call: model + anonymized test split + privacy report →
 evaluation.json (the PropertyFile the ConditionStep reads), model_card.json and model_card.md.
 
-evaluation.json has exactly the shape CONTRACTS.md gives:
+evaluation.json has exactly this shape (docs/architecture.md, The evaluation property file):
 {"metrics": {accuracy, balanced_accuracy, roc_auc, f1, brier},
  "privacy": {k, l, t, prosecutor_max, epsilon_spent},
  "gates": {quality_passed, privacy_passed, passed, reason}}

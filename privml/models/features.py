@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import OneHotEncoder
+from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 
 from privml.errors import PrivmlError
@@ -120,9 +121,15 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         self.expand_generalized = expand_generalized
         self.categories = categories
 
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        # strings and categories are what it encodes; a missing value is a category (or the scaling centre)
+        tags.input_tags.string = tags.input_tags.categorical = tags.input_tags.allow_nan = True
+        return tags
+
     def fit(self, X: pd.DataFrame, y: object = None) -> FeatureEncoder:
-        if not isinstance(X, pd.DataFrame):
-            raise PrivmlError("FeatureEncoder expects a table with named columns")
+        X = _as_table(X)
+        self.n_features_in_ = X.shape[1]
         columns = self._check(X, list(self.columns) or [str(c) for c in X.columns])
         bounds = dict(self.bounds or {})
         if self.numeric is None:
@@ -219,6 +226,11 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "feature_columns_")
+        table = _as_table(X)
+        if table is not X and table.shape[1] != self.n_features_in_:  # positional input: the width must match
+            raise ValueError(f"X has {table.shape[1]} features, but FeatureEncoder is expecting "
+                             f"{self.n_features_in_} features as input")
+        X = table
         self._check(X, self.feature_columns_)
         parts = []
         scaled = self._scaled_values(X)
@@ -260,6 +272,17 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         for col, vocabulary in self.set_members_.items():
             names += [f"{col}_has_{m}" for m in vocabulary]
         return np.asarray(names, dtype=object)
+
+
+def _as_table(X: object) -> pd.DataFrame:
+    """A DataFrame as it is; a 2-D array as a table of columns x0, x1, ... (scikit-learn's default names),
+    after scikit-learn's own validation (sparse, complex, empty or 1-D input is refused with its message)."""
+    if isinstance(X, pd.DataFrame):
+        return X
+    from sklearn.utils.validation import check_array
+
+    array = check_array(X, dtype=None, ensure_all_finite="allow-nan")
+    return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
 
 
 def _member_matrix(labels: pd.Series, vocabulary: list[str]) -> np.ndarray:

@@ -28,7 +28,7 @@ from pipelines.definition import SERVING_ENV
 from privml.sampledata import generate
 from tests.contract.toolkits import Container, new_container
 from tests.inference.conftest import CANARIES
-from tests.training.jobs import make_anonymized, make_training_job
+from tests.models.jobs import make_anonymized, make_training_job
 
 pytestmark = pytest.mark.slow
 

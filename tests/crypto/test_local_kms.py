@@ -10,13 +10,9 @@ from pathlib import Path
 import pytest
 
 from privml.crypto import local_kms
-from privml.crypto.keys import DataKey, KeyProvider
+from privml.crypto.keys import DataKey
 from privml.crypto.local_kms import LocalKms
 from privml.errors import IntegrityError, KeyUnavailable, PrivmlError
-
-
-def test_is_a_key_provider(kms: LocalKms) -> None:
-    assert isinstance(kms, KeyProvider)
 
 
 def test_store_file_is_private(kms: LocalKms) -> None:

@@ -1,14 +1,30 @@
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from privml.crypto.aws_kms import AwsKms
+from privml.crypto.key_file import FileKeyProvider
+from privml.crypto.keys import KeyProvider
 from privml.crypto.local_kms import LocalKms
-from privml.crypto.providers import default_key_provider
+from privml.crypto.providers import NoKeys, default_key_provider
+from privml.crypto.raw_aes import RawAesKeyring
 from privml.errors import PrivmlError
+
+_PROTOCOL_METHODS = ("generate_data_key", "decrypt_data_key", "derive_secret")
+
+
+@pytest.mark.parametrize("provider_class", [LocalKms, AwsKms, RawAesKeyring, FileKeyProvider, NoKeys])
+def test_every_provider_has_the_protocols_signatures(provider_class: type) -> None:
+    # `isinstance` against the runtime-checkable Protocol only sees that the names exist; callers pass
+    # `length=` and `context` by name, so a renamed parameter or a changed default would break them silently.
+    for name in _PROTOCOL_METHODS:
+        expected = inspect.signature(getattr(KeyProvider, name))
+        actual = inspect.signature(getattr(provider_class, name))
+        assert actual == expected, f"{provider_class.__name__}.{name}{actual} is not KeyProvider.{name}{expected}"
 
 
 def test_local_by_default(workspace: Path) -> None:

@@ -35,7 +35,17 @@ def test_botocore_signature_verifies() -> None:
 
 
 def test_query_and_quoted_path_verify() -> None:
-    verify(**signed(path="/endpoints/my-endpoint/invocations", query="b=2&a=1"), secrets=SECRETS)
+    # A path with a percent-encoded byte and an unsorted query with an encoded value: botocore quotes the
+    # path again and sorts the query, and the verifier must rebuild exactly that canonical request.
+    request = signed(path="/endpoints/my%20endpoint/invocations", query="b=2&a=1&c=x%2Fy")
+    result = verify(**request, secrets=SECRETS)
+    assert result.access_key_id == KEY_ID and result.region == "local"
+    # Both are covered by the signature: another query value or another path is refused.
+    for field, value in (("query", "b=2&a=1&c=x%2Fz"), ("query", "b=2&a=1"),
+                         ("raw_path", "/endpoints/my%2520endpoint/invocations")):
+        with pytest.raises(SignatureError) as info:
+            verify(**{**request, field: value}, secrets=SECRETS)
+        assert info.value.code == "InvalidSignatureException", (field, value)
 
 
 @pytest.mark.parametrize(

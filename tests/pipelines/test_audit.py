@@ -195,7 +195,7 @@ def test_cli_audit_pass_fail_waive_json(built: Built, tmp_path: Path, capsys: py
     assert report["passed"] is True and report["waived"][0]["rule_id"] == "PRIVML-JOB-003"
 
 
-def test_cli_audit_bucket_rule_uses_config(built: Built, tmp_path: Path) -> None:
+def test_cli_audit_bucket_rule_uses_config(built: Built, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     import yaml
 
     definition = copy.deepcopy(built.definition)
@@ -204,7 +204,10 @@ def test_cli_audit_bucket_rule_uses_config(built: Built, tmp_path: Path) -> None
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(raw_config()))
     assert main(["audit", str(path)]) == 0  # without a config the bucket is unknown
-    assert main(["audit", str(path), "--config", str(config)]) == 1
+    assert "PRIVML-S3-001" not in capsys.readouterr().out
+    assert main(["audit", str(path), "--config", str(config), "--json"]) == 1
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert [f["rule_id"] for f in findings] == ["PRIVML-S3-001"], findings
 
 
 @pytest.mark.parametrize("content", ["{not json", '{"Version": "2020-12-01"}'])

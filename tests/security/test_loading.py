@@ -124,6 +124,9 @@ def test_truncated_archive_exits_2_from_the_cli(tmp_path: Path, security_model) 
                             cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 2, result.stderr[-500:]
+    # one line naming the archive, as bad input (not an internal error, not a traceback)
+    assert result.stderr.startswith("privml: error:") and "model.tar.gz" in result.stderr, result.stderr[-500:]
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
 def test_archive_traversal_and_links_are_not_read(tmp_path: Path, security_model) -> None:

@@ -61,8 +61,11 @@ def test_interval_column_without_bounds_gets_no_midpoint_under_dp() -> None:
 
 
 def test_encoder_needs_a_table() -> None:
-    with pytest.raises(PrivmlError, match="named columns"):
-        FeatureEncoder().fit(np.zeros((2, 2)))
+    # An array is a table of columns x0, x1, ... (scikit-learn's default names), so an encoder that names
+    # its columns refuses one, naming them; an encoder that takes every column encodes it.
+    with pytest.raises(PrivmlError, match="missing from the data: age"):
+        FeatureEncoder(columns=["age"]).fit(np.zeros((2, 2)))
+    assert FeatureEncoder().fit(np.array([[1.0, 3.0], [2.0, 5.0]])).get_feature_names_out().tolist() == ["x0", "x1"]
     enc = FeatureEncoder(columns=["a"]).fit(pd.DataFrame({"a": ["x", "y"]}))
     with pytest.raises(PrivmlError, match="missing from the data: a"):
         enc.transform(pd.DataFrame({"b": ["x"]}))

@@ -1,4 +1,5 @@
-"""Helpers for the training tests: real anonymized splits and job directories laid out like /opt/ml."""
+"""Helpers for the tests of privml.models and its jobs (Train, Evaluate): real anonymized splits and job
+directories laid out like /opt/ml."""
 
 from __future__ import annotations
 

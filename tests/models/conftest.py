@@ -1,4 +1,4 @@
-"""Fixtures for the training tests: one real anonymization of sample data and one trained model,
+"""Fixtures for the tests of privml.models: one real anonymization of sample data and one trained model,
 shared by the tests of this directory (both are read-only for the tests that use them)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from threadpoolctl import threadpool_limits
 
-from tests.training.jobs import JobDir, make_anonymized, make_training_job, run_training
+from tests.models.jobs import JobDir, make_anonymized, make_training_job, run_training
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -13,7 +13,7 @@ import pytest
 
 from privml.models.evaluation import evaluate
 from privml.sampledata import generate
-from tests.training.jobs import EVALUATE_SCRIPT, JobDir, run_script
+from tests.models.jobs import EVALUATE_SCRIPT, JobDir, run_script
 
 PROCESSING_CONFIG = {
     "ProcessingJobName": "evaluate-1",
@@ -57,7 +57,7 @@ def test_evaluation_job_writes_the_property_file_and_the_card(
     assert result.returncode == 0, result.stderr
     out = proc / "output" / "evaluation"
     evaluation = json.loads((out / "evaluation.json").read_text())
-    # exactly the shape of CONTRACTS.md (the ConditionStep's JsonGet paths)
+    # exactly the shape the ConditionStep's JsonGet paths read (docs/architecture.md, The evaluation property file)
     assert set(evaluation) == {"metrics", "privacy", "gates"}
     assert set(evaluation["metrics"]) == {"accuracy", "balanced_accuracy", "roc_auc", "f1", "brier"}
     assert all(isinstance(v, float) for v in evaluation["metrics"].values())

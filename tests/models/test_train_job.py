@@ -12,7 +12,7 @@ import pytest
 
 from privml.models.persistence import load_model
 from privml.sampledata import generate
-from tests.training.jobs import JobDir, call_training, read_csv, run_training
+from tests.models.jobs import JobDir, call_training, read_csv, run_training
 
 
 def _sha(path: Path) -> str:

@@ -16,7 +16,7 @@ from sklearn.preprocessing import FunctionTransformer
 from privml.errors import PrivmlError
 from privml.models.estimators import MODEL_KINDS, fit_model
 from privml.models.persistence import load_model, save_model, trusted_types
-from tests.training.jobs import JobDir
+from tests.models.jobs import JobDir
 
 
 class Smuggled(TransformerMixin, BaseEstimator):
