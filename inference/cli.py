@@ -30,8 +30,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default 1)")
     p.set_defaults(func=_serve)
 
-    p = subparsers.add_parser("credentials", help="print how to call the local endpoint with boto3")
+    p = subparsers.add_parser("credentials", help="write a privml-local AWS profile (privml's own files) and "
+                              "print how to call the local endpoint with boto3, the SageMaker SDK v3 or the aws CLI")
     p.add_argument("--port", type=int, default=DEFAULT_PORT)
+    p.add_argument("--profile", default=None, metavar="NAME", help="profile name (default privml-local)")
+    p.add_argument("--env", action="store_true",
+                   help="print export lines instead (they override real AWS credentials in that shell)")
     add_json_flag(p)
     p.set_defaults(func=_credentials)
 
@@ -41,7 +45,7 @@ def register(subparsers: Any) -> None:
     r = capture_sub.add_parser("read", help="decrypt captured records (key holders only) as JSON Lines")
     r.add_argument("files", nargs="*", type=Path, help="capture files (default: all of the endpoint's)")
     r.add_argument("--endpoint", default="privml")
-    r.set_defaults(func=_capture_read)
+    r.set_defaults(func=_capture_read, needs_workspace="keys")
 
     p = subparsers.add_parser("deploy", help="deploy a trained model to a SageMaker endpoint (audited first)")
     p.add_argument("--aws", action="store_true", required=True, help="deploy to AWS (the only target)")
@@ -86,6 +90,10 @@ def _serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise PrivmlError("--port must be between 0 and 65535")
     capture = CaptureConfig.from_options(args.capture, args.sampling)
+    if str(args.model).startswith("s3://"):  # a run's model: in an existing workspace, never a new empty one
+        from privml.workspace import require_workspace
+
+        require_workspace()
 
     def announce(handle: Any) -> None:
         print(f"privml: serving {handle.name} at {handle.url}  (TLS CA bundle: {handle.ca_bundle})", file=sys.stderr)
@@ -101,17 +109,22 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _credentials(args: argparse.Namespace) -> int:
-    from inference.credentials import PROFILE_NAME, load_or_create_credentials, usage_text
+    from inference.credentials import PROFILE_NAME, env_text, load_or_create_credentials, usage_text, write_profile
     from inference.tls import ensure_tls_material
 
     creds = load_or_create_credentials()
     ca = str(ensure_tls_material().ca_bundle)
     url = f"https://localhost:{args.port}"
+    if args.env:
+        print(env_text(creds, url=url, ca_bundle=ca, region=LOCAL_REGION))
+        return 0
+    files = write_profile(creds, url=url, ca_bundle=ca, region=LOCAL_REGION, name=args.profile or PROFILE_NAME)
     if args.json:
         emit_json({"aws_access_key_id": creds.access_key_id, "aws_secret_access_key": creds.secret_access_key,
-                   "region": LOCAL_REGION, "endpoint_url": url, "ca_bundle": ca, "profile": PROFILE_NAME})
+                   "region": LOCAL_REGION, "endpoint_url": url, "ca_bundle": ca, "profile": files.name,
+                   "config_file": str(files.config_file), "credentials_file": str(files.credentials_file)})
     else:
-        print(usage_text(creds, url=url, ca_bundle=ca, region=LOCAL_REGION))
+        print(usage_text(files, url=url, ca_bundle=ca))
     return 0
 
 

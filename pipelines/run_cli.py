@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from privml.cli.objects import add_output_arguments
 from privml.cli.output import add_json_flag, emit_json
 from privml.errors import PrivmlError
 
@@ -33,11 +34,18 @@ def register(subparsers: Any) -> None:
     sub = runs.add_subparsers(dest="runs_command", metavar="SUBCOMMAND")
     ls = sub.add_parser("list", help="list runs: id, status, time, steps")
     add_json_flag(ls)
-    ls.set_defaults(func=_list)
+    ls.set_defaults(func=_list, needs_workspace="records")
     show = sub.add_parser("show", help="one run record: steps, timings, controls, artifacts")
     show.add_argument("run_id", metavar="RUN_ID")
     add_json_flag(show)
-    show.set_defaults(func=_show)
+    show.set_defaults(func=_show, needs_workspace="records")
+    opener = sub.add_parser("open", help="decrypt one artifact of a run (report, report_html, card, model, train, "
+                            "...) to a file or stdout")
+    opener.add_argument("run_id", metavar="RUN_ID")
+    opener.add_argument("artifact", metavar="ARTIFACT", nargs="?", help="omit to list the run's artifacts")
+    add_output_arguments(opener)
+    add_json_flag(opener)
+    opener.set_defaults(func=_open, needs_workspace="keys")
     runs.set_defaults(func=lambda _a: _usage(runs))
 
 
@@ -159,4 +167,22 @@ def _show(args: argparse.Namespace) -> int:
     for step in record.get("steps", []):
         for name, how in (step.get("controls") or {}).items():
             print(f"  {step['name']}.{name}: {how}")
+    return 0
+
+
+def _open(args: argparse.Namespace) -> int:
+    from pipelines.local.records import read_record
+    from privml.cli.objects import artifact_uri, report, write_object
+    from privml.workspace import workspace_dir
+
+    record = read_record(workspace_dir(), args.run_id)
+    if args.artifact is None:
+        artifacts = record.get("artifacts") or {}
+        if args.json:
+            emit_json(artifacts)
+            return 0
+        for name, uri in artifacts.items():
+            print(f"{name:<12} {uri}")
+        return 0
+    report(args, write_object(artifact_uri(record, args.artifact), args.output, force=args.force))
     return 0

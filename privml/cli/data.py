@@ -74,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--transformer", required=True, help="transformer.skops written by anonymize")
     p.add_argument("-o", "--output", required=True, help="CSV to write (plaintext: handle with care)")
     p.add_argument("--columns", help="comma-separated subset of the encrypted columns")
-    p.set_defaults(func=cmd_reidentify)
+    p.set_defaults(func=cmd_reidentify, needs_workspace="keys")
 
 
 def cmd_sample_data(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ def register(sub: Any) -> None:
 
     p = ksub.add_parser("list", help="list keys (ids, aliases, state; never material)")
     add_json_flag(p)
-    p.set_defaults(func=_list)
+    p.set_defaults(func=_list, needs_workspace="keys")
 
     for name, helptext in (
         ("rotate", "add new key material; old data still decrypts"),
@@ -33,7 +33,7 @@ def register(sub: Any) -> None:
         p = ksub.add_parser(name, help=helptext)
         p.add_argument("key", help="key id, alias/NAME or local:kms:key/ID")
         add_json_flag(p)
-        p.set_defaults(func=_simple, action=name)
+        p.set_defaults(func=_simple, action=name, needs_workspace="keys")
 
     p = ksub.add_parser(
         "schedule-deletion", help="block a key now and destroy its material after DAYS (crypto-shredding)"
@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
     p.add_argument("key")
     p.add_argument("--days", type=int, default=7, help="waiting period, 0-30 (0 = destroy now); default 7")
     add_json_flag(p)
-    p.set_defaults(func=_schedule_deletion)
+    p.set_defaults(func=_schedule_deletion, needs_workspace="keys")
 
     p = sub.add_parser("encrypt", help="encrypt a file (AWS Encryption SDK message format)")
     p.add_argument("input")
@@ -51,14 +51,14 @@ def register(sub: Any) -> None:
     p.add_argument("--signed", action="store_true", help="suite 0x0578: add an ECDSA P-384 signature")
     p.add_argument("--frame-length", type=int, default=1 << 20, help="frame size in bytes (default 1 MiB)")
     add_json_flag(p)
-    p.set_defaults(func=_encrypt)
+    p.set_defaults(func=_encrypt, needs_workspace="keys")
 
     p = sub.add_parser("decrypt", help="decrypt a file; output appears only if the whole message authenticates")
     p.add_argument("input")
     p.add_argument("output")
     p.add_argument("--context", action="append", metavar="K=V", help="required encryption context pair")
     add_json_flag(p)
-    p.set_defaults(func=_decrypt)
+    p.set_defaults(func=_decrypt, needs_workspace="keys")
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -144,6 +144,14 @@ def _decrypt(args: argparse.Namespace) -> int:
     from privml.crypto.context import parse_pairs
     from privml.crypto.providers import default_key_provider
 
+    if args.input.startswith("s3://"):  # an object URI the CLI printed: the same as `privml get URI -o OUTPUT`
+        from privml.cli.objects import write_object
+
+        if args.context:
+            raise PrivmlError("an s3:// object is bound to its own bucket and key; drop --context "
+                              "(or use `privml get URI -o FILE`)")
+        written = write_object(args.input, args.output, force=True)
+        return _show(args, written, f"decrypted {args.input} -> {args.output}") if args.output != "-" else 0
     context = envelope.decrypt_file(
         args.input, args.output, provider=default_key_provider(), required_context=parse_pairs(args.context)
     )

@@ -146,10 +146,11 @@ class Policy(BaseModel):
         return labels[0] if labels else None
 
     def resolve_path(self, raw: str) -> Path:
-        """A path from the policy: as given if absolute or present from the working directory,
-        else relative to the policy file's directory."""
-        path = Path(raw)
-        if path.is_absolute() or path.exists() or self.base_dir is None:
+        """A path from the policy (a hierarchy, a population table): relative to the policy file's
+        directory, as `#include` and CSS `url()` resolve, so a policy means the same from any working
+        directory; as given when absolute or when the policy came from no file."""
+        path = Path(raw).expanduser()
+        if path.is_absolute() or self.base_dir is None:
             return path
         return self.base_dir / path
 
