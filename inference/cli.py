@@ -45,6 +45,7 @@ def register(subparsers: Any) -> None:
     r = capture_sub.add_parser("read", help="decrypt captured records (key holders only) as JSON Lines")
     r.add_argument("files", nargs="*", type=Path, help="capture files (default: all of the endpoint's)")
     r.add_argument("--endpoint", default="privml")
+    add_json_flag(r)
     r.set_defaults(func=_capture_read, needs_workspace="keys")
 
     p = subparsers.add_parser("deploy", help="deploy a trained model to a SageMaker endpoint (audited first)")
@@ -73,6 +74,7 @@ def register(subparsers: Any) -> None:
     target.add_argument("--aws", action="store_true", help="call the SageMaker endpoint in AWS")
     target.add_argument("--port", type=int, default=DEFAULT_PORT, help="local endpoint port")
     target.add_argument("--endpoint-url", help="local endpoint URL (https://localhost:PORT)")
+    add_json_flag(p)
     p.set_defaults(func=_invoke)
 
 
@@ -135,6 +137,7 @@ def _capture_read(args: argparse.Namespace) -> int:
     if not files:
         raise PrivmlError(f"no capture files for endpoint {args.endpoint!r}: they appear once `privml serve` has "
                           "answered a request, every few seconds and when it stops")
+    records: list[Any] = []
     for path in files:
         if not path.is_file():
             raise PrivmlError(f"capture file not found: {path}")
@@ -143,7 +146,12 @@ def _capture_read(args: argparse.Namespace) -> int:
         except ValueError:
             endpoint = args.endpoint
         for record in read_capture_file(path, endpoint=endpoint):
-            sys.stdout.write(json.dumps(record) + "\n")
+            if args.json:
+                records.append(record)
+            else:
+                sys.stdout.write(json.dumps(record) + "\n")
+    if args.json:  # one JSON document (an array) instead of JSON Lines
+        emit_json(records)
     return 0
 
 
@@ -245,5 +253,27 @@ def _invoke(args: argparse.Namespace) -> int:
     except BotoCoreError as exc:
         raise PrivmlError(f"cannot reach the endpoint ({type(exc).__name__}): is `privml serve MODEL` running "
                           f"on that port (--port, default {DEFAULT_PORT})?") from None
-    sys.stdout.write(response["Body"].read().decode("utf-8"))
+    body = response["Body"].read().decode("utf-8")
+    if args.json:  # the predictions with what answered them, as one JSON document
+        returned = response.get("ContentType") or ""
+        emit_json({"endpoint": args.endpoint, "content_type": returned,
+                   "predictions": _predictions(body, returned)})
+        return 0
+    sys.stdout.write(body)
     return 0
+
+
+def _predictions(body: str, content_type: str) -> Any:
+    """The endpoint's answer as JSON values: a JSON body as it is, CSV lines as numbers where they are."""
+    if "json" in content_type:
+        payload = json.loads(body)
+        return payload.get("predictions", payload) if isinstance(payload, dict) else payload
+    rows = [line.split(",") for line in body.splitlines() if line.strip()]
+    return [[_number(cell) for cell in row] if len(row) > 1 else _number(row[0]) for row in rows]
+
+
+def _number(text: str) -> Any:
+    try:
+        return float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        return text

@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "privml.cli.risk",  # risk
     "privml.cli.keys",  # keys, encrypt, decrypt
     "privml.cli.objects",  # get, ls
+    "privml.cli.policy",  # policy schema, policy reference
     "pipelines.cli",  # pipeline definition, audit, iam-policy
     "pipelines.run_cli",  # run --local/--aws, runs
     "pipelines.images_cli",  # image, wheelhouse

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from privml.cli.output import add_json_flag, emit_json
@@ -97,9 +98,13 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(keys)
         return 0
+    if not keys:
+        print("no keys yet (privml keys create --alias NAME)", file=sys.stderr)
+        return 0
+    print(f"{'KEY ID':<36}  {'STATE':<15}  {'VERSIONS':<8}  ALIASES")
     for k in keys:
         aliases = ",".join(k["aliases"]) or "-"
-        print(f"{k['key_id']}  {k['state']:<15}  v{k['material_versions']}  {aliases}")
+        print(f"{k['key_id']:<36}  {k['state']:<15}  {'v' + str(k['material_versions']):<8}  {aliases}")
     return 0
 
 
