@@ -9,7 +9,7 @@ def sig3(value: float | int | None) -> str:
     """A measure such as t or entropy l to three significant digits (0.0455577 -> 0.0456)."""
     if value is None:
         return "-"
-    if isinstance(value, bool) or isinstance(value, int):
+    if isinstance(value, bool | int):
         return str(value)
     if not math.isfinite(value):
         return str(value)

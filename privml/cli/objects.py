@@ -118,7 +118,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
     store = _store()
     if args.prefix:
-        bucket, _key = parse_uri(args.prefix, allow_empty_key=True)
+        parse_uri(args.prefix, allow_empty_key=True)  # a bad prefix is an error, not an empty listing
         uris = store.list(args.prefix)
     else:
         buckets = sorted(p.name for p in store.root.iterdir() if p.is_dir() and not p.name.startswith("."))

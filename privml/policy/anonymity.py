@@ -32,7 +32,8 @@ class TCloseness(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     t: float = Field(
-        gt=0, le=1, description="largest distance allowed between a class's sensitive distribution and the whole table's"
+        gt=0, le=1,
+        description="largest distance allowed between a class's sensitive distribution and the whole table's",
     )
     distance: Literal["equal", "ordered"] = Field(
         default="equal",
