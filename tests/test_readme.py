@@ -126,8 +126,8 @@ def check_anonymize(ran: Ran) -> None:
     folder = ran.cwd / "anonymized"
     for name in ("report.json", "report.html", "transformer.skops", "policy.yaml"):
         assert (folder / name).is_file(), name
-    sizes = {split: len(pd.read_csv(next(folder.rglob(f"{split}*.csv")))) for split in ("train", "validation", "test")}
-    assert sizes["train"] > sizes["validation"] > 0 and sizes["test"] > 0
+    sizes = {split: len(pd.read_csv(folder / split / "data.csv")) for split in ("train", "validation", "test")}
+    assert sizes["train"] > sizes["validation"] > 0 and sizes["test"] > 0  # --split 0.7,0.15,0.15
     assert "class" in (folder / "report.html").read_text().lower()
     _no_raw_values(ran)
 
