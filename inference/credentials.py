@@ -101,10 +101,11 @@ class ProfileFiles:
     config_file: Path
     credentials_file: Path
 
-    def environment(self) -> dict[str, str]:
-        """The variables that point an AWS SDK at this profile (for one command, not a whole shell)."""
+    def environment(self, ca_bundle: str) -> dict[str, str]:
+        """The variables that point an AWS SDK at this profile (for one command, not a whole shell). The CA
+        bundle is repeated from the profile because an AWS_CA_BUNDLE the shell already has would win."""
         return {"AWS_CONFIG_FILE": str(self.config_file), "AWS_SHARED_CREDENTIALS_FILE": str(self.credentials_file),
-                "AWS_PROFILE": self.name}
+                "AWS_PROFILE": self.name, "AWS_CA_BUNDLE": ca_bundle}
 
 
 def write_profile(creds: LocalCredentials, *, url: str, ca_bundle: str, region: str, name: str = PROFILE_NAME,
@@ -140,20 +141,20 @@ def write_profile(creds: LocalCredentials, *, url: str, ca_bundle: str, region: 
 
 def usage_text(files: ProfileFiles, *, url: str, ca_bundle: str, endpoint: str = "privml") -> str:
     """How to call the local endpoint through the profile: boto3, the SageMaker SDK v3, the aws CLI."""
-    prefix = " ".join(f"{k}={v}" for k, v in files.environment().items())
+    prefix = " ".join(f"{k}={v}" for k, v in files.environment(ca_bundle).items())
     return "\n".join([
         f"# Wrote profile {files.name} (the privml local endpoint only, not AWS) to privml's own files:",
         f"#   {files.config_file}",
         f"#   {files.credentials_file}",
         "# ~/.aws and your shell are untouched; prefix only the commands that call the endpoint:",
         "",
-        "# boto3:",
+        "# boto3 (naming the profile in the code makes it win over keys exported in the shell):",
         f"{prefix} python your_script.py",
-        '#   boto3.client("sagemaker-runtime").invoke_endpoint(',
+        f'#   boto3.Session(profile_name="{files.name}").client("sagemaker-runtime").invoke_endpoint(',
         f'#       EndpointName="{endpoint}", ContentType="text/csv", Body=open("rows.csv", "rb"))',
         "",
         "# SageMaker Python SDK v3 (sagemaker.core), which reads the endpoint URL and CA from these variables:",
-        f"{prefix} AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={url} AWS_CA_BUNDLE={ca_bundle} python your_script.py",
+        f"{prefix} AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={url} python your_script.py",
         "#   from sagemaker.core.resources import Endpoint",
         f'#   Endpoint(endpoint_name="{endpoint}").invoke(body=open("rows.csv").read(), content_type="text/csv")',
         "",

@@ -39,7 +39,7 @@ def test_credentials_are_created_once_0600_and_printed(workspace: Path, capsys) 
     assert main(["credentials"]) == 0
     text = capsys.readouterr().out
     # the default touches nothing but privml's own profile files: no export line, no secret on screen
-    assert "export " not in text and creds.secret_access_key not in text and "AWS_PROFILE=privml-local" in text
+    assert "export AWS" not in text and creds.secret_access_key not in text and "AWS_PROFILE=privml-local" in text
     written = (workspace / "aws" / "credentials").read_text()
     assert "[privml-local]" in written and creds.secret_access_key in written
     assert stat.S_IMODE((workspace / "aws" / "credentials").stat().st_mode) == 0o600
@@ -69,11 +69,12 @@ def test_invoke_and_capture_read_against_the_local_endpoint(fitted_model, raw_re
         assert main(["credentials", "--port", str(ep.port)]) == 0
         capsys.readouterr()
         with pytest.MonkeyPatch.context() as mp:
+            mp.delenv("AWS_CA_BUNDLE", raising=False)  # the machine's own bundle would win over the profile's
             for name, value in {"AWS_CONFIG_FILE": workspace / "aws" / "config",
                                 "AWS_SHARED_CREDENTIALS_FILE": workspace / "aws" / "credentials",
                                 "AWS_PROFILE": "privml-local"}.items():
                 mp.setenv(name, str(value))
-            client = boto3.client("sagemaker-runtime")
+            client = boto3.Session().client("sagemaker-runtime")  # a new session reads the files
             out = client.invoke_endpoint(EndpointName="cli-ep", ContentType="text/csv", Body=data.read_bytes())
             assert len(out["Body"].read().split()) == 3
     assert main(["capture", "read", "--endpoint", "cli-ep"]) == 0

@@ -34,7 +34,8 @@ def test_default_touches_only_privml_files(workspace: Path, tmp_path: Path, monk
     assert main(["credentials", "--profile", "mine"]) == 0
     text = capsys.readouterr().out
     assert {p: p.read_bytes() for p in (home / ".aws").iterdir()} == before
-    assert "AWS_DEFAULT_REGION" not in text and "export" not in text.replace("--env` prints export", "")
+    assert "AWS_DEFAULT_REGION" not in text and "AWS_REGION" not in text
+    assert not [line for line in text.splitlines() if line.startswith("export ")]
     assert "[mine]" in (workspace / "aws" / "credentials").read_text()
     assert "Endpoint(endpoint_name=" in text and "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=" in text
     assert "AWS_CA_BUNDLE=" in text
@@ -49,11 +50,16 @@ def test_printed_routes_reach_the_local_endpoint(fitted_model, raw_requests, wor
         assert main(["credentials", "--port", str(ep.port)]) == 0
         text = capsys.readouterr().out
         base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        boto3_script = ("import boto3, sys; out = boto3.client('sagemaker-runtime').invoke_endpoint("
+        boto3_script = ("import boto3, sys; out = boto3.Session(profile_name='privml-local')"
+                        ".client('sagemaker-runtime').invoke_endpoint("
                         "EndpointName='privml', ContentType='text/csv', Body=open(sys.argv[1], 'rb'));"
                         "print(out['Body'].read().decode())")
+        # keys exported in the shell (a real AWS user's) must not take over: the code names the profile
+        shell = {**base, "AWS_ACCESS_KEY_ID": "AKIAREALKEYNOTLOCAL0", "AWS_SECRET_ACCESS_KEY": "x" * 40,
+                 "AWS_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt"}
+        boto3_env = _prefix_env(text, "AWS_PROFILE=privml-local AWS_CA_BUNDLE=")
         proc = subprocess.run([sys.executable, "-c", boto3_script, str(rows)], capture_output=True, text=True,
-                              env={**base, **_prefix_env(text, "AWS_PROFILE=privml-local python")}, timeout=120)
+                              env={**shell, **boto3_env}, timeout=120)
         assert proc.returncode == 0, proc.stderr
         assert len(proc.stdout.split()) == 2
         try:
