@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from privml.cli import main
-from privml.workspace import find_workspace, search_path
 
 POLICY = """\
 version: 1
@@ -48,13 +47,14 @@ def _anonymize(cwd: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> pd.Data
 def test_tokens_made_in_a_folder_join_with_tokens_made_in_its_subfolder(
         project: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     top = _anonymize(project, project / "out-top", monkeypatch)
-    assert f"created a new workspace {project / '.privml'}" in caplog.text  # said, where it was made
-    assert (project / ".privml").is_dir()
+    said_at_top = caplog.text
     caplog.clear()
     deep = _anonymize(project / "sub" / "deeper", project / "out-deep", monkeypatch)
-    assert "created a new workspace" not in caplog.text
-    assert not (project / "sub" / ".privml").exists() and not (project / "sub" / "deeper" / ".privml").exists()
     assert top["ssn"].tolist() == deep["ssn"].tolist()  # the same key: the tokens join
+    assert not (project / "sub" / ".privml").exists() and not (project / "sub" / "deeper" / ".privml").exists()
+    assert (project / ".privml").is_dir()
+    assert f"created a new workspace {project / '.privml'}" in said_at_top  # said, where it was made
+    assert "created a new workspace" not in caplog.text
 
 
 def test_reidentify_from_a_subfolder_uses_the_workspace_above(
@@ -94,6 +94,8 @@ def test_commands_that_need_keys_never_create_a_workspace(
 
 def test_environment_variable_wins_and_is_never_created_by_a_reader(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from privml.workspace import find_workspace
+
     monkeypatch.delenv("PRIVML_WORKSPACE", raising=False)
     monkeypatch.setenv("PRIVML_CEILING_DIRECTORIES", str(tmp_path))
     (tmp_path / "a" / ".privml").mkdir(parents=True)
@@ -110,6 +112,8 @@ def test_environment_variable_wins_and_is_never_created_by_a_reader(
 
 
 def test_search_stops_at_a_ceiling_and_at_the_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from privml.workspace import find_workspace, search_path
+
     monkeypatch.delenv("PRIVML_WORKSPACE", raising=False)
     (tmp_path / ".privml").mkdir()
     inner = tmp_path / "x" / "y"
