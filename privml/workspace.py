@@ -108,7 +108,7 @@ def require_workspace(*, keys: bool = True) -> Path:
     if not path.is_dir():
         raise NoWorkspace(f"no privml workspace found ({ENV_VAR}={path} does not exist)")
     if keys and not (path / KEY_STORE).is_file():
-        raise NoWorkspace(f"no privml workspace found with keys: {path} has no key store ({KEY_STORE})")
+        raise NoWorkspace(f"no privml workspace found with keys: {path} has no key store ({KEY_STORE} not found)")
     return path
 
 
