@@ -31,7 +31,7 @@ from privml.anonymity.metrics import make_metric
 from privml.anonymity.models import Constraints
 from privml.anonymity.mondrian import mondrian, ncp
 
-ADULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "adult"
+ADULT = Path(__file__).resolve().parents[1] / "examples" / "data" / "adult"  # shipped with its NOTICE
 ARX_MS = {5: 856, 10: 609, 50: 263, 100: 151}
 MONDRIAN_REF_NCP = 10.77
 MONDRIAN_REF_ROWS_S = 150_000

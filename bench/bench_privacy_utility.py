@@ -1,6 +1,6 @@
 """Privacy–utility trade-off on Adult: accuracy of the model trained on anonymized data, by k and by ε.
 
-Data: ../shared/data/adult/adult.csv (label salary-class; the other eight columns are the
+Data: examples/data/adult/adult.csv (label salary-class; the other eight columns are the
 quasi-identifiers), 70/30 split stratified on the label, fixed seed. As the pipeline does it, the
 anonymity engine is fitted on the training split only and the test split is transformed with the
 fitted engine (same generalization); suppressed training rows are left out, no test row is.
@@ -43,7 +43,7 @@ from sklearn.model_selection import train_test_split
 from privml.models.estimators import fit_model
 from privml.policy import parse_policy
 
-ADULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "adult"
+ADULT = Path(__file__).resolve().parents[1] / "examples" / "data" / "adult"  # shipped with its NOTICE
 LABEL = "salary-class"
 SEED = 0
 AGE_BOUNDS = (17.0, 90.0)  # declared, as a policy would: the census covers ages 17 to 90

@@ -30,8 +30,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default 1)")
     p.set_defaults(func=_serve)
 
-    p = subparsers.add_parser("credentials", help="print how to call the local endpoint with boto3")
+    p = subparsers.add_parser("credentials", help="write a privml-local AWS profile (privml's own files) and "
+                              "print how to call the local endpoint with boto3, the SageMaker SDK v3 or the aws CLI")
     p.add_argument("--port", type=int, default=DEFAULT_PORT)
+    p.add_argument("--profile", default=None, metavar="NAME", help="profile name (default privml-local)")
+    p.add_argument("--env", action="store_true",
+                   help="print export lines instead (they override real AWS credentials in that shell)")
     add_json_flag(p)
     p.set_defaults(func=_credentials)
 
@@ -41,7 +45,8 @@ def register(subparsers: Any) -> None:
     r = capture_sub.add_parser("read", help="decrypt captured records (key holders only) as JSON Lines")
     r.add_argument("files", nargs="*", type=Path, help="capture files (default: all of the endpoint's)")
     r.add_argument("--endpoint", default="privml")
-    r.set_defaults(func=_capture_read)
+    add_json_flag(r)
+    r.set_defaults(func=_capture_read, needs_workspace="keys")
 
 
 def register_invoke(subparsers: Any) -> None:
@@ -56,6 +61,7 @@ def register_invoke(subparsers: Any) -> None:
     target.add_argument("--aws", action="store_true", help="call the SageMaker endpoint in AWS")
     target.add_argument("--port", type=int, default=DEFAULT_PORT, help="local endpoint port")
     target.add_argument("--endpoint-url", help="local endpoint URL (https://localhost:PORT)")
+    add_json_flag(p)
     p.set_defaults(func=_invoke)
 
 
@@ -73,6 +79,10 @@ def _serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise PrivmlError("--port must be between 0 and 65535")
     capture = CaptureConfig.from_options(args.capture, args.sampling)
+    if str(args.model).startswith("s3://"):  # a run's model: in an existing workspace, never a new empty one
+        from privml.workspace import require_workspace
+
+        require_workspace()
 
     def announce(handle: Any) -> None:
         print(f"privml: serving {handle.name} at {handle.url}  (TLS CA bundle: {handle.ca_bundle})", file=sys.stderr)
@@ -88,17 +98,22 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _credentials(args: argparse.Namespace) -> int:
-    from inference.credentials import PROFILE_NAME, load_or_create_credentials, usage_text
+    from inference.credentials import PROFILE_NAME, env_text, load_or_create_credentials, usage_text, write_profile
     from inference.tls import ensure_tls_material
 
     creds = load_or_create_credentials()
     ca = str(ensure_tls_material().ca_bundle)
     url = f"https://localhost:{args.port}"
+    if args.env:
+        print(env_text(creds, url=url, ca_bundle=ca, region=LOCAL_REGION))
+        return 0
+    files = write_profile(creds, url=url, ca_bundle=ca, region=LOCAL_REGION, name=args.profile or PROFILE_NAME)
     if args.json:
         emit_json({"aws_access_key_id": creds.access_key_id, "aws_secret_access_key": creds.secret_access_key,
-                   "region": LOCAL_REGION, "endpoint_url": url, "ca_bundle": ca, "profile": PROFILE_NAME})
+                   "region": LOCAL_REGION, "endpoint_url": url, "ca_bundle": ca, "profile": files.name,
+                   "config_file": str(files.config_file), "credentials_file": str(files.credentials_file)})
     else:
-        print(usage_text(creds, url=url, ca_bundle=ca, region=LOCAL_REGION))
+        print(usage_text(files, url=url, ca_bundle=ca))
     return 0
 
 
@@ -109,6 +124,7 @@ def _capture_read(args: argparse.Namespace) -> int:
     if not files:
         raise PrivmlError(f"no capture files for endpoint {args.endpoint!r}: they appear once `privml serve` has "
                           "answered a request, every few seconds and when it stops")
+    records: list[Any] = []
     for path in files:
         if not path.is_file():
             raise PrivmlError(f"capture file not found: {path}")
@@ -117,7 +133,12 @@ def _capture_read(args: argparse.Namespace) -> int:
         except ValueError:
             endpoint = args.endpoint
         for record in read_capture_file(path, endpoint=endpoint):
-            sys.stdout.write(json.dumps(record) + "\n")
+            if args.json:
+                records.append(record)
+            else:
+                sys.stdout.write(json.dumps(record) + "\n")
+    if args.json:  # one JSON document (an array) instead of JSON Lines
+        emit_json(records)
     return 0
 
 
@@ -173,5 +194,27 @@ def _invoke(args: argparse.Namespace) -> int:
     except BotoCoreError as exc:
         raise PrivmlError(f"cannot reach the endpoint ({type(exc).__name__}): is `privml serve MODEL` running "
                           f"on that port (--port, default {DEFAULT_PORT})?") from None
-    sys.stdout.write(response["Body"].read().decode("utf-8"))
+    body = response["Body"].read().decode("utf-8")
+    if args.json:  # the predictions with what answered them, as one JSON document
+        returned = response.get("ContentType") or ""
+        emit_json({"endpoint": args.endpoint, "content_type": returned,
+                   "predictions": _predictions(body, returned)})
+        return 0
+    sys.stdout.write(body)
     return 0
+
+
+def _predictions(body: str, content_type: str) -> Any:
+    """The endpoint's answer as JSON values: a JSON body as it is, CSV lines as numbers where they are."""
+    if "json" in content_type:
+        payload = json.loads(body)
+        return payload.get("predictions", payload) if isinstance(payload, dict) else payload
+    rows = [line.split(",") for line in body.splitlines() if line.strip()]
+    return [[_number(cell) for cell in row] if len(row) > 1 else _number(row[0]) for row in rows]
+
+
+def _number(text: str) -> Any:
+    try:
+        return float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        return text

@@ -78,6 +78,9 @@ def _read_json(path: Path, what: str) -> Any:
 def _definition(args: argparse.Namespace) -> int:
     from pipelines.definition import build_definition
 
+    # The SDK's import and offline build take several seconds: say so at once, on stderr (stdout is the JSON).
+    print("privml: building the pipeline definition with the SageMaker SDK (offline, no AWS call; takes a few "
+          "seconds)...", file=sys.stderr, flush=True)
     definition = build_definition(_config(args.config))
     if args.output:
         import json

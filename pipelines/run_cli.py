@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from privml.cli.numbers import percent
+from privml.cli.objects import add_output_arguments
 from privml.cli.output import add_json_flag, emit_json
 from privml.errors import PrivmlError
 
@@ -35,11 +37,18 @@ def register(subparsers: Any) -> None:
     sub = runs.add_subparsers(dest="runs_command", metavar="SUBCOMMAND")
     ls = sub.add_parser("list", help="list runs: id, status, time, steps")
     add_json_flag(ls)
-    ls.set_defaults(func=_list)
+    ls.set_defaults(func=_list, needs_workspace="records")
     show = sub.add_parser("show", help="one run record: steps, timings, controls, artifacts")
-    show.add_argument("run_id", metavar="RUN_ID")
+    show.add_argument("run_id", metavar="RUN_ID", help="a run id, or `latest`")
     add_json_flag(show)
-    show.set_defaults(func=_show)
+    show.set_defaults(func=_show, needs_workspace="records")
+    opener = sub.add_parser("open", help="decrypt one artifact of a run (report, report_html, card, model, train, "
+                            "...) to a file or stdout")
+    opener.add_argument("run_id", metavar="RUN_ID", help="a run id, or `latest`")
+    opener.add_argument("artifact", metavar="ARTIFACT", nargs="?", help="omit to list the run's artifacts")
+    add_output_arguments(opener)
+    add_json_flag(opener)
+    opener.set_defaults(func=_open, needs_workspace="keys")
     runs.set_defaults(func=lambda _a: _usage(runs))
 
 
@@ -105,7 +114,9 @@ def _with_label(params: dict[str, str], label: str | None) -> dict[str, str]:
 
 
 def _fmt(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
+    from privml.cli.numbers import sig3
+
+    return sig3(value) if isinstance(value, float) else str(value)
 
 
 def summary(record: dict[str, Any]) -> str:
@@ -124,7 +135,7 @@ def summary(record: dict[str, Any]) -> str:
     if privacy:
         risk = privacy.get("risk") or {}
         lines.append(f"  privacy: k={privacy.get('k')} l={_fmt(privacy.get('l'))} t={_fmt(privacy.get('t'))} "
-                     f"prosecutor risk max={_fmt(risk.get('prosecutor_max'))}")
+                     f"prosecutor risk max={percent(risk.get('prosecutor_max'))}")
     metrics = record.get("metrics") or {}
     if metrics:
         lines.append("  model: " + " ".join(f"{k}={_fmt(v)}" for k, v in metrics.items()))
@@ -162,11 +173,21 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show(args: argparse.Namespace) -> int:
-    from pipelines.local.records import read_record
+def _record(run_id: str) -> dict[str, Any]:
+    """A run record by id, or the newest with `latest`."""
+    from pipelines.local.records import list_records, read_record
     from privml.workspace import workspace_dir
 
-    record = read_record(workspace_dir(), args.run_id)
+    if run_id == "latest":
+        records = list_records(workspace_dir())
+        if not records:
+            raise PrivmlError("no runs yet (privml run --local)")
+        return records[-1]
+    return read_record(workspace_dir(), run_id)
+
+
+def _show(args: argparse.Namespace) -> int:
+    record = _record(args.run_id)
     if args.json:
         emit_json(record)
         return 0
@@ -174,4 +195,20 @@ def _show(args: argparse.Namespace) -> int:
     for step in record.get("steps", []):
         for name, how in (step.get("controls") or {}).items():
             print(f"  {step['name']}.{name}: {how}")
+    return 0
+
+
+def _open(args: argparse.Namespace) -> int:
+    from privml.cli.objects import artifact_uri, report, write_object
+
+    record = _record(args.run_id)
+    if args.artifact is None:
+        artifacts = record.get("artifacts") or {}
+        if args.json:
+            emit_json(artifacts)
+            return 0
+        for name, uri in artifacts.items():
+            print(f"{name:<12} {uri}")
+        return 0
+    report(args, write_object(artifact_uri(record, args.artifact), args.output, force=args.force))
     return 0

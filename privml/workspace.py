@@ -1,5 +1,11 @@
 """Where privml keeps its local state: key store, object store, run records, credentials.
 
+Found as git finds a repository: `$PRIVML_WORKSPACE` if set, else the nearest `.privml` folder in the
+working folder or one of its parents (the walk stops at the filesystem root, at a mount boundary and at
+any folder listed in `$PRIVML_CEILING_DIRECTORIES`, as GIT_CEILING_DIRECTORIES does), else a new
+`.privml` in the working folder, announced on stderr. Commands that need keys or records that already
+exist (`require_workspace`) never create one: they stop with "no privml workspace found", exit 2.
+
 Every directory privml creates in a workspace is mode 0700 (`private_dir`). Job directories live in
 `scratch/<run>/` while a local run executes; a runner that dies (kill -9) cannot wipe its own, so the
 next privml command to start wipes the scratch of every run whose process is gone (`wipe_stale_scratch`).
@@ -8,25 +14,102 @@ next privml command to start wipes the scratch of every run whose process is gon
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 from pathlib import Path
 
+from privml.errors import PrivmlError
+
 ENV_VAR = "PRIVML_WORKSPACE"
+CEILING_ENV_VAR = "PRIVML_CEILING_DIRECTORIES"  # os.pathsep-separated folders the search never enters
+DIRNAME = ".privml"
+KEY_STORE = Path("kms") / "keystore.json"
 SCRATCH = "scratch"
 OWNER_FILE = "owner.pid"  # a run's scratch directory: the process id of the runner that owns it
 # kept until the run's own recovery rolls its publications back (they hold object-store URIs, no data)
 _RECOVERY_FILES = ("journal-*.json", OWNER_FILE)
 
 
+class NoWorkspace(PrivmlError):
+    """A command that needs existing keys or records found no workspace: exit 2."""
+
+
+def _ceilings() -> set[Path]:
+    raw = os.environ.get(CEILING_ENV_VAR, "")
+    return {Path(part).expanduser().resolve() for part in raw.split(os.pathsep) if part.strip()}
+
+
+def search_path(start: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The folders searched for a `.privml`, nearest first: `start` (the working folder) and its parents,
+    up to the filesystem root, the last folder on the same device, or a ceiling (excluded)."""
+    current = Path(start or os.getcwd()).resolve()
+    ceilings = _ceilings()
+    try:
+        device = current.stat().st_dev
+    except OSError:
+        return [current]
+    folders = []
+    while current not in ceilings:
+        folders.append(current)
+        parent = current.parent
+        if parent == current:
+            break
+        try:
+            if parent.stat().st_dev != device:  # a mount boundary, as git stops at one
+                break
+        except OSError:
+            break
+        current = parent
+    return folders
+
+
+def find_workspace(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """The workspace in use, without creating anything: $PRIVML_WORKSPACE, else the nearest `.privml`."""
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]).expanduser().resolve()
+    for folder in search_path(start):
+        if (folder / DIRNAME).is_dir():
+            return folder / DIRNAME
+    return None
+
+
 def _path(explicit: str | os.PathLike[str] | None) -> Path:
-    raw = explicit or os.environ.get(ENV_VAR) or ".privml"
-    return Path(raw).expanduser().resolve()
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    return find_workspace() or Path.cwd().resolve() / DIRNAME
+
+
+_announced: set[Path] = set()
 
 
 def workspace_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The workspace directory: the explicit argument, else $PRIVML_WORKSPACE, else ./.privml."""
-    return private_dir(_path(explicit))
+    """The workspace directory: the explicit argument, else $PRIVML_WORKSPACE, else the nearest `.privml`
+    here or in a parent folder, else a new `./.privml` (said on stderr once)."""
+    path = _path(explicit)
+    if not explicit and not os.environ.get(ENV_VAR) and not path.exists() and path not in _announced:
+        _announced.add(path)
+        logging.getLogger("privml").warning(
+            "created a new workspace %s (no %s in this folder or its parents; set %s to use another)",
+            path, DIRNAME, ENV_VAR)
+    return private_dir(path)
+
+
+def require_workspace(*, keys: bool = True) -> Path:
+    """The workspace of a command that needs what is already in it (keys, objects, records): never creates
+    one. Raises NoWorkspace naming where it searched; with `keys`, also when the workspace has no key store."""
+    path = find_workspace()
+    if path is None:
+        searched = search_path()
+        where = f"{searched[0]}" + (f" and {len(searched) - 1} parent folder(s) up to {searched[-1]}"
+                                    if len(searched) > 1 else "")
+        raise NoWorkspace(f"no privml workspace found (searched for {DIRNAME} in {where}; "
+                          f"set {ENV_VAR} or run from the folder where you made your keys)")
+    if not path.is_dir():
+        raise NoWorkspace(f"no privml workspace found ({ENV_VAR}={path} does not exist)")
+    if keys and not (path / KEY_STORE).is_file():
+        raise NoWorkspace(f"no privml workspace found with keys: {path} has no key store ({KEY_STORE} not found)")
+    return path
 
 
 def private_dir(path: Path) -> Path:

@@ -10,19 +10,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _shared_dir() -> Path:
-    """The workplace's read-only `shared/` folder (Adult data, ARX hierarchies): beside the checkout as the
-    project expects it, or where $PRIVML_SHARED_DIR says (a CI clone elsewhere)."""
-    candidates = [Path(os.environ["PRIVML_SHARED_DIR"])] if os.environ.get("PRIVML_SHARED_DIR") else []
-    candidates += [REPO.parent / "shared", Path("/work/shared")]
-    for candidate in candidates:
-        if (candidate / "data" / "adult" / "adult.csv").is_file():
-            return candidate
-    return candidates[0]
-
-
-SHARED = _shared_dir()
-ADULT = SHARED / "data" / "adult"
+# The Adult data and ARX's hierarchies ship with the repository (examples/data/adult/NOTICE): every test
+# that reads them runs from a plain clone.
+ADULT = REPO / "examples" / "data" / "adult"
 
 
 @pytest.fixture(autouse=True)

@@ -323,6 +323,9 @@ def run_local(
                       "waivers": list(waivers), "build_seconds": round(build_seconds, 3)},
     )
     record = executor.run()
+    epsilon = (record.get("parameters") or {}).get("DpEpsilon")
+    if isinstance(epsilon, str):  # a String parameter (hyperparameters are strings); the record keeps the number
+        record["parameters"]["DpEpsilon"] = float(epsilon)
     record["artifacts"] = _artifacts(record)
     record["privacy"], record["metrics"] = _figures(store, record["artifacts"])
     if endpoint and record["status"] == "Succeeded" and "model" in record["artifacts"]:

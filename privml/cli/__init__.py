@@ -29,6 +29,8 @@ COMMAND_MODULES = [
     "privml.cli.data",  # sample-data, scan, anonymize, reidentify
     "privml.cli.risk",  # risk
     "privml.cli.keys",  # keys, encrypt, decrypt
+    "privml.cli.objects",  # get, ls
+    "privml.cli.policy",  # policy schema, policy reference
 ]
 COMMAND_GROUP = "privml.commands"  # pipeline, audit, iam-policy, run, runs, image, wheelhouse, serve, ...
 
@@ -36,6 +38,13 @@ log = logging.getLogger("privml")
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # on every (sub)command, so `privml -v run` and `privml run -v` both work; SUPPRESS keeps a
+        # subcommand's parser from resetting what the top level parsed
+        self.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                          help="log progress to stderr")
+
     def error(self, message: str) -> None:  # argparse's own exit code is already 2; keep one line
         self.print_usage(sys.stderr)
         self.exit(2, f"privml: error: {message}\n")
@@ -43,7 +52,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="privml", description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument("--version", action="version", version=f"privml {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for register in _registrars():
         register(sub)
@@ -73,11 +82,20 @@ def _optional(module: str, load: Callable[[], Any]) -> Any:
         return None
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("privml")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
         format="privml: %(message)s",
         stream=sys.stderr,
     )
@@ -85,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        if getattr(args, "needs_workspace", None):  # never create an empty store for a command that reads one
+            _require_workspace(keys=args.needs_workspace == "keys")
         _wipe_stale_scratch()
         _exit_cleanly_on_sigterm()
         return int(args.func(args) or 0)
@@ -108,6 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return job_runner.exit_code(exc)
+
+
+def _require_workspace(*, keys: bool) -> None:
+    from privml.workspace import require_workspace
+
+    require_workspace(keys=keys)
 
 
 def _wipe_stale_scratch() -> None:

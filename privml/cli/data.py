@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from privml.cli.numbers import percent, sig3
 from privml.cli.output import add_json_flag, emit_json
 from privml.errors import PrivmlError
 
@@ -40,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rows", type=int, default=20_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help="CSV (or .parquet) file to write")
+    add_json_flag(p)
     p.set_defaults(func=cmd_sample_data)
 
     p = sub.add_parser("scan", help="find personal data in a table and propose a policy")
@@ -74,7 +76,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--transformer", required=True, help="transformer.skops written by anonymize")
     p.add_argument("-o", "--output", required=True, help="CSV to write (plaintext: handle with care)")
     p.add_argument("--columns", help="comma-separated subset of the encrypted columns")
-    p.set_defaults(func=cmd_reidentify)
+    add_json_flag(p)
+    p.set_defaults(func=cmd_reidentify, needs_workspace="keys")
 
 
 def cmd_sample_data(args: argparse.Namespace) -> int:
@@ -94,7 +97,10 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
     else:
         write_table(frame, out)
     log.info("wrote %d rows to %s", len(frame), out)
-    print(f"wrote {len(frame)} rows, {len(frame.columns)} columns to {out}")
+    if args.json:
+        emit_json({"output": str(out), "rows": len(frame), "columns": list(frame.columns), "seed": args.seed})
+    else:
+        print(f"wrote {len(frame)} rows, {len(frame.columns)} columns to {out}")
     return 0
 
 
@@ -174,10 +180,11 @@ def cmd_anonymize(args: argparse.Namespace) -> int:
         print(f"anonymized {report['rows_in']} rows → {report['rows_out']} ({report['suppressed_rows']} suppressed)")
         for key in ("k", "l", "t"):
             if report.get(key) is not None:
-                print(f"  {key} = {report[key]}")
+                print(f"  {key} = {sig3(report[key])}")
         risk = report.get("risk")
         if risk:
-            print(f"  prosecutor risk: max {risk.get('prosecutor_max'):.4f}, avg {risk.get('prosecutor_avg'):.4f}")
+            print(f"  prosecutor risk: max {percent(risk.get('prosecutor_max'))}, "
+                  f"avg {percent(risk.get('prosecutor_avg'))}")
         print(f"wrote {args.output}/ (data, report.json, report.html, transformer.skops, policy.yaml)")
     return 0
 
@@ -189,6 +196,17 @@ def cmd_reidentify(args: argparse.Namespace) -> int:
     transformer = PrivacyTransformer.load(args.transformer)
     frame = read_table(args.file)
     columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
-    write_table(transformer.reidentify(frame, columns), args.output)
-    print(f"wrote {args.output} (contains re-identified values: handle as personal data)")
+    restored = transformer.reidentify(frame, columns)
+    write_table(restored, args.output)
+    if args.json:  # names and counts only: the values are in the file
+        emit_json({"output": str(args.output), "rows": len(restored),
+                   "columns_reidentified": columns or transformer_encrypted_columns(transformer)})
+    else:
+        print(f"wrote {args.output} (contains re-identified values: handle as personal data)")
     return 0
+
+
+def transformer_encrypted_columns(transformer: Any) -> list[str]:
+    """The columns a fitted transformer's policy encrypts (the ones reidentify restores by default)."""
+    policy = transformer.policy or {}
+    return [name for name, col in (policy.get("columns") or {}).items() if col.get("action") == "encrypt"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from privml.cli.output import add_json_flag, emit_json
@@ -22,7 +23,7 @@ def register(sub: Any) -> None:
 
     parser = ksub.add_parser("list", help="list keys (ids, aliases, state; never material)")
     add_json_flag(parser)
-    parser.set_defaults(func=_list)
+    parser.set_defaults(func=_list, needs_workspace="keys")
 
     for name, helptext in (
         ("rotate", "add new key material; old data still decrypts"),
@@ -33,7 +34,7 @@ def register(sub: Any) -> None:
         parser = ksub.add_parser(name, help=helptext)
         parser.add_argument("key", help="key id, alias/NAME or local:kms:key/ID")
         add_json_flag(parser)
-        parser.set_defaults(func=_simple, action=name)
+        parser.set_defaults(func=_simple, action=name, needs_workspace="keys")
 
     parser = ksub.add_parser(
         "schedule-deletion", help="block a key now and destroy its material after DAYS (crypto-shredding)"
@@ -41,7 +42,7 @@ def register(sub: Any) -> None:
     parser.add_argument("key")
     parser.add_argument("--days", type=int, default=7, help="waiting period, 0-30 (0 = destroy now); default 7")
     add_json_flag(parser)
-    parser.set_defaults(func=_schedule_deletion)
+    parser.set_defaults(func=_schedule_deletion, needs_workspace="keys")
 
     parser = sub.add_parser("encrypt", help="encrypt a file (AWS Encryption SDK message format)")
     parser.add_argument("input")
@@ -51,14 +52,14 @@ def register(sub: Any) -> None:
     parser.add_argument("--signed", action="store_true", help="suite 0x0578: add an ECDSA P-384 signature")
     parser.add_argument("--frame-length", type=int, default=1 << 20, help="frame size in bytes (default 1 MiB)")
     add_json_flag(parser)
-    parser.set_defaults(func=_encrypt)
+    parser.set_defaults(func=_encrypt, needs_workspace="keys")
 
     parser = sub.add_parser("decrypt", help="decrypt a file; output appears only if the whole message authenticates")
     parser.add_argument("input")
     parser.add_argument("output")
     parser.add_argument("--context", action="append", metavar="K=V", help="required encryption context pair")
     add_json_flag(parser)
-    parser.set_defaults(func=_decrypt)
+    parser.set_defaults(func=_decrypt, needs_workspace="keys")
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -97,9 +98,13 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(keys)
         return 0
+    if not keys:
+        print("no keys yet (privml keys create --alias NAME)", file=sys.stderr)
+        return 0
+    print(f"{'KEY ID':<36}  {'STATE':<15}  {'VERSIONS':<8}  ALIASES")
     for k in keys:
         aliases = ",".join(k["aliases"]) or "-"
-        print(f"{k['key_id']}  {k['state']:<15}  v{k['material_versions']}  {aliases}")
+        print(f"{k['key_id']:<36}  {k['state']:<15}  {'v' + str(k['material_versions']):<8}  {aliases}")
     return 0
 
 
@@ -144,6 +149,14 @@ def _decrypt(args: argparse.Namespace) -> int:
     from privml.crypto.context import parse_pairs
     from privml.crypto.providers import default_key_provider
 
+    if args.input.startswith("s3://"):  # an object URI the CLI printed: the same as `privml get URI -o OUTPUT`
+        from privml.cli.objects import write_object
+
+        if args.context:
+            raise PrivmlError("an s3:// object is bound to its own bucket and key; drop --context "
+                              "(or use `privml get URI -o FILE`)")
+        written = write_object(args.input, args.output, force=True)
+        return _show(args, written, f"decrypted {args.input} -> {args.output}") if args.output != "-" else 0
     context = envelope.decrypt_file(
         args.input, args.output, provider=default_key_provider(), required_context=parse_pairs(args.context)
     )

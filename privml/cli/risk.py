@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from privml.cli.numbers import percent, sig3
 from privml.cli.output import add_json_flag, emit_json
 from privml.errors import PrivmlError
 
@@ -84,17 +85,17 @@ def cmd_risk(args: argparse.Namespace) -> int:
         f"k-anonymity: k = {result['k']}",
     ]
     if sensitive:
-        lines.append(f"l-diversity: distinct l = {result['l']}, entropy l = {result['l_entropy']:.4g}")
-        lines.append(f"t-closeness ({args.distance} distance): t = {result['t']:.4g}")
+        lines.append(f"l-diversity: distinct l = {result['l']}, entropy l = {sig3(result['l_entropy'])}")
+        lines.append(f"t-closeness ({args.distance} distance): t = {sig3(result['t'])}")
     lines += [
-        f"prosecutor risk: highest {r['prosecutor_max']:.4g}, average {r['prosecutor_avg']:.4g}",
-        f"sample uniqueness: {r['sample_uniqueness']:.4g}",
-        f"records above risk {r['threshold']:g}: {r['records_above_threshold']:.4g}",
+        f"prosecutor risk: highest {percent(r['prosecutor_max'])}, average {percent(r['prosecutor_avg'])}",
+        f"sample uniqueness: {percent(r['sample_uniqueness'])} of records",
+        f"records above risk {percent(r['threshold'])}: {percent(r['records_above_threshold'])}",
     ]
     if "journalist_max" in r:
         lines.append(
-            f"journalist risk: highest {r['journalist_max']:.4g}, average {r['journalist_avg']:.4g}, "
-            f"records above threshold {r['journalist_records_above_threshold']:.4g}"
+            f"journalist risk: highest {percent(r['journalist_max'])}, average {percent(r['journalist_avg'])}, "
+            f"records above threshold {percent(r['journalist_records_above_threshold'])}"
         )
     print("\n".join(lines))
     return 0

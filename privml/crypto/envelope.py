@@ -397,6 +397,25 @@ def decrypt_file(
     return dict(opened.header.context)
 
 
+def decrypt_to_stream(
+    src: str | os.PathLike[str],
+    fd: int,
+    *,
+    provider: KeyProvider,
+    required_context: Mapping[str, str] | None = None,
+    max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH,
+) -> dict[str, str]:
+    """Stream-decrypt `src` to an open descriptor (a pipe, stdout): each frame is written once its tag
+    verifies, so a failure part-way leaves the frames before it written, as with any stream; callers that
+    need all-or-nothing use decrypt_file. Returns the message's encryption context."""
+    with open_input(Path(src), buffering=1 << 16) as reader:
+        source = FileSource(reader)
+        opened = _Opened(source, provider, required_context, max_frame_length)
+        source.reserve(opened.header.frame_length + fmt.TAG_LEN)
+        opened.frames(FileSink(fd, opened.header.frame_length))
+    return dict(opened.header.context)
+
+
 def read_header(source: bytes | str | os.PathLike[str]) -> fmt.Header:
     """The parsed (not yet authenticated) header: suite, context, data keys and their master key ids."""
     if isinstance(source, bytes | bytearray | memoryview):

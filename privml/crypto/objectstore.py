@@ -176,6 +176,11 @@ class LocalObjectStore:
         src, required = self._required(uri)
         envelope.decrypt_file(src, path, provider=self.kms, required_context=required)
 
+    def get_stream(self, uri: str, fd: int) -> None:
+        """Decrypt to an open descriptor (stdout, a pipe), frame by frame (envelope.decrypt_to_stream)."""
+        src, required = self._required(uri)
+        envelope.decrypt_to_stream(src, fd, provider=self.kms, required_context=required)
+
     def head(self, uri: str) -> ObjectInfo:
         path, required = self._required(uri)
         header = envelope.read_header(path)

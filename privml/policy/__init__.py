@@ -32,11 +32,13 @@ class Role(StrEnum):
 class ColumnPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    role: Role
-    action: str = "keep"
-    params: dict[str, Any] = Field(default_factory=dict)
+    role: Role = Field(description="what the column is: it decides which privacy models count it")
+    action: str = Field(default="keep", description="the technique applied to the column (see the actions)")
+    params: dict[str, Any] = Field(default_factory=dict, description="the action's parameters (see the actions)")
     key: str | None = Field(default=None, description="name of an entry under `keys:`")
-    dtype: Literal["auto", "string", "numeric", "date", "category"] = "auto"
+    dtype: Literal["auto", "string", "numeric", "date", "category"] = Field(
+        default="auto", description="how the column's values are read (auto: inferred from the values)"
+    )
     hierarchy: str | dict[str, Any] | None = Field(
         default=None, description="generalization hierarchy for a quasi-identifier (ARX CSV path or built-in)"
     )
@@ -81,12 +83,18 @@ class ColumnPolicy(BaseModel):
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: Literal[1] = 1
+    version: Literal[1] = Field(default=1, description="the policy format's version")
     keys: dict[str, str] = Field(default_factory=dict, description="key name -> KMS key id, ARN or alias")
-    columns: dict[str, ColumnPolicy]
-    unlisted_columns: Literal["drop", "error"] = "drop"
-    anonymity: AnonymityPolicy | None = None
-    detection: DetectionPolicy | None = None
+    columns: dict[str, ColumnPolicy] = Field(description="column name -> its role and action")
+    unlisted_columns: Literal["drop", "error"] = Field(
+        default="drop", description="a column of the table the policy does not list: dropped, or an error"
+    )
+    anonymity: AnonymityPolicy | None = Field(
+        default=None, description="privacy model targets over the quasi-identifiers, and the algorithm"
+    )
+    detection: DetectionPolicy | None = Field(
+        default=None, description="`privml scan --rules`: an organisation's own recognizers and value lists"
+    )
     bad_rows: Literal["error", "skip"] = Field(
         default="error", description="a row with more or fewer fields than the header: an error, or skipped and "
         "counted in the report",
@@ -146,10 +154,11 @@ class Policy(BaseModel):
         return labels[0] if labels else None
 
     def resolve_path(self, raw: str) -> Path:
-        """A path from the policy: as given if absolute or present from the working directory,
-        else relative to the policy file's directory."""
-        path = Path(raw)
-        if path.is_absolute() or path.exists() or self.base_dir is None:
+        """A path from the policy (a hierarchy, a population table): relative to the policy file's
+        directory, as `#include` and CSS `url()` resolve, so a policy means the same from any working
+        directory; as given when absolute or when the policy came from no file."""
+        path = Path(raw).expanduser()
+        if path.is_absolute() or self.base_dir is None:
             return path
         return self.base_dir / path
 
@@ -183,9 +192,11 @@ def parse_policy(data: Any, source: str = "<policy>", base_dir: Path | None = No
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
+        from privml.policy.mistakes import explain
+
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
+        msg = explain(err, Policy)
         where = f" field {loc}:" if loc else ""
         raise PrivmlError(f"{source}:{where} {msg}") from None
     policy.base_dir = base_dir

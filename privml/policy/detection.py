@@ -32,9 +32,11 @@ VALIDATOR_NAMES = (
 class CustomRecognizerPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
-    regex: str = Field(max_length=1000)
-    validator: str | None = None
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$", description="the type name scan reports")
+    regex: str = Field(max_length=1000, description="a value of this type matches it in full (Python `re`)")
+    validator: str | None = Field(
+        default=None, description="a check a matching value must also pass (a checksum or a built-in type's check)"
+    )
     hints: list[str] = Field(default_factory=list, description="words in a column name that say this id")
     min_share: float = Field(default=0.5, gt=0, le=1, description="share of values that must match")
 
@@ -58,6 +60,10 @@ class CustomRecognizerPolicy(BaseModel):
 class DetectionPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    recognizers: list[CustomRecognizerPolicy] = Field(default_factory=list)
-    allow: list[str] = Field(default_factory=list)
-    deny: list[str] = Field(default_factory=list)
+    recognizers: list[CustomRecognizerPolicy] = Field(
+        default_factory=list, description="custom identifier types, judged with the built-in ones"
+    )
+    allow: list[str] = Field(default_factory=list, description="values never flagged (placeholders such as N/A)")
+    deny: list[str] = Field(
+        default_factory=list, description="values always flagged; the proposed policy records them as SHA-256 digests"
+    )

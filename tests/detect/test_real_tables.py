@@ -12,7 +12,7 @@ from privml.detect import scan_table
 from privml.io import sample_table
 from privml.policy import Role
 
-ADULT = Path("/work/shared/data/adult/adult.csv")
+ADULT = Path(__file__).resolve().parents[2] / "examples" / "data" / "adult" / "adult.csv"
 
 
 @pytest.mark.parametrize("loader", [datasets.load_iris, datasets.load_wine, datasets.load_breast_cancer,
@@ -26,7 +26,6 @@ def test_bundled_data_sets_have_no_identifier(loader):
         assert flagged == []
 
 
-@pytest.mark.skipif(not ADULT.exists(), reason="the Adult data is not on this machine")
 def test_adult_quasi_identifiers_by_measured_risk():
     frame, total = sample_table(ADULT, 5000, sep=";")
     result = scan_table(frame, rows_total=total)

@@ -38,10 +38,17 @@ def test_credentials_are_created_once_0600_and_printed(workspace: Path, capsys) 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert main(["credentials"]) == 0
     text = capsys.readouterr().out
-    assert f"export AWS_ACCESS_KEY_ID={creds.access_key_id}" in text and "[privml-local]" in text
+    # the default touches nothing but privml's own profile files: no export line, no secret on screen
+    assert "export AWS" not in text and creds.secret_access_key not in text and "AWS_PROFILE=privml-local" in text
+    written = (workspace / "aws" / "credentials").read_text()
+    assert "[privml-local]" in written and creds.secret_access_key in written
+    assert stat.S_IMODE((workspace / "aws" / "credentials").stat().st_mode) == 0o600
+    assert main(["credentials", "--env"]) == 0
+    assert f"export AWS_ACCESS_KEY_ID={creds.access_key_id}" in capsys.readouterr().out
     assert main(["credentials", "--json", "--port", "9443"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["endpoint_url"] == "https://localhost:9443" and Path(data["ca_bundle"]).is_file()
+    assert Path(data["config_file"]).read_text().count("endpoint_url = https://localhost:9443") == 1
     assert creds.secret_access_key not in repr(creds)
 
 
@@ -57,17 +64,17 @@ def test_invoke_and_capture_read_against_the_local_endpoint(fitted_model, raw_re
         assert len(json.loads(capsys.readouterr().out)["predictions"]) == 3
         assert main(["invoke", "missing-ep", "--data", str(data), "--port", str(ep.port)]) == 2
         assert "ValidationError" in capsys.readouterr().err
-        # the named profile `privml credentials` prints works with an unmodified boto3 session
+        # the profile `privml credentials` writes works with an unmodified boto3 client: endpoint URL,
+        # CA bundle, region and keys all come from privml's own config/credentials files
         assert main(["credentials", "--port", str(ep.port)]) == 0
-        text = capsys.readouterr().out
-        creds_part, config_part = text.split("# and in ~/.aws/config:")
-        (tmp_path / "credentials").write_text(creds_part[creds_part.index("[privml-local]"):].split("\n\n")[0])
-        (tmp_path / "config").write_text(config_part.split("\n\n")[0])
+        capsys.readouterr()
         with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
-            mp.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-            client = boto3.Session(profile_name="privml-local").client(
-                "sagemaker-runtime", endpoint_url=ep.url, verify=ep.ca_bundle)
+            mp.delenv("AWS_CA_BUNDLE", raising=False)  # the machine's own bundle would win over the profile's
+            for name, value in {"AWS_CONFIG_FILE": workspace / "aws" / "config",
+                                "AWS_SHARED_CREDENTIALS_FILE": workspace / "aws" / "credentials",
+                                "AWS_PROFILE": "privml-local"}.items():
+                mp.setenv(name, str(value))
+            client = boto3.Session().client("sagemaker-runtime")  # a new session reads the files
             out = client.invoke_endpoint(EndpointName="cli-ep", ContentType="text/csv", Body=data.read_bytes())
             assert len(out["Body"].read().split()) == 3
     assert main(["capture", "read", "--endpoint", "cli-ep"]) == 0

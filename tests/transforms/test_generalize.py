@@ -36,7 +36,6 @@ def test_exactly_one_form_is_required():
         technique_class("generalize")({"width": 5, "prefix": 2})
 
 
-@pytest.mark.skipif(not ADULT.exists(), reason="shared adult data not present")
 def test_arx_hierarchy_level_and_unseen_values():
     path = str(ADULT / "adult_hierarchy_marital-status.csv")
     out = gen(["Never-married", "Married-civ-spouse", "Unseen"], hierarchy=path, level=2)
