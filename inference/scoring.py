@@ -130,7 +130,7 @@ class Scorer:
         """The pipeline, off the event loop: in a worker process, or a model thread."""
         if self._pool is not None:
             results = await self._pool.score_many(batches)
-            self.served.pipeline_calls += sum(isinstance(r, Prediction) for r in results)
+            self.served.pipeline_calls += 1
             return results
         return await loop.run_in_executor(self._executor, self._pipeline_in_thread, batches)
 
