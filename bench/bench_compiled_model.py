@@ -13,7 +13,7 @@ Both tree loops of the compiled model are timed: "native" (the C kernel, privml/
 what compile_classifier serves with when it is built) and "numpy" (the fallback); the path compile_classifier
 picked is printed per model.
 The anchor is sklearn's predict_proba on the same rows; ratio = compiled / sklearn (lower is better).
-The row counts straddle the numpy path's switches (QS_ROWS, SLICE_ROWS: they were set from this
+The row counts straddle the numpy path's switches (BY_ROW_MAX_ROWS, SLICE_ROWS: they were set from this
 script's figures on the endpoint model); on a shared box, run it a few times and compare medians.
 Before timing, every compiled result is checked identical to sklearn's, bit for bit.
 """

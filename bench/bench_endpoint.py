@@ -34,7 +34,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import ssl
 import statistics
 import subprocess
@@ -50,7 +49,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # fitting HGB on a shared 2-core 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from inference.sigv4 import DEFAULT_SKEW  # noqa: E402 - after the path insert
+from bench.server_process import Server  # noqa: E402 - after the path insert
+from inference.sigv4 import DEFAULT_SKEW  # noqa: E402
 
 TARGET_RATIO = 0.70
 TARGET_P99_MS = 25.0
@@ -82,35 +82,6 @@ def build_model_dir(root: Path) -> Path:
     model_dir.mkdir()
     save_model(model, model_dir / "model.skops")
     return model_dir
-
-
-class Server:
-    def __init__(self, workspace: Path, model_dir: Path | None, name: str = "privml", capture: str = "Output",
-                 workers: int = 1) -> None:
-        self.ready = workspace / f"ready-{'noop' if model_dir is None else 'model'}-{capture}"
-        self.ready.unlink(missing_ok=True)
-        args = [sys.executable, "-m", "inference.server", "--port", "0", "--name", name,
-                "--ready-file", str(self.ready), "--capture", capture, "--workers", str(workers)]
-        args += ["--noop"] if model_dir is None else [str(model_dir)]
-        env = {**os.environ, "PRIVML_WORKSPACE": str(workspace)}
-        self.proc = subprocess.Popen(args, cwd=REPO, env=env)
-        deadline = time.monotonic() + 120
-        while not self.ready.exists() or len(self.ready.read_text().splitlines()) < 2:
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("server did not start")
-            time.sleep(0.1)
-        if workers > 1:
-            time.sleep(5)  # the ready file is the parent's: give the other workers time to load the model
-        port, ca = self.ready.read_text().splitlines()[:2]
-        self.port, self.ca = int(port), ca
-        self.name = name
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 def time_model_calls(model_dir: Path, raw: Any) -> dict[int, tuple[float, float]]:

@@ -2,7 +2,7 @@
 
 Server: `python -m inference.server` (uvicorn, uvloop + httptools, TLS) with the training job's default
 model, once as deployed (the compiled form scores one-row requests) and once with `--force-pipeline`
-(every request takes the pipeline in a model thread: the worst case of finding 3).
+(every request takes the pipeline, in a worker process: the worst case of finding 3).
 
 Load (a separate process, asyncio, keep-alive): 64 connections for 10 s, each cycling through good and
 bad requests: signed one-row CSV to the runtime route and to `/invocations` (200), unsigned (403), a
@@ -10,8 +10,9 @@ forged signature (403), a signed but malformed body (400), and a head over the 1
 connection (431, then closed). Meanwhile this process sends `GET /ping` on its own connection every
 10 ms and times each answer.
 
-Prints /ping p50 and p99, the load's requests and status classes, and the server's RSS before and after.
-Targets: /ping p99 ≤ 50 ms, zero 5xx, RSS growth ≤ 10%.
+Prints /ping p50 and p99, the load's requests and status classes, the server's RSS before and after and
+that of its pipeline worker processes (inference/pipeline_pool.py), and the load average at the end.
+Targets: /ping p99 ≤ 50 ms, zero 5xx, RSS growth ≤ 10% (the server's, and its workers').
 
     python bench/bench_ping.py [--duration 10] [--connections 64]
 """
@@ -23,7 +24,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import socket
 import ssl
 import statistics
@@ -38,6 +38,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # fitting the model on a shared b
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench.server_process import Server  # noqa: E402 - after the path insert
 
 TARGET_P99_MS = 50.0
 TARGET_RSS_GROWTH = 0.10
@@ -178,36 +180,11 @@ def probe_ping(port: int, ca: str, duration: float, every: float = 0.01) -> tupl
     return latencies, failures
 
 
-class Server:
-    """`python -m inference.server MODEL` in its own process, as `privml serve` runs it."""
-
-    def __init__(self, workspace: Path, model_dir: Path, extra: list[str]) -> None:
-        ready = workspace / "ready"
-        ready.unlink(missing_ok=True)
-        self.proc = subprocess.Popen([sys.executable, "-m", "inference.server", str(model_dir), "--port", "0",
-                                      "--capture", "none", "--ready-file", str(ready), *extra],
-                                     cwd=REPO, env={**os.environ, "PRIVML_WORKSPACE": str(workspace)})
-        deadline = time.monotonic() + 120
-        while not ready.exists() or len(ready.read_text().splitlines()) < 2:
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("server did not start")
-            time.sleep(0.1)
-        port, self.ca = ready.read_text().splitlines()[:2]
-        self.port, self.name = int(port), "privml"
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
 def measure(label: str, model_dir: Path, workspace: Path, body_file: Path, connections: int, duration: float,
             force_pipeline: bool) -> dict[str, Any]:
     from inference.credentials import load_or_create_credentials
 
-    server = Server(workspace, model_dir, ["--force-pipeline"] if force_pipeline else [])
+    server = Server(workspace, model_dir, capture="none", extra=("--force-pipeline",) if force_pipeline else ())
     try:
         creds = load_or_create_credentials(workspace)
         # warm-up: a second of the same mixed load, so RSS "before" is the steady state, not the cold start
@@ -217,6 +194,7 @@ def measure(label: str, model_dir: Path, workspace: Path, body_file: Path, conne
         if warm.returncode != 0:
             raise SystemExit(f"load client failed: {warm.stderr[-500:]}")
         rss_before = _rss_kib(server.proc.pid)
+        workers_before = sum(_rss_kib(pid) for pid in server.children())
         load = subprocess.Popen([sys.executable, __file__, "--load", str(server.port), server.ca, server.name,
                                  creds.access_key_id, creds.secret_access_key, str(body_file), str(connections),
                                  str(duration)], cwd=REPO, stdout=subprocess.PIPE, text=True)
@@ -225,11 +203,14 @@ def measure(label: str, model_dir: Path, workspace: Path, body_file: Path, conne
         out, _ = load.communicate(timeout=duration + 120)
         statuses = json.loads(out.strip().splitlines()[-1])
         rss_after = _rss_kib(server.proc.pid)
+        workers_after = sum(_rss_kib(pid) for pid in server.children())
+        load_average = os.getloadavg()
     finally:
         server.stop()
     q = statistics.quantiles(latencies, n=100, method="inclusive")
     return {"label": label, "p50": q[49], "p99": q[98], "pings": len(latencies), "ping_failures": failures,
-            "statuses": statuses, "rss_before": rss_before, "rss_after": rss_after}
+            "statuses": statuses, "rss_before": rss_before, "rss_after": rss_after,
+            "workers_before": workers_before, "workers_after": workers_after, "load_average": load_average}
 
 
 def main() -> int:
@@ -256,19 +237,22 @@ def main() -> int:
     print(f"\n/ping every 10 ms under {args.connections} connections of mixed good and bad requests, "
           f"{args.duration:g} s (HTTPS, loopback; the box's cores are shared with the load and other work)")
     print(f"{'server':<18}{'p50 ms':>9}{'p99 ms':>9}{'pings':>7}{'failed':>7}  {'load statuses':<44}"
-          f"{'RSS before→after MiB':>22}")
+          f"{'RSS before→after MiB':>22}{'pipeline workers MiB':>24}{'load avg':>18}")
     for run in runs:
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(run["statuses"].items()))
         growth = run["rss_after"] / run["rss_before"] - 1 if run["rss_before"] else 0.0
         print(f"{run['label']:<18}{run['p50']:>9.1f}{run['p99']:>9.1f}{run['pings']:>7}{run['ping_failures']:>7}  "
-              f"{statuses:<44}{run['rss_before'] / 1024:>10.0f}→{run['rss_after'] / 1024:.0f} ({growth:+.1%})")
+              f"{statuses:<44}{run['rss_before'] / 1024:>10.0f}→{run['rss_after'] / 1024:.0f} ({growth:+.1%})"
+              f"{run['workers_before'] / 1024:>14.0f}→{run['workers_after'] / 1024:.0f}"
+              f"{'':>4}{' '.join(f'{x:.1f}' for x in run['load_average'])}")
         key = "deployed" if run["label"] == "as deployed" else "pipeline forced"
         _result(f"/ping p99, {key}", run["p99"], "ms", TARGET_P99_MS, "lower")
         _result(f"/ping p50, {key}", run["p50"], "ms", TARGET_P99_MS, "lower")
         _result(f"5xx under mixed load, {key}", float(run["statuses"].get("5xx", 0)), "responses", 0, "lower")
         _result(f"RSS growth, {key}", growth * 100, "%", TARGET_RSS_GROWTH * 100, "lower")
     met = all(r["p99"] <= TARGET_P99_MS and not r["statuses"].get("5xx") and r["ping_failures"] == 0
-              and r["rss_after"] <= r["rss_before"] * (1 + TARGET_RSS_GROWTH) for r in runs)
+              and r["rss_after"] <= r["rss_before"] * (1 + TARGET_RSS_GROWTH)
+              and r["workers_after"] <= r["workers_before"] * (1 + TARGET_RSS_GROWTH) for r in runs)
     print("\ntargets (p99 ≤ 50 ms, zero 5xx, no failed ping, RSS growth ≤ 10%):", "met" if met else "NOT met")
     return 0
 

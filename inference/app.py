@@ -125,6 +125,11 @@ class EndpointApp:
         starlette = Starlette(routes=routes)
         self.app: Any = AccessLog(starlette) if access_log else starlette
 
+    def counters(self) -> dict[str, Any]:
+        """Requests, errors and disconnects, and the served model's calls per path and fallbacks by
+        reason (`ServedModel.counters`): counts only, never a value. The server logs them when it stops."""
+        return {**self.stats, **(self.scorer.counters() if self.scorer is not None else {})}
+
     async def ping(self, request: Request) -> Response:
         ready = self.noop or self.scorer is not None
         return Response(b"", status_code=200 if ready else 503)
@@ -272,6 +277,3 @@ class AccessLog:
                             route_name(scope.get("path", "")), status or "-", size,
                             (time.perf_counter() - started) * 1000)
 
-
-def build_app(**kwargs: Any) -> EndpointApp:
-    return EndpointApp(**kwargs)

@@ -29,7 +29,6 @@ import io
 import json
 import logging
 import re
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,9 +38,7 @@ import numpy as np
 import pandas as pd
 
 from privml.errors import KeyUnavailable, PrivmlError
-from privml.serving import MAX_ROWS
-from privml.serving.cells import cell_text
-from privml.serving.compiled import CompiledModel, compile_model
+from privml.serving.model import ModelFailed, Prediction, ServedModel, served_model, to_frame
 from privml.serving.payloads import (  # re-exported: the handler's names for its callers
     CSV,
     JSON,
@@ -67,16 +64,17 @@ __all__ = [
     "Batch",
     "ColumnPlan",
     "InvalidInput",
+    "ModelFailed",
     "NotAcceptable",
     "Prediction",
     "Reply",
     "RowColumns",
+    "ServedModel",
     "UnsupportedContentType",
     "bind_key_provider",
     "check_model",
     "choose_accept",
     "column_plan",
-    "compiled_model",
     "input_fn",
     "media_type",
     "model_fn",
@@ -93,21 +91,6 @@ PRIVACY_STEP = "privacy"
 MAX_PAYLOAD = 6 * 1024 * 1024  # SageMaker real-time endpoints: 6 MB per request
 
 log = logging.getLogger("privml.endpoint")
-
-
-@dataclass
-class Prediction:
-    labels: list[Any]
-    probabilities: np.ndarray | list[list[float]] | None = None  # lists from the compiled model
-    classes: list[Any] | None = None
-    compiled: bool = False  # scored by the compiled model rather than the pipeline
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def slice(self, start: int, stop: int) -> Prediction:
-        proba = None if self.probabilities is None else self.probabilities[start:stop]
-        return Prediction(self.labels[start:stop], proba, self.classes, self.compiled)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -148,8 +131,9 @@ def bind_key_provider(model: Any, provider: Any = None) -> Any:
     return model
 
 
-def model_fn(model_dir: str) -> Any:
-    """SageMaker: load `model_dir/model.skops` with privml's trusted-type loader and bind its key provider."""
+def model_fn(model_dir: str) -> ServedModel:
+    """SageMaker: load `model_dir/model.skops` with privml's trusted-type loader, bind its key provider,
+    and return it as the one object that scores (`ServedModel`)."""
     from privml.models.persistence import load_model
 
     global _SERVED_PLAN
@@ -157,25 +141,15 @@ def model_fn(model_dir: str) -> Any:
     if not path.is_file():
         raise PrivmlError(f"model file not found: {path}")
     model = bind_key_provider(check_model(load_model(path)))
-    _SERVED_PLAN = column_plan(model)
-    return model
+    served = ServedModel(model)
+    _SERVED_PLAN = served.plan
+    return served
 
 
 # The serving container calls input_fn without the model; the plan of the model model_fn loaded lets it
 # read header-less CSV (columns in the model's raw order) like the local endpoint does.
 _SERVED_PLAN: ColumnPlan | None = None
 
-
-
-# --------------------------------------------------------------------------------------------------
-# the frame the pipeline sees: every column as strings, empty cells missing — exactly what
-# `privml.io.tables.read_table` (pandas.read_csv(dtype=str, na_values=[""])) gave the transformer at fit
-
-
-def to_frame(batch: Batch) -> pd.DataFrame:
-    """The batch as the DataFrame the pipeline expects: the raw columns, as strings."""
-    data = {c: np.array([cell_text(v) for v in batch.values[c]], dtype=object) for c in batch.columns}
-    return pd.DataFrame(data, columns=batch.columns, dtype="str")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -187,77 +161,11 @@ def input_fn(input_data: bytes | str, content_type: str) -> Batch:
     return parse_payload(input_data, content_type, _SERVED_PLAN)
 
 
-# The compiled form of each model predict_fn has seen, built on first use; weak keys let models go.
-_COMPILED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-
-
-def compiled_model(model: Any) -> CompiledModel | None:
-    """The model's compiled form (`privml.serving`), or None when it has none; cached per model."""
-    try:
-        return _COMPILED[model]
-    except KeyError:
-        compiled = _COMPILED[model] = compile_model(model)
-        return compiled
-    except TypeError:  # not weak-referenceable: compile each time rather than keep it alive
-        return compile_model(model)
-
-
-_ABSENT = [None]
-
-
-def _compiled_prediction(batch: Batch, compiled: CompiledModel) -> Prediction | None:
-    classes = compiled.classes
-    try:
-        if batch.n_rows == 1:
-            values = batch.values
-            probabilities = compiled.predict_proba_one(
-                values.first if isinstance(values, RowColumns) else lambda c: values.get(c, _ABSENT)[0])
-            # the first of equal maxima, as numpy's argmax
-            best = max(range(len(probabilities)), key=probabilities.__getitem__)
-            return Prediction([classes[best]], [probabilities], classes, compiled=True)
-        proba = compiled.predict_proba(batch.values, batch.n_rows)
-    except Exception:  # NotCompiled, or an input only the pipeline can judge (and word an error for)
-        return None
-    # as lists: the scorer slices a prediction per request, and list slices cost less than numpy's
-    return Prediction([classes[i] for i in np.argmax(proba, axis=1)], proba.tolist(), classes, compiled=True)
-
-
 def predict_fn(input_data: Batch | pd.DataFrame, model: Any) -> Prediction:
-    """Score rows: a Batch of up to `privml.serving.MAX_ROWS` rows with the model's compiled form when
-    it covers them, otherwise (and any DataFrame) in one pass through the pipeline. Labels are the
-    argmax of the probabilities."""
-    if isinstance(input_data, Batch):
-        if input_data.n_rows <= MAX_ROWS:
-            compiled = compiled_model(model)
-            fast = None if compiled is None else _compiled_prediction(input_data, compiled)
-            if fast is not None:
-                return fast
-        input_data = to_frame(input_data)
-    plan = column_plan(model)
-    if plan.expected is not None and list(input_data.columns) != list(plan.expected):
-        missing = [c for c in plan.expected if c not in input_data.columns and c in plan.required]
-        if missing:
-            raise InvalidInput(f"missing column(s): {', '.join(missing[:10])}")
-        input_data = input_data.reindex(columns=list(plan.expected))
-    steps = getattr(model, "steps", None)
-    if steps and hasattr(steps[-1][1], "predict_proba"):
-        # Pipeline.predict_proba step by step, without its per-call routing and fitted checks
-        # (the steps were checked when the model was loaded)
-        data = input_data
-        for _, step in steps[:-1]:
-            if step is not None and step != "passthrough":
-                data = step.transform(data)
-        final = steps[-1][1]
-        proba = np.asarray(final.predict_proba(data))
-        classes = list(np.asarray(final.classes_).tolist())
-        labels = [classes[i] for i in proba.argmax(axis=1)]
-        return Prediction(labels, proba, classes)
-    if hasattr(model, "predict_proba"):
-        proba = np.asarray(model.predict_proba(input_data))
-        classes = list(np.asarray(model.classes_).tolist())
-        labels = [classes[i] for i in proba.argmax(axis=1)]
-        return Prediction(labels, proba, classes)
-    return Prediction(np.asarray(model.predict(input_data)).tolist())
+    """SageMaker: score rows. The served model decides the path (`privml.serving.model.ServedModel`):
+    the compiled form for a Batch it covers, the pipeline otherwise and for any DataFrame. Raises
+    InvalidInput, KeyUnavailable or ModelFailed (whose text is an exception type, never a value)."""
+    return served_model(model).score(input_data)
 
 
 # A label the csv module writes as is: non-empty, nothing to quote, not a float repr to re-derive
@@ -342,10 +250,8 @@ def respond(model: Any, body: bytes | str, content_type: str | None, accept: str
         data = input_fn(body, content_type)
         try:
             prediction = predict_fn(data, model)
-        except (InvalidInput, KeyUnavailable):
-            raise
-        except Exception as exc:  # input that parsed but the model cannot score; the text may quote a value
-            return _refused(400, f"the model could not score the request ({type(exc).__name__})")
+        except ModelFailed as exc:  # input that parsed but the model cannot score
+            return _refused(400, f"the model could not score the request ({exc})")
         text, out_type = output_fn(prediction, kind)
     except InvalidInput as exc:
         return _refused(exc.status, str(exc))

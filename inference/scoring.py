@@ -1,20 +1,20 @@
 """Scoring many concurrent requests with one model call: dynamic batching.
 
 Each request is parsed on the event loop into a `Batch` of raw rows; while the model works on one
-batch (in a worker thread, so the loop keeps reading and parsing), the requests that arrive queue up
-and go into the next model call together. That amortizes the per-call cost of the privacy transform
-and the model (pandas and scikit-learn have a fixed cost per call that dwarfs a single row) without
-adding a wait: a lone request is scored at once.
+batch, the requests that arrive queue up and go into the next model call together. That amortizes the
+per-call cost of the privacy transform and the model (pandas and scikit-learn have a fixed cost per call
+that dwarfs a single row) without adding a wait: a lone request is scored at once.
 
 When a combined call fails, each request is scored on its own, so one bad request fails alone.
 
-Batches of up to `privml.serving.MAX_ROWS` rows go through the model's compiled form (the same
-anonymization, encoding and classifier, row by row without pandas) on the event loop itself, since
-that costs less than the hand-off to a thread. The pipeline never runs on the event loop: an input the
-compiled form hands back, and every larger batch, goes to a bounded pool of model threads, each limited
-to one native (OpenMP and BLAS) thread, so a slow batch holds one model thread and never the loop that
-answers `/ping` and reads the other requests. While traffic is sequential, a request is scored as soon
-as it is parsed, without the batching hand-off.
+Which path scores a batch is the served model's decision (`privml.serving.model.ServedModel`); the
+scorer only decides where each path runs. The compiled form (batches of up to `privml.serving.MAX_ROWS`
+rows) runs on the event loop itself, since that costs less than a hand-off. The pipeline never runs on
+the event loop: a batch the compiled form hands back, and every larger batch, goes to a model thread
+(in-process endpoints) or to a bounded pool of worker processes (`inference.pipeline_pool`, a dedicated
+server process), each limited to one native (OpenMP and BLAS) thread, so a slow batch never holds the
+loop that answers `/ping` and reads the other requests. While traffic is sequential, a request is scored
+as soon as it is parsed, without the batching hand-off.
 """
 
 from __future__ import annotations
@@ -25,10 +25,13 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from inference.handler import Batch, InvalidInput, Prediction, column_plan, compiled_model, predict_fn, to_frame
-from inference.handler import _compiled_prediction as compiled_prediction
-from privml.errors import KeyUnavailable
+from inference.pipeline_pool import PIPELINE_WORKERS, PipelinePool, Unpicklable
 from privml.serving import MAX_ROWS
+from privml.serving.cells import NotCompiled
+from privml.serving.model import ModelFailed, Prediction, ServedModel
+from privml.serving.payloads import Batch
+
+__all__ = ["MODEL_THREADS", "ModelFailed", "Scorer"]
 
 log = logging.getLogger("privml.endpoint")
 
@@ -47,14 +50,6 @@ def _single_threaded_math() -> None:
         threadpool_limits(limits=1, user_api="blas")
 
 
-class _NeedsPipeline(Exception):
-    """The compiled form handed this input back: it goes to a model thread."""
-
-
-class ModelFailed(Exception):
-    """The model raised on input that parsed; the message carries only the exception type."""
-
-
 # Traffic counts as sequential while recent batches average fewer requests than this; then one request
 # in PROBE_EVERY still takes the batching path, to notice concurrency.
 SEQUENTIAL_BELOW = 1.5
@@ -62,21 +57,35 @@ PROBE_EVERY = 8
 
 
 class Scorer:
+    """Batches concurrent requests for one `ServedModel`, which decides compiled or pipeline.
+
+    `pipeline`: where the pipeline runs when the compiled form does not serve a batch: "thread" (a model
+    thread in this process; in-process endpoints and tests), "process" (`inference.pipeline_pool`: worker
+    processes, so the pipeline never holds the event loop's GIL; a dedicated server process) or "inline"
+    (`threaded=False`: on the caller's thread)."""
+
     def __init__(self, model: Any, *, max_batch_rows: int = 4096, threaded: bool = True,
-                 gather_turns: int = 3, compiled: bool = True, model_threads: int = MODEL_THREADS) -> None:
-        self.model = model
-        self.compiled = compiled_model(model) if compiled else None
-        self.compiled_calls = 0  # model calls the compiled form served, and those it handed back
-        self.pipeline_fallbacks = 0
+                 gather_turns: int = 3, compiled: bool = True, model_threads: int = MODEL_THREADS,
+                 pipeline: str = "thread", pipeline_workers: int = PIPELINE_WORKERS) -> None:
+        self.served = model if isinstance(model, ServedModel) else ServedModel(model, compiled=compiled)
+        self.model = self.served.model
+        self.compiled = self.served.compiled
         self.gather_turns = gather_turns
         self.calls = 0  # model calls and the requests they served: the mean batch size
         self.requests = 0
-        self.plan = column_plan(model)
+        self.plan = self.served.plan
         self.max_batch_rows = max_batch_rows
-        self._executor = (
-            ThreadPoolExecutor(model_threads, thread_name_prefix="privml-model", initializer=_single_threaded_math)
-            if threaded else None
-        )
+        self._executor: ThreadPoolExecutor | None = None
+        self._pool: PipelinePool | None = None
+        if threaded and pipeline == "process":
+            try:
+                self._pool = PipelinePool(self.model, pipeline_workers)
+            except Unpicklable as exc:
+                log.warning("the model cannot go to a worker process (%s): the pipeline runs in a thread", exc)
+        if threaded and self._pool is None:
+            self._executor = ThreadPoolExecutor(model_threads, thread_name_prefix="privml-model",
+                                                initializer=_single_threaded_math)
+        self.pipeline = "process" if self._pool is not None else "thread" if threaded else "inline"
         self._pending: list[tuple[Batch, asyncio.Future[Prediction]]] = []
         self.requests_per_call = 1.0  # recent requests per batched model call: ~1 means sequential traffic
         self._at_once = 0
@@ -84,62 +93,52 @@ class Scorer:
         self._draining = False
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def compiled_calls(self) -> int:
+        return self.served.compiled_calls
+
+    @property
+    def pipeline_fallbacks(self) -> int:
+        """Batches the compiled form handed back (an input it does not reproduce), scored by the pipeline."""
+        from privml.serving.model import INPUT_HANDED_BACK
+
+        return self.served.fallbacks[INPUT_HANDED_BACK]
+
+    def counters(self) -> dict[str, Any]:
+        return {**self.served.counters(), "pipeline": self.pipeline, "requests": self.requests,
+                "model_calls": self.calls}
+
+    def pipeline_pids(self) -> list[int]:
+        return self._pool.pids() if self._pool is not None else []
+
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.close()
 
-    # synchronous scoring, used by the worker thread and by in-process callers
-    def score_one(self, batch: Batch, *, compiled_only: bool = False) -> Prediction:
-        """Score one batch. `compiled_only` (on the event loop): the compiled form or `_NeedsPipeline`."""
-        if compiled_only:
-            fast = None if self.compiled is None or batch.n_rows > MAX_ROWS else compiled_prediction(
-                batch, self.compiled)
-            if fast is None:
-                raise _NeedsPipeline
-            self.compiled_calls += 1
-            return fast
-        try:
-            prediction = predict_fn(batch if self.compiled is not None else to_frame(batch), self.model)
-        except (InvalidInput, KeyUnavailable):
-            raise  # KeyUnavailable: the endpoint's key store, not the request, is at fault
-        except Exception as exc:  # the exception text may quote a value: keep only its type
-            raise ModelFailed(type(exc).__name__) from None
-        if prediction.compiled:
-            self.compiled_calls += 1
-        elif self.compiled is not None and batch.n_rows <= MAX_ROWS:
-            self.pipeline_fallbacks += 1  # an input the compiled form handed back
-        return prediction
+    # synchronous scoring, used by the model thread and by in-process callers
+    def score_one(self, batch: Batch) -> Prediction:
+        """Score one batch here: the served model picks the path."""
+        return self.served.score(batch)
 
     def _score_many(self, batches: list[Batch], *, compiled_only: bool = False) -> list[Prediction | Exception]:
-        groups: dict[tuple[str, ...], list[int]] = {}
-        keys: dict[int, tuple[str, ...]] = {}  # requests with a remembered CSV header share one columns list
-        for i, b in enumerate(batches):
-            key = keys.get(id(b.columns))
-            if key is None:
-                key = keys[id(b.columns)] = tuple(b.columns)
-            groups.setdefault(key, []).append(i)
-        results: list[Prediction | Exception | None] = [None] * len(batches)
-        for members in groups.values():
-            if len(members) > 1:
-                try:
-                    combined = self.score_one(Batch.concat([batches[i] for i in members]), compiled_only=compiled_only)
-                except Exception:  # isolate the bad request(s) below
-                    combined = None
-                if combined is not None:
-                    start = 0
-                    for i in members:
-                        results[i] = combined.slice(start, start + batches[i].n_rows)
-                        start += batches[i].n_rows
-                    continue
-            for i in members:
-                try:
-                    results[i] = self.score_one(batches[i], compiled_only=compiled_only)
-                except Exception as exc:
-                    results[i] = exc
-        return [r if r is not None else ModelFailed("no result") for r in results]
+        return self.served.score_many(batches, path="compiled" if compiled_only else "auto")
+
+    async def _pipeline_many(self, loop: asyncio.AbstractEventLoop,
+                             batches: list[Batch]) -> list[Prediction | Exception]:
+        """The pipeline, off the event loop: in a worker process, or a model thread."""
+        if self._pool is not None:
+            results = await self._pool.score_many(batches)
+            self.served.pipeline_calls += 1
+            return results
+        return await loop.run_in_executor(self._executor, self._pipeline_in_thread, batches)
+
+    def _pipeline_in_thread(self, batches: list[Batch]) -> list[Prediction | Exception]:
+        return self.served.score_many(batches, path="pipeline")
 
     def _compiled_covers(self, batches: list[Batch]) -> bool:
-        return self.compiled is not None and sum(b.n_rows for b in batches) <= MAX_ROWS
+        return self.served.covers(sum(b.n_rows for b in batches))
 
     def _score_at_once(self, batch: Batch) -> bool:
         """Whether to score this request right here, skipping the batching hand-off: only while traffic
@@ -148,7 +147,7 @@ class Scorer:
         how a rise in concurrency is noticed."""
         if self._draining or self._pending or self.requests_per_call > SEQUENTIAL_BELOW:
             return False
-        if self.compiled is None or batch.n_rows > MAX_ROWS:
+        if not self.served.covers(batch.n_rows):
             return False
         self._at_once += 1
         return self._at_once % PROBE_EVERY != 0
@@ -158,10 +157,15 @@ class Scorer:
             self.at_once_calls += 1
             self.calls += 1
             self.requests += 1
-            try:
-                return self.score_one(batch, compiled_only=self._executor is not None)
-            except _NeedsPipeline:
-                return await asyncio.get_running_loop().run_in_executor(self._executor, self.score_one, batch)
+            if self.pipeline == "inline":
+                return self.served.score(batch)
+            fast = self.served.score_compiled(batch)
+            if fast is not None:
+                return fast
+            (result,) = await self._pipeline_many(asyncio.get_running_loop(), [batch])
+            if isinstance(result, Exception):
+                raise result
+            return result
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Prediction] = loop.create_future()
         self._pending.append((batch, future))
@@ -185,14 +189,15 @@ class Scorer:
     async def _score_off_loop(self, loop: asyncio.AbstractEventLoop,
                               batches: list[Batch]) -> list[Prediction | Exception]:
         """The compiled form on the loop where it covers the batches; the rest in a model thread."""
-        if self._executor is None:
+        if self.pipeline == "inline":
             return self._score_many(batches)
         if not self._compiled_covers(batches):
-            return await loop.run_in_executor(self._executor, self._score_many, batches)
+            self.served.count_fallback(batches)  # the pipeline side never tries the compiled form
+            return await self._pipeline_many(loop, batches)
         results = self._score_many(batches, compiled_only=True)
-        handed_back = [i for i, r in enumerate(results) if isinstance(r, _NeedsPipeline)]
+        handed_back = [i for i, r in enumerate(results) if isinstance(r, NotCompiled)]
         if handed_back:
-            again = await loop.run_in_executor(self._executor, self._score_many, [batches[i] for i in handed_back])
+            again = await self._pipeline_many(loop, [batches[i] for i in handed_back])
             for i, result in zip(handed_back, again, strict=True):
                 results[i] = result
         return results

@@ -155,12 +155,14 @@ def _check_name(name: str) -> None:
 def _build(model: Any, *, workspace: str | os.PathLike[str] | None, port: int, name: str,
            capture: CaptureConfig | None, certfile: str | None, keyfile: str | None,
            noop: bool, access_log: bool, threaded_model: bool,
-           sock: socket.socket | None = None, compiled: bool = True) -> tuple[LocalEndpoint, socket.socket]:
+           sock: socket.socket | None = None, compiled: bool = True,
+           pipeline: str = "thread") -> tuple[LocalEndpoint, socket.socket]:
     ws = workspace_dir(workspace)
     _check_name(name)
     tls = user_tls_material(certfile, keyfile) if certfile and keyfile else ensure_tls_material(ws)
     creds = load_or_create_credentials(ws)
-    scorer = None if noop else Scorer(load_endpoint_model(model, ws), threaded=threaded_model, compiled=compiled)
+    scorer = None if noop else Scorer(load_endpoint_model(model, ws), threaded=threaded_model, compiled=compiled,
+                                      pipeline=pipeline)
     capture = capture if capture is not None else CaptureConfig()
     writer = CaptureWriter(name, capture, ws) if capture.enabled else None  # no-op too: capture is the stack's
     app = EndpointApp(name=name, scorer=scorer, capture=writer,
@@ -244,13 +246,16 @@ def serve_forever(model: Any, *, workspace: str | os.PathLike[str] | None = None
                   name: str = "privml", capture: CaptureConfig | None = None, certfile: str | None = None,
                   keyfile: str | None = None, noop: bool = False, access_log: bool = False,
                   ready_file: str | None = None, announce: Any = None, workers: int = 1,
-                  compiled: bool = True) -> None:
-    """Run in the foreground until interrupted (`privml serve`), in `workers` processes (inference/workers.py)."""
+                  compiled: bool = True, pipeline: str = "process") -> None:
+    """Run in the foreground until interrupted (`privml serve`), in `workers` processes (inference/workers.py).
+    A dedicated server process runs the fallback pipeline in worker processes (`pipeline="process"`,
+    inference/pipeline_pool.py), so that it never holds the event loop's GIL."""
     if workers < 1:
         raise PrivmlError("--workers must be at least 1")
     _check_name(name)
     settings = {"workspace": workspace, "name": name, "capture": capture, "certfile": certfile,
-                "keyfile": keyfile, "noop": noop, "access_log": access_log, "compiled": compiled}
+                "keyfile": keyfile, "noop": noop, "access_log": access_log, "compiled": compiled,
+                "pipeline": pipeline}
     sock = _bind(port)
     pids: list[int] = []
     try:
@@ -290,8 +295,12 @@ def _serve_socket(model: Any, sock: socket.socket, settings: dict[str, Any], *, 
     finally:
         scorer = handle.app.scorer
         if scorer is not None and scorer.calls:
-            log.warning("served %d request(s) in %d model call(s): %.1f request(s) per call",
-                        scorer.requests, scorer.calls, scorer.requests / scorer.calls)
+            counts = scorer.counters()
+            fallbacks = ", ".join(f"{reason}: {n}" for reason, n in sorted(counts["fallbacks"].items())) or "none"
+            log.warning("served %d request(s) in %d model call(s): %.1f request(s) per call; %d compiled, "
+                        "%d pipeline call(s) (%s); fallbacks by reason: %s",
+                        scorer.requests, scorer.calls, scorer.requests / scorer.calls, counts["compiled_calls"],
+                        counts["pipeline_calls"], counts["pipeline"], fallbacks)
         for close in handle._closers:
             close()
 
@@ -309,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-factory", help="module:function returning a fitted Pipeline (benchmarks)")
     parser.add_argument("--force-pipeline", action="store_true",
                         help="score every request with the pipeline, never the compiled form (benchmarks)")
+    parser.add_argument("--pipeline", choices=("process", "thread"), default="process",
+                        help="where the fallback pipeline runs: worker processes (default) or a model thread")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="privml: %(message)s")
     model: Any = args.model
@@ -321,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("a model (path, or --model-factory) is required unless --noop")
     serve_forever(model, port=args.port, name=args.name, noop=args.noop,
                   capture=CaptureConfig.from_options(args.capture), ready_file=args.ready_file, workers=args.workers,
-                  compiled=not args.force_pipeline)
+                  compiled=not args.force_pipeline, pipeline=args.pipeline)
     return 0
 
 

@@ -113,7 +113,11 @@ class ColumnPlan:
 
 def column_plan(model: Any) -> ColumnPlan:
     """From the fitted privacy step: its input columns minus the label; required = the ones its
-    techniques read (every policy column that is neither the label nor dropped)."""
+    techniques read (every policy column that is neither the label nor dropped). A served model
+    (`privml.serving.model.ServedModel`) carries its plan already."""
+    known = getattr(model, "plan", None)
+    if isinstance(known, ColumnPlan):
+        return known
     privacy = model.steps[0][1] if getattr(model, "steps", None) else model
     names = getattr(privacy, "feature_names_in_", None)
     if names is None:
@@ -251,6 +255,12 @@ def _batch(rows: list[list[str]], layout: _CsvLayout) -> Batch:
 
 
 def _scalar(value: Any, column: str, row: int) -> Any:
+    if isinstance(value, str) and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (JSON's "\ud800"): no text the pipeline can hold
+            raise InvalidInput(f"column {column!r} row {row} is not valid Unicode") from None
+        return value
     if value is None or isinstance(value, str | int | float | bool):
         return value
     raise InvalidInput(f"column {column!r} row {row} holds a nested value; only scalars are accepted")

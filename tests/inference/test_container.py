@@ -159,9 +159,14 @@ def test_respond_maps_key_and_internal_failures_without_quoting(fitted_model: Pi
 
     monkeypatch.setattr(handler, "predict_fn", key_gone)
     assert handler.respond(fitted_model, body, "text/csv", None).status == 503
-    monkeypatch.setattr(handler, "predict_fn", bug)
+    # the pipeline itself raising (the served model turns it into ModelFailed, naming only its type)
+    from privml.serving.model import ServedModel
+
+    monkeypatch.setattr(fitted_model.steps[0][1], "transform", lambda X: bug(X, None))
+    monkeypatch.setattr(handler, "predict_fn", lambda data, model: ServedModel(model, compiled=False).score(data))
     reply = handler.respond(fitted_model, body, "text/csv", None)
     assert reply.status == 400 and "RuntimeError" in reply.body  # the model could not score: the type only
+    monkeypatch.undo()
     monkeypatch.setattr(handler, "output_fn", bug)
     monkeypatch.setattr(handler, "predict_fn", lambda data, model: None)
     with caplog.at_level(logging.INFO):

@@ -54,7 +54,9 @@ def test_workers_share_the_port_and_stop_with_the_parent(fitted_model, model_wor
             assert server.poll() is None and time.monotonic() < deadline, "server did not start"
             time.sleep(0.1)
         port, ca = ready.read_text().splitlines()
-        (worker,) = _children(server.pid)
+        # the `--workers` process; each server process also has its pipeline worker (inference/pipeline_pool.py)
+        (worker,) = [pid for pid in _children(server.pid)
+                     if b"multiprocessing" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
         body = raw_requests.head(2).to_csv(index=False)
         credentials = load_or_create_credentials(model_workspace)
 

@@ -66,7 +66,7 @@ def test_hgb_matches_sklearn(seed: int, n: int, d: int, n_classes: int, params: 
     assert comp is not None
     np.testing.assert_array_equal(comp.classes_, clf.classes_)
     X_test = _rows(seed + 100, 300, d)
-    for rows in (X_test[:1], X_test[:2], X_test[:compiled.QS_ROWS + 1], X_test[:64], X_test):
+    for rows in (X_test[:1], X_test[:2], X_test[:compiled.BY_ROW_MAX_ROWS + 1], X_test[:64], X_test):
         _assert_same(clf, comp, rows)
     # the raw sums are accumulated in sklearn's order: not just close, identical
     np.testing.assert_array_equal(comp.predict_proba(X_test), clf.predict_proba(X_test))
@@ -75,11 +75,11 @@ def test_hgb_matches_sklearn(seed: int, n: int, d: int, n_classes: int, params: 
 
 def test_quickscorer_paths_agree_at_their_boundaries(binary_hgb: HistGradientBoostingClassifier,
                                                      multiclass_hgb: HistGradientBoostingClassifier) -> None:
-    q, s = compiled.QS_ROWS, compiled.SLICE_ROWS
+    q, s = compiled.BY_ROW_MAX_ROWS, compiled.SLICE_ROWS
     for clf, d in ((binary_hgb, 4), (multiclass_hgb, 3)):
         comp = compile_classifier(clf)
-        assert comp is not None and comp._qs is not None  # type: ignore[attr-defined]
-        qs = comp._qs  # type: ignore[attr-defined]
+        assert comp is not None
+        qs = comp._quickscorer  # type: ignore[attr-defined]
         mirrored = (qs.sliced_value != qs.leaf_value).reshape(len(qs.leaf_base), -1).any(axis=1)
         assert mirrored.any() and not mirrored.all()  # the bit-sliced path reads both kinds of tree
         X = _rows(21, 3 * s + 5, d)
@@ -89,22 +89,24 @@ def test_quickscorer_paths_agree_at_their_boundaries(binary_hgb: HistGradientBoo
             _assert_same(clf, comp, X[:n])
 
 
-@pytest.fixture(scope="module")
-def big_tree_hgb() -> HistGradientBoostingClassifier:
-    """Trees of more than 64 leaves: QuickScorer's uint64 masks cannot hold them, the level paths do."""
+def test_shapes_privml_never_trains_are_left_to_the_estimator() -> None:
+    """Trees of over 64 leaves and categorical splits: the training job fits neither (31 leaves, features
+    encoded as numbers), so the compiled path does not carry walks for them; compile_classifier gives None,
+    says why, and the estimator serves."""
     X, y = _data(24, 3000, 5, 3, missing=0.05)
-    clf = HistGradientBoostingClassifier(max_iter=4, max_leaf_nodes=90, min_samples_leaf=5, random_state=0).fit(X, y)
-    assert max(int(p.nodes["is_leaf"].sum()) for it in clf._predictors for p in it) > 64
-    return clf
-
-
-def test_trees_over_64_leaves_use_the_level_paths(big_tree_hgb: HistGradientBoostingClassifier) -> None:
-    comp = compile_classifier(big_tree_hgb)
-    assert comp is not None and comp._qs is None  # type: ignore[attr-defined]
-    X = _rows(21, 2 * compiled.CHUNK_ROWS + 3, 5)
-    for n in (1, compiled.FEW_ROWS, compiled.FEW_ROWS + 1, compiled.QS_ROWS + 1, compiled.CHUNK_ROWS,
-              compiled.CHUNK_ROWS + 1, len(X)):
-        _assert_same(big_tree_hgb, comp, X[:n])
+    big = HistGradientBoostingClassifier(max_iter=4, max_leaf_nodes=90, min_samples_leaf=5, random_state=0).fit(X, y)
+    assert max(int(p.nodes["is_leaf"].sum()) for it in big._predictors for p in it) > 64
+    assert compile_classifier(big) is None
+    assert compiled.unsupported_reason(big) == "a tree of over 64 leaves"
+    rng = np.random.default_rng(9)
+    Xc = rng.normal(size=(400, 3))
+    Xc[:, 1] = rng.integers(0, 6, 400)
+    categorical = HistGradientBoostingClassifier(max_iter=5, categorical_features=[1], random_state=0).fit(
+        Xc, (Xc[:, 1] % 2 == 0).astype(int))
+    assert compile_classifier(categorical) is None
+    assert compiled.unsupported_reason(categorical) == "categorical features"
+    fine = HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(X, y)
+    assert compile_classifier(fine) is not None and compiled.unsupported_reason(fine) is None
 
 
 @pytest.mark.parametrize("max_leaves", [2, 8, 9, 16, 17, 33, 64])
@@ -115,12 +117,13 @@ def test_quickscorer_mask_widths(max_leaves: int) -> None:
                                          random_state=0).fit(X, y)
     leaves = max(int(p.nodes["is_leaf"].sum()) for it in clf._predictors for p in it)
     comp = compile_classifier(clf)
-    assert comp is not None and comp._qs is not None  # type: ignore[attr-defined]
+    assert comp is not None
     assert leaves == max_leaves
-    assert np.iinfo(comp._qs.slot_mask.dtype).bits == max(8, 1 << (leaves - 1).bit_length())  # type: ignore[attr-defined]
-    assert comp._qs.bits == (leaves - 1).bit_length()  # type: ignore[attr-defined]
+    quickscorer = comp._quickscorer  # type: ignore[attr-defined]
+    assert np.iinfo(quickscorer.slot_mask.dtype).bits == max(8, 1 << (leaves - 1).bit_length())
+    assert quickscorer.bits == (leaves - 1).bit_length()
     X_test = _rows(26, 150, 4)
-    for n in (1, 7, compiled.QS_ROWS + 1, 64, 150):
+    for n in (1, 7, compiled.BY_ROW_MAX_ROWS + 1, 64, 150):
         _assert_same(clf, comp, X_test[:n])
 
 
@@ -141,9 +144,9 @@ def test_single_leaf_trees_among_others(n_classes: int) -> None:
     sizes = [len(p.nodes) for it in clf._predictors for p in it]
     assert 1 in sizes and max(sizes) > 1
     comp = compile_classifier(clf)
-    assert comp is not None and comp._qs is not None  # type: ignore[attr-defined]
+    assert comp is not None
     X_test = _rows(28, 140, 4)
-    for n in (1, compiled.QS_ROWS + 1, 64, 140):
+    for n in (1, compiled.BY_ROW_MAX_ROWS + 1, 64, 140):
         _assert_same(clf, comp, X_test[:n])
 
 
@@ -166,7 +169,7 @@ def test_trees_without_splits() -> None:
     clf = HistGradientBoostingClassifier(max_iter=5, min_samples_leaf=50, random_state=0).fit(X, y)
     assert all(len(p.nodes) == 1 for it in clf._predictors for p in it)
     X = _rows(23, 70, 3)
-    for n in (1, compiled.QS_ROWS, compiled.QS_ROWS + 1, len(X)):  # by row and bit-sliced
+    for n in (1, compiled.BY_ROW_MAX_ROWS, compiled.BY_ROW_MAX_ROWS + 1, len(X)):  # by row and bit-sliced
         _assert_same(clf, compile_classifier(clf), X[:n])
 
 
@@ -197,27 +200,6 @@ def test_threshold_inf_splits_present_from_missing() -> None:
     X_test = np.array([[np.inf, 0.0], [np.nan, 0.0], [-np.inf, 1.0], [0.5, np.nan]])
     _assert_same(clf, compile_classifier(clf), X_test)
     _assert_same(clf, compile_classifier(clf), np.tile(X_test, (10, 1)))
-
-
-@pytest.mark.parametrize("n_classes", [2, 3])
-def test_native_categorical_features(n_classes: int) -> None:
-    rng = np.random.default_rng(9)
-    n = 800
-    X = rng.normal(size=(n, 4))
-    X[:, 1] = rng.integers(0, 15, n).astype(float)
-    X[:, 3] = rng.integers(-3, 4, n) * 1.5  # negative, non-integer category values
-    X[rng.random(n) < 0.1, 1] = np.nan
-    y = ((X[:, 1] % 3 == 0).astype(int) + (X[:, 3] > 0) + (X[:, 0] > 1)) % n_classes
-    clf = HistGradientBoostingClassifier(max_iter=30, categorical_features=[1, 3], random_state=0).fit(X, y)
-    comp = compile_classifier(clf)
-    X_test = X[:200].copy()
-    X_test[:10, 1] = 99.0  # unknown category → treated as missing
-    X_test[10:20, 3] = 0.25
-    X_test[20:30, 1] = np.nan
-    X_test[30:40, 3] = np.nan
-    X_test[40:45, 1] = -0.0
-    for rows in (X_test[:1], X_test[:1] * 0 + X_test[:1], X_test[:compiled.QS_ROWS], X_test):
-        _assert_same(clf, comp, rows)
 
 
 def test_string_categories_are_not_compiled() -> None:
@@ -305,8 +287,8 @@ def test_compiled_model_is_a_detached_read_only_copy() -> None:
     with pytest.raises(AttributeError):
         comp.classes_ = np.array(["x", "y"])
     arrays_held = [getattr(comp, s) for s in type(comp).__slots__ if isinstance(getattr(comp, s), np.ndarray)]
-    arrays_held += [a for a in comp._qs if isinstance(a, np.ndarray)]  # type: ignore[attr-defined]
-    arrays_held += list(comp._qs.buckets)  # type: ignore[attr-defined]
+    arrays_held += [a for a in comp._quickscorer if isinstance(a, np.ndarray)]  # type: ignore[attr-defined]
+    arrays_held += list(comp._quickscorer.buckets)  # type: ignore[attr-defined]
     assert arrays_held and not any(a.flags.writeable for a in arrays_held)
     with pytest.raises(ValueError):
         comp._value[0] = 1.0  # type: ignore[attr-defined]
@@ -353,7 +335,7 @@ def test_any_float_input_matches_sklearn(multiclass_hgb: HistGradientBoostingCla
 
 
 @settings(max_examples=25, deadline=None)
-@given(X=arrays(np.float64, st.tuples(st.integers(compiled.QS_ROWS + 1, compiled.SLICE_ROWS + 3), st.just(3)),
+@given(X=arrays(np.float64, st.tuples(st.integers(compiled.BY_ROW_MAX_ROWS + 1, compiled.SLICE_ROWS + 3), st.just(3)),
                 elements=st.one_of(st.floats(allow_nan=True, allow_infinity=True),
                                    st.floats(-5, 5), st.just(np.nan))))
 def test_any_float_input_matches_sklearn_bit_sliced(multiclass_hgb: HistGradientBoostingClassifier,

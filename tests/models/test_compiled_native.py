@@ -57,8 +57,8 @@ def models() -> dict[str, HistGradientBoostingClassifier]:
     return {
         "binary": _fit(0, 2, max_iter=40),
         "3-class": _fit(1, 3, max_iter=25, max_leaf_nodes=15),
-        # trees of over 64 leaves: no QuickScorer on the numpy path
-        "big trees": _fit(2, 2, n=3000, max_iter=4, max_leaf_nodes=90, min_samples_leaf=3),
+        # trees of 64 leaves: the most the compiled model takes
+        "big trees": _fit(2, 2, n=3000, max_iter=4, max_leaf_nodes=64, min_samples_leaf=3),
     }
 
 
@@ -73,7 +73,7 @@ def test_models_cover_every_split_kind(models: dict[str, HistGradientBoostingCla
     # missing goes left (z column d + c), missing goes right (column c), threshold +inf (isnan column 2d + c)
     for clf in models.values():
         assert _split_kinds(clf) == (True, True, True)
-    assert max(int(p.nodes["is_leaf"].sum()) for it in models["big trees"]._predictors for p in it) > 64
+    assert max(int(p.nodes["is_leaf"].sum()) for it in models["big trees"]._predictors for p in it) == 64
 
 
 @pytest.mark.parametrize("native", PATHS)
@@ -82,12 +82,12 @@ def test_matches_sklearn_at_every_row_count(models: dict[str, HistGradientBoosti
                                             native: bool) -> None:
     clf = models[name]
     comp = _compiled(clf, native)
-    X = _rows(10, 2 * compiled.CHUNK_ROWS + 3, clf.n_features_in_)
+    X = _rows(10, 259, clf.n_features_in_)
     X[::9, 0] = np.inf
     X[4::13, 1] = -np.inf
     X[5::17, 2] = -0.0
-    sizes = {1, compiled.FEW_ROWS, compiled.FEW_ROWS + 1, compiled.QS_ROWS, compiled.QS_ROWS + 1,
-             compiled.SLICE_ROWS, compiled.SLICE_ROWS + 1, compiled.CHUNK_ROWS + 1, 256, 257, len(X)}
+    sizes = {1, 4, 5, compiled.BY_ROW_MAX_ROWS, compiled.BY_ROW_MAX_ROWS + 1,
+             compiled.SLICE_ROWS, compiled.SLICE_ROWS + 1, 129, 256, 257, len(X)}
     for n in sorted(sizes):
         _assert_same(clf, comp, X[:n])
     assert comp.predict_proba(np.empty((0, clf.n_features_in_))).shape == (0, len(clf.classes_))
@@ -132,18 +132,10 @@ def test_native_any_float_input_matches_sklearn(models: dict[str, HistGradientBo
 
 
 @native_built
-def test_compile_classifier_picks_native_unless_categorical(models: dict[str, HistGradientBoostingClassifier],
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compile_classifier_picks_native(models: dict[str, HistGradientBoostingClassifier],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
     for clf in models.values():
         assert compile_classifier(clf).path == "native"  # type: ignore[union-attr]
-    rng = np.random.default_rng(3)
-    X = rng.normal(size=(400, 3))
-    X[:, 1] = rng.integers(0, 6, 400)
-    y = (X[:, 1] % 2 == 0).astype(int) ^ (X[:, 0] > 1)
-    categorical = HistGradientBoostingClassifier(max_iter=10, categorical_features=[1], random_state=0).fit(X, y)
-    comp = compile_classifier(categorical)
-    assert comp.path == "numpy"  # type: ignore[union-attr]
-    _assert_same(categorical, comp, X[:50])  # type: ignore[arg-type]
     # tables over the kernel's int32 limits stay on numpy
     monkeypatch.setattr(boosting, "NATIVE_MAX_NODES", 10)
     assert compile_classifier(models["binary"]).path == "numpy"  # type: ignore[union-attr]

@@ -7,12 +7,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from privml.models.compiled.base import frozen
+from privml.models.compiled.base import Unsupported, frozen
 
 # A bit-sliced chunk: one uint64 of row bits per test.
 SLICE_ROWS = 64
+# A tree's leaves as the bits of one uint64: the largest tree QuickScorer (and so the compiled model) takes.
+MAX_LEAVES = 64
 
-class _QuickScorer(NamedTuple):
+
+class QuickScorer(NamedTuple):
     """QuickScorer (Lucchese et al., SIGIR 2015) on the same `z > thr` tests, for trees of up to 64 leaves.
 
     Leaves are numbered left to right; a true test (go right) rules out its left subtree's leaves, and the
@@ -37,10 +40,10 @@ class _QuickScorer(NamedTuple):
 
     @classmethod
     def build(cls, col: np.ndarray, thr: np.ndarray, left: np.ndarray, value: np.ndarray,
-              roots: np.ndarray) -> _QuickScorer | None:
+              roots: np.ndarray) -> QuickScorer:
         is_leaf = left == np.arange(len(left))
-        if np.add.reduceat(is_leaf, roots).max() > 64:  # a tree is a contiguous range of nodes
-            return None
+        if np.add.reduceat(is_leaf, roots).max() > MAX_LEAVES:  # a tree is a contiguous range of nodes
+            raise Unsupported(f"a tree of over {MAX_LEAVES} leaves")
         trees = [_in_order(root, left, is_leaf) for root in roots.tolist()]
         n_trees, max_leaves = len(trees), max(len(leaves) for leaves, _, _, _ in trees)
         bits = (max_leaves - 1).bit_length()
@@ -147,3 +150,4 @@ def _bucket_ends(sorted_counts: np.ndarray, most: int) -> list[int]:
                    for rest, tail in [best(end, runs - 1)])
 
     return list(best(0, most)[1])
+
