@@ -255,11 +255,14 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "column_states_")
         return np.asarray(getattr(self, "served_columns_", None) or self.columns_out_, dtype=object)
 
+    def reversible_columns(self) -> list[str]:
+        """The columns a key holder can restore with `reidentify` (a reversible technique: `encrypt`)."""
+        return [c for c, s in self._parsed_policy().columns.items() if technique_class(s.action).reversible]
+
     def reidentify(self, X: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
         """For key holders: decrypt the columns the policy encrypted (action `encrypt`)."""
         check_is_fitted(self, "column_states_")
-        policy = self._parsed_policy()
-        encrypted = [c for c, s in policy.columns.items() if technique_class(s.action).reversible]
+        encrypted = self.reversible_columns()
         chosen = columns or encrypted
         unknown = [c for c in chosen if c not in encrypted]
         if unknown:

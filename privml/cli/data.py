@@ -200,13 +200,8 @@ def cmd_reidentify(args: argparse.Namespace) -> int:
     write_table(restored, args.output)
     if args.json:  # names and counts only: the values are in the file
         emit_json({"output": str(args.output), "rows": len(restored),
-                   "columns_reidentified": columns or transformer_encrypted_columns(transformer)})
+                   "columns_reidentified": columns or transformer.reversible_columns()})
     else:
         print(f"wrote {args.output} (contains re-identified values: handle as personal data)")
     return 0
 
-
-def transformer_encrypted_columns(transformer: Any) -> list[str]:
-    """The columns a fitted transformer's policy encrypts (the ones reidentify restores by default)."""
-    policy = transformer.policy or {}
-    return [name for name, col in (policy.get("columns") or {}).items() if col.get("action") == "encrypt"]
