@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
-from privml.cli.output import add_json_flag, emit_json
+from privml.cli.output import add_json_flag, emit_json, print_privacy_warnings
 from privml.errors import PrivmlError
 
 log = logging.getLogger("privml")
@@ -167,7 +168,8 @@ def cmd_anonymize(args: argparse.Namespace) -> int:
     result = anonymize_table(frame, policy)
     splits = split_rows(result.data, args.split, label=policy.label, seed=args.seed) if args.split else None
     write_anonymized(result, Path(args.output), splits=splits)
-    report = result.report
+    # the report as written: with the splits' own figures and the privacy warnings they raise
+    report = json.loads((Path(args.output) / "report.json").read_text(encoding="utf-8"))
     if args.json:
         emit_json({"output": str(args.output), **report})
     else:
@@ -179,6 +181,7 @@ def cmd_anonymize(args: argparse.Namespace) -> int:
         if risk:
             print(f"  prosecutor risk: max {risk.get('prosecutor_max'):.4f}, avg {risk.get('prosecutor_avg'):.4f}")
         print(f"wrote {args.output}/ (data, report.json, report.html, transformer.skops, policy.yaml)")
+        print_privacy_warnings(report.get("warnings") or [])
     return 0
 
 

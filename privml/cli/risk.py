@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from privml.cli.output import add_json_flag, emit_json
+from privml.cli.output import add_json_flag, emit_json, print_privacy_warnings
 from privml.errors import PrivmlError
 
 
@@ -39,6 +39,7 @@ def measure_table(df: Any, quasi: list[str], sensitive: list[str], *, threshold:
 
     from privml.anonymity import risk as risk_mod
     from privml.anonymity.models import SensitiveColumn, measure
+    from privml.report.verdicts import warnings_json
 
     for col in [*quasi, *sensitive]:
         if col not in df.columns:
@@ -58,6 +59,7 @@ def measure_table(df: Any, quasi: list[str], sensitive: list[str], *, threshold:
         result["risk"].update(risk_mod.journalist(risk_mod.row_keys(df, quasi),
                                                   risk_mod.row_keys(population, quasi), threshold))
     result["class_sizes"] = risk_mod.size_histogram(sizes)
+    result["warnings"] = warnings_json(result)
     return result
 
 
@@ -97,4 +99,5 @@ def cmd_risk(args: argparse.Namespace) -> int:
             f"records above threshold {r['journalist_records_above_threshold']:.4g}"
         )
     print("\n".join(lines))
+    print_privacy_warnings(result["warnings"])
     return 0
