@@ -152,4 +152,4 @@ def _legend(parts: list[str], entries: list[tuple[str, str]], left: int, height:
     for name, color in entries:
         parts.append(f'<rect x="{x}" y="{height - 16}" width="10" height="10" fill="{color}"/>')
         parts.append(f'<text x="{x + 14}" y="{height - 7}" font-size="11" fill="#323f4b">{_e(name)}</text>')
-        x += 14 + 8 * len(name) + 20
+        x += 14 + 7 * len(name) + 24
