@@ -120,6 +120,8 @@ def _fmt(value: Any) -> str:
 
 
 def summary(record: dict[str, Any]) -> str:
+    from privml.report.verdicts import warning_lines
+
     lines = [f"run {record['run_id']}: {record['status']}"]
     if record.get("failure_reason"):
         lines.append(f"  failed: {record['failure_reason']}")
@@ -136,6 +138,7 @@ def summary(record: dict[str, Any]) -> str:
         risk = privacy.get("risk") or {}
         lines.append(f"  privacy: k={privacy.get('k')} l={_fmt(privacy.get('l'))} t={_fmt(privacy.get('t'))} "
                      f"prosecutor risk max={percent(risk.get('prosecutor_max'))}")
+        lines += warning_lines(privacy.get("warnings") or [], indent="    ")
     metrics = record.get("metrics") or {}
     if metrics:
         lines.append("  model: " + " ".join(f"{k}={_fmt(v)}" for k, v in metrics.items()))

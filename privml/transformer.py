@@ -12,7 +12,8 @@ rows without pandas, `cell_function(column)` and `anonymity_engine()` give the f
 row forms (`privml.rowform`) the serving layer assembles.
 
 The label column is never part of the output (scikit-learn passes it as `y`); callers that need it next
-to the anonymized rows re-attach it by index (`fit_transform` keeps the input index, minus suppressed rows).
+to the anonymized rows re-attach it by index (`fit_transform` keeps the input index and, by default, every
+row: see `suppressed_rows`).
 """
 
 from __future__ import annotations
@@ -58,20 +59,30 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
         Where keyed techniques get their secrets: the local KMS in the workspace, AWS KMS, the
         derived-secrets file at `$PRIVML_KEY_FILE`, no keys at all, or whichever `$PRIVML_KEY_PROVIDER`
         names ("default"). `set_key_provider` binds a provider object instead.
+    suppressed_rows : {"generalize", "drop"}
+        What `fit_transform` does with the rows the anonymity model suppresses. "generalize" (the
+        default) keeps them, every quasi-identifier released as `*` (the top of its hierarchy), so the
+        output has one row per input row, as scikit-learn requires of a transformer: inside a Pipeline,
+        `cross_val_score` or `GridSearchCV`, `y` is matched to the rows by position. "drop" leaves them
+        out, as a release does; `privml anonymize` (the Anonymize job) drops them itself, using
+        `suppressed_index_`, so the transformer it saves stays Pipeline-safe. `transform` never drops.
     """
 
     def __init__(
-        self, policy: dict[str, Any] | None = None, base_dir: str | None = None, key_provider: str = "default"
+        self, policy: dict[str, Any] | None = None, base_dir: str | None = None, key_provider: str = "default",
+        suppressed_rows: str = "generalize",
     ):
         self.policy = policy
         self.base_dir = base_dir
         self.key_provider = key_provider
+        self.suppressed_rows = suppressed_rows
 
     @classmethod
-    def from_policy(cls, policy: Policy, key_provider: str = "default") -> PrivacyTransformer:
+    def from_policy(cls, policy: Policy, key_provider: str = "default",
+                    suppressed_rows: str = "generalize") -> PrivacyTransformer:
         data = policy.model_dump(mode="json", exclude_none=True)
         base = str(policy.base_dir) if policy.base_dir else None
-        return cls(policy=data, base_dir=base, key_provider=key_provider)
+        return cls(policy=data, base_dir=base, key_provider=key_provider, suppressed_rows=suppressed_rows)
 
     # -- secrets and runtime objects -------------------------------------------------------------
 
@@ -162,7 +173,11 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> pd.DataFrame:
-        """Fit, and return the anonymized training rows; rows the anonymity model suppressed are left out."""
+        """Fit, and return the anonymized training rows. Rows the anonymity model suppressed (their index
+        labels in `suppressed_index_`) come back with every quasi-identifier `*`, or are left out with
+        `suppressed_rows="drop"`."""
+        if self.suppressed_rows not in ("generalize", "drop"):
+            raise PrivmlError(f"suppressed_rows must be 'generalize' or 'drop', not {self.suppressed_rows!r}")
         for attr in _RUNTIME_ATTRS:
             if attr != "_provider":
                 self.__dict__.pop(attr, None)
@@ -193,12 +208,22 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
         self.anonymity_state_: dict[str, Any] | None = None
         if policy.anonymity is not None and policy.quasi_identifiers:
             from privml.anonymity.engine import AnonymityEngine
+            from privml.anonymity.hierarchy import ROOT
             from privml.policy.engine_config import anonymity_config
 
             engine = AnonymityEngine(anonymity_config(policy))
-            anonymized = engine.fit_transform(anonymized)
+            released = engine.fit_transform(anonymized)
+            self.suppressed_index_ = list(engine.suppressed_index_)
+            if self.suppressed_rows == "drop" or not self.suppressed_index_:
+                anonymized = released
+            else:  # the same rows, the suppressed ones at the top of every hierarchy
+                anonymized = engine.transform(anonymized)
+                suppressed = anonymized.index.isin(self.suppressed_index_)
+                anonymized.loc[suppressed, policy.quasi_identifiers] = ROOT
             self.anonymity_state_ = engine.get_state()
             self._engine = engine
+        else:
+            self.suppressed_index_ = []
         self.n_rows_fitted_ = len(X)
         self.n_rows_out_ = len(anonymized)
         return anonymized

@@ -171,6 +171,7 @@ def _artifacts(record: dict[str, Any]) -> dict[str, Any]:
         "model": next((u for u in model if u.endswith("model.tar.gz")), None),
         "evaluation": next((u for u in evaluation if u.endswith("evaluation.json")), None),
         "model_card": next((u for u in evaluation if u.endswith("model_card.md")), None),
+        "run_report": next((u for u in evaluation if u.endswith("/report.html")), None),
         "serving_keys": next((u for u in _outputs(record, "PrepareKeys") if "/serving/" in u), None),
     }.items() if v}
 
@@ -181,7 +182,7 @@ def _figures(store: Any, artifacts: dict[str, Any]) -> tuple[dict[str, Any] | No
         report = json.loads(store.get_bytes(artifacts["report"]))
         privacy = {"k": report.get("k"), "l": report.get("l"), "t": report.get("t"), "risk": report.get("risk"),
                    "rows_in": report.get("rows_in"), "rows_out": report.get("rows_out"),
-                   "suppressed_rows": report.get("suppressed_rows")}
+                   "suppressed_rows": report.get("suppressed_rows"), "warnings": report.get("warnings") or []}
     if "evaluation" in artifacts:
         evaluation = json.loads(store.get_bytes(artifacts["evaluation"]))
         metrics = evaluation.get("metrics")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
 from privml.cli.numbers import percent, sig3
-from privml.cli.output import add_json_flag, emit_json
+from privml.cli.output import add_json_flag, emit_json, print_privacy_warnings
 from privml.errors import PrivmlError
 
 log = logging.getLogger("privml")
@@ -173,7 +174,8 @@ def cmd_anonymize(args: argparse.Namespace) -> int:
     result = anonymize_table(frame, policy)
     splits = split_rows(result.data, args.split, label=policy.label, seed=args.seed) if args.split else None
     write_anonymized(result, Path(args.output), splits=splits)
-    report = result.report
+    # the report as written: with the splits' own figures and the privacy warnings they raise
+    report = json.loads((Path(args.output) / "report.json").read_text(encoding="utf-8"))
     if args.json:
         emit_json({"output": str(args.output), **report})
     else:
@@ -186,6 +188,7 @@ def cmd_anonymize(args: argparse.Namespace) -> int:
             print(f"  prosecutor risk: max {percent(risk.get('prosecutor_max'))}, "
                   f"avg {percent(risk.get('prosecutor_avg'))}")
         print(f"wrote {args.output}/ (data, report.json, report.html, transformer.skops, policy.yaml)")
+        print_privacy_warnings(report.get("warnings") or [])
     return 0
 
 

@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from privml.cli.numbers import percent, sig3
-from privml.cli.output import add_json_flag, emit_json
+from privml.cli.output import add_json_flag, emit_json, print_privacy_warnings
 from privml.errors import PrivmlError
 
 
@@ -40,6 +40,7 @@ def measure_table(df: Any, quasi: list[str], sensitive: list[str], *, threshold:
 
     from privml.anonymity import risk as risk_mod
     from privml.anonymity.models import SensitiveColumn, measure
+    from privml.report.verdicts import warnings_json
 
     for col in [*quasi, *sensitive]:
         if col not in df.columns:
@@ -59,6 +60,7 @@ def measure_table(df: Any, quasi: list[str], sensitive: list[str], *, threshold:
         result["risk"].update(risk_mod.journalist(risk_mod.row_keys(df, quasi),
                                                   risk_mod.row_keys(population, quasi), threshold))
     result["class_sizes"] = risk_mod.size_histogram(sizes)
+    result["warnings"] = warnings_json(result)
     return result
 
 
@@ -98,4 +100,5 @@ def cmd_risk(args: argparse.Namespace) -> int:
             f"records above threshold {percent(r['journalist_records_above_threshold'])}"
         )
     print("\n".join(lines))
+    print_privacy_warnings(result["warnings"])
     return 0

@@ -17,7 +17,10 @@ def build_card(
     evaluation_inputs: list[dict[str, Any]],
     evaluation_controls: dict[str, Any],
 ) -> dict[str, Any]:
+    from privml.report.verdicts import warnings_json
+
     risk = report.get("risk") or {}
+    warnings = report["warnings"] if isinstance(report.get("warnings"), list) else warnings_json(report)
     return {
         "model": {
             "kind": metadata.get("model"),
@@ -52,6 +55,7 @@ def build_card(
             "sensitive_attributes": report.get("sensitive_attributes", []),
             "suppressed_rows": report.get("suppressed_rows"),
             "anonymity_policy": report.get("anonymity"),
+            "warnings": warnings,
         },
         "metrics": {
             "test": evaluation["metrics"],
@@ -92,7 +96,10 @@ def render_markdown(card: dict[str, Any]) -> str:
     lines += ["| metric | " + " | ".join(splits) + " |", "| --- |" + " --- |" * len(splits)]
     for name in names:
         lines.append(f"| {name} | " + " | ".join(_fmt(card["metrics"][s].get(name)) for s in splits) + " |")
-    lines += ["", "## Privacy", "", "| measure | value |", "| --- | --- |"]
+    lines += ["", "## Privacy", ""]
+    for warning in privacy.get("warnings") or []:
+        lines += [f"> **Warning:** {warning['message']}.", f"> *What to change:* {warning['fix']}.", ""]
+    lines += ["| measure | value |", "| --- | --- |"]
     for name in ("k", "l", "t", "prosecutor_max", "prosecutor_avg", "sample_uniqueness", "differential_privacy",
                  "dp_epsilon", "epsilon_spent", "suppressed_rows"):
         lines.append(f"| {name} | {_fmt(privacy.get(name))} |")

@@ -1,5 +1,6 @@
 """The Evaluate step as a library call: model + anonymized test split + privacy report →
-evaluation.json (the PropertyFile the ConditionStep reads), model_card.json and model_card.md.
+evaluation.json (the PropertyFile the ConditionStep reads), model_card.json, model_card.md and
+report.html (the privacy report with the model's accuracy against privacy).
 
 evaluation.json has exactly this shape (docs/architecture.md, The evaluation property file):
 {"metrics": {accuracy, balanced_accuracy, roc_auc, f1, brier},
@@ -24,6 +25,7 @@ from privml.models.jobenv import job_controls
 from privml.models.metrics import METRIC_NAMES, model_metrics
 from privml.models.persistence import loads_model
 from privml.models.training import METADATA_FILE, MODEL_FILE
+from privml.report.html import render_evaluated_report
 
 EVALUATION_FILE = "evaluation.json"
 
@@ -196,4 +198,7 @@ def evaluate(
         (tmp / EVALUATION_FILE).write_text(json.dumps(evaluation, indent=2) + "\n", encoding="utf-8")
         (tmp / "model_card.json").write_text(json.dumps(card, indent=2, default=str) + "\n", encoding="utf-8")
         (tmp / "model_card.md").write_text(render_markdown(card), encoding="utf-8")
+        # the privacy report again, now with the model's accuracy against the privacy it was trained at
+        (tmp / "report.html").write_text(render_evaluated_report(report, evaluation,
+                                                                 quality_threshold=quality_threshold), encoding="utf-8")
     return evaluation

@@ -45,7 +45,10 @@ def build_report(policy: Policy, transformer: PrivacyTransformer, *, rows_in: in
 
 
 def write_reports(directory: Path, report: dict[str, Any]) -> None:
-    """Write report.json and, when the HTML renderer is available, report.html into `directory`."""
+    """Write report.json (with the privacy warnings of its figures) and report.html into `directory`."""
+    from privml.report.verdicts import warnings_json
+
+    report = {**report, "warnings": warnings_json(report)}
     (directory / "report.json").write_text(json.dumps(report, indent=2, default=_plain) + "\n", encoding="utf-8")
     from privml.report.html import render_report
 
