@@ -118,7 +118,10 @@ def check_model(model: Any, *, require_privacy_transformer: bool = True) -> Any:
 
 def bind_key_provider(model: Any, provider: Any = None) -> Any:
     """Give the model's privacy step its key material: `provider`, or the one PRIVML_KEY_PROVIDER names
-    (left to the transformer's own default when the variable is unset: interactive use)."""
+    (left to the transformer's own default when the variable is unset: interactive use). `model` is the
+    pipeline or the `ServedModel` that `model_fn` returns; either way the provider reaches the pipeline's
+    privacy step, which every path (compiled or pipeline) derives its secrets through."""
+    pipeline = model.model if isinstance(model, ServedModel) else model
     if provider is None:
         import os
 
@@ -127,7 +130,7 @@ def bind_key_provider(model: Any, provider: Any = None) -> Any:
         if not os.environ.get(PROVIDER_ENV):
             return model
         provider = key_provider(provider_choice())
-    model.steps[0][1].set_key_provider(provider)
+    pipeline.steps[0][1].set_key_provider(provider)
     return model
 
 

@@ -78,10 +78,11 @@ def _read_json(path: Path, what: str) -> Any:
 def _definition(args: argparse.Namespace) -> int:
     from pipelines.definition import build_definition
 
+    config = _config(args.config)  # a bad config is refused before the slow part, in one line
     # The SDK's import and offline build take several seconds: say so at once, on stderr (stdout is the JSON).
     print("privml: building the pipeline definition with the SageMaker SDK (offline, no AWS call; takes a few "
           "seconds)...", file=sys.stderr, flush=True)
-    definition = build_definition(_config(args.config))
+    definition = build_definition(config)
     if args.output:
         import json
 

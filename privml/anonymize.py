@@ -131,7 +131,7 @@ def anonymize_table(frame: pd.DataFrame, policy: Policy, *, key_provider: Any = 
     if key_provider is not None:
         transformer.set_key_provider(key_provider)
     # suppression is this release's decision: the transformer keeps every row (Pipeline-safe), we drop
-    data = transformer.fit_transform(frame).drop(index=transformer.suppressed_index_)
+    data = transformer.fit_transform(frame).drop(index=transformer.suppressed_labels_)
     label = policy.label
     if label is not None and label in frame.columns:
         data[label] = frame.loc[data.index, label]

@@ -65,7 +65,7 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
         output has one row per input row, as scikit-learn requires of a transformer: inside a Pipeline,
         `cross_val_score` or `GridSearchCV`, `y` is matched to the rows by position. "drop" leaves them
         out, as a release does; `privml anonymize` (the Anonymize job) drops them itself, using
-        `suppressed_index_`, so the transformer it saves stays Pipeline-safe. `transform` never drops.
+        `suppressed_labels_`, so the transformer it saves stays Pipeline-safe. `transform` never drops.
     """
 
     def __init__(
@@ -174,14 +174,14 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> pd.DataFrame:
         """Fit, and return the anonymized training rows. Rows the anonymity model suppressed (their index
-        labels in `suppressed_index_`) come back with every quasi-identifier `*`, or are left out with
+        labels in `suppressed_labels_`) come back with every quasi-identifier `*`, or are left out with
         `suppressed_rows="drop"`."""
         if self.suppressed_rows not in ("generalize", "drop"):
             raise PrivmlError(f"suppressed_rows must be 'generalize' or 'drop', not {self.suppressed_rows!r}")
         for attr in _RUNTIME_ATTRS:
             if attr != "_provider":
                 self.__dict__.pop(attr, None)
-        for attr in ("column_states_", "key_ids_", "anonymity_state_", "suppressed_index_", "served_columns_"):
+        for attr in ("column_states_", "key_ids_", "anonymity_state_", "suppressed_labels_", "served_columns_"):
             self.__dict__.pop(attr, None)
         policy = self._parsed_policy()
         X = self._check_frame(X, fitting=True)
@@ -213,17 +213,17 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
 
             engine = AnonymityEngine(anonymity_config(policy))
             released = engine.fit_transform(anonymized)
-            self.suppressed_index_ = list(engine.suppressed_index_)
-            if self.suppressed_rows == "drop" or not self.suppressed_index_:
+            self.suppressed_labels_ = engine.suppressed_labels()
+            if self.suppressed_rows == "drop" or not self.suppressed_labels_:
                 anonymized = released
             else:  # the same rows, the suppressed ones at the top of every hierarchy
                 anonymized = engine.transform(anonymized)
-                suppressed = anonymized.index.isin(self.suppressed_index_)
+                suppressed = anonymized.index.isin(self.suppressed_labels_)
                 anonymized.loc[suppressed, policy.quasi_identifiers] = ROOT
             self.anonymity_state_ = engine.get_state()
             self._engine = engine
         else:
-            self.suppressed_index_ = []
+            self.suppressed_labels_ = []
         self.n_rows_fitted_ = len(X)
         self.n_rows_out_ = len(anonymized)
         return anonymized

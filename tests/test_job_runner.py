@@ -30,7 +30,7 @@ from pipelines import packaging
 from privml import job_runner
 from privml.errors import CheckFailed, PrivmlError
 from privml.sampledata import generate
-from tests.training.jobs import sample_policy
+from tests.models.jobs import sample_policy
 
 REPO = Path(__file__).resolve().parents[1]
 CANARY = "Canary-Jane-Roe-078-05-1120"  # a "data value" an exception message quotes

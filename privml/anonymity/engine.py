@@ -335,6 +335,10 @@ class AnonymityEngine:
         return pd.Series(missing_cells.release(result) if has_missing_leaf else result, index=values.index,
                          dtype=object)
 
+    def suppressed_labels(self) -> list[Any]:
+        """The index labels of the rows the fit suppressed (left out of `fit_transform`'s release)."""
+        return list(self.suppressed_index_)
+
     def row_router(self) -> RowRouter:
         """`transform` for one row of plain cells at a time (the quasi-identifiers' cells in
         `quasi_identifiers` order → their released cells), built from the fitted state; inputs it

@@ -55,7 +55,7 @@ def test_fit_transform_keeps_every_row_and_generalizes_the_suppressed(adult: pd.
     privacy = PrivacyTransformer(policy=_policy(), key_provider="none")
     out = privacy.fit_transform(X)
     assert len(out) == len(X) and out.index.equals(X.index)
-    suppressed = privacy.suppressed_index_
+    suppressed = privacy.suppressed_labels_
     assert 0 < len(suppressed) <= 0.04 * len(X)  # this setting does suppress rows
     assert (out.loc[suppressed, QIS] == "*").all().all()
     kept = out.drop(index=suppressed)
@@ -68,7 +68,7 @@ def test_drop_leaves_the_suppressed_rows_out(adult: pd.DataFrame) -> None:
     X = adult.drop(columns=[LABEL])
     privacy = PrivacyTransformer(policy=_policy(), key_provider="none", suppressed_rows="drop")
     out = privacy.fit_transform(X)
-    assert len(out) == len(X) - len(privacy.suppressed_index_) < len(X)
+    assert len(out) == len(X) - len(privacy.suppressed_labels_) < len(X)
     with pytest.raises(Exception, match="suppressed_rows must be"):
         PrivacyTransformer(policy=_policy(), key_provider="none", suppressed_rows="skip").fit(X)
 

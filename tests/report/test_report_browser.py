@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO
+from tests.report.test_verdicts import WEAK_POLICY
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 WINDOW = (1200, 5200)  # tall enough for the whole report: headless Chromium captures the viewport only
@@ -75,17 +76,7 @@ def weak_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.environ.setdefault("PRIVML_WORKSPACE", str(tmp / "ws"))
     raw = tmp / "raw.csv"
     generate(rows=2000, seed=1).to_csv(raw, index=False)
-    (tmp / "policy.yaml").write_text(
-        "columns:\n"
-        "  age: {role: quasi_identifier, action: keep}\n"
-        "  zip_code: {role: quasi_identifier, action: keep}\n"
-        "  date_of_birth: {role: quasi_identifier, action: keep}\n"
-        "  sex: {role: sensitive, action: keep}\n"
-        "  diagnosis: {role: sensitive, action: keep}\n"
-        "  readmitted: {role: label}\n"
-        "unlisted_columns: drop\n"
-        "anonymity: {algorithm: mondrian, k: 5}\n"
-    )
+    (tmp / "policy.yaml").write_text(WEAK_POLICY)
     out = tmp / "anonymized"
     assert main(["anonymize", str(raw), "--policy", str(tmp / "policy.yaml"), "-o", str(out),
                  "--split", "0.7,0.15,0.15"]) == 0

@@ -113,6 +113,7 @@ def test_run_summary_prints_the_warnings() -> None:
 def test_mondrian_message_says_what_failed_and_what_to_change() -> None:
     from privml.anonymity.engine import AnonymityEngine
     from privml.policy import parse_policy
+    from privml.policy.engine_config import anonymity_config
 
     df = pd.DataFrame({"age": [str(20 + i % 30) for i in range(200)],
                        "dx": [["flu", "cold", SECRET][i % 3] for i in range(200)]})
@@ -123,7 +124,7 @@ def test_mondrian_message_says_what_failed_and_what_to_change() -> None:
                                            "dx": {"role": "sensitive", "action": "keep"}},
                                "anonymity": {"algorithm": "mondrian", "k": 5, "l_diversity": l_diversity}})
         with pytest.raises(CheckFailed) as caught:
-            AnonymityEngine(policy).fit(df)
+            AnonymityEngine(anonymity_config(policy)).fit(df)
         message = str(caught.value)
         assert "meets" not in message and "cannot be met" in message
         assert expected in message and "dx" in message and "anonymity.l_diversity.l" in message
