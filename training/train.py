@@ -4,8 +4,10 @@ Thin on purpose: the contract is read and the work done by `privml.models.traini
 Channels `train`, `validation` (data.csv, anonymized, with the label) and `transformer` (transformer.skops,
 policy.yaml) under /opt/ml/input/data/<channel> or $SM_CHANNEL_<NAME>; hyperparameters from
 hyperparameters.json, $SM_HPS and `--name value` arguments: model (hgb | logreg | dp_logreg | dp_nb |
-dp_rf), dp_epsilon, label, seed. Writes model.skops, metadata.json and code/ (the serving program, its
-requirements.txt and this job's wheels; see privml.models.training) to $SM_MODEL_DIR.
+dp_rf for classes; hgb | ridge | dp_linreg for a regression target), dp_epsilon, label, seed, task (binary |
+multiclass | regression; empty: chosen from the train split's label, privml.models.tasks). Writes
+model.skops, metadata.json and code/ (the serving program, its requirements.txt and this job's wheels;
+see privml.models.training) to $SM_MODEL_DIR.
 On failure: nothing in the model directory; the job runner (privml/job_runner.py) writes the reason to
 /opt/ml/output/failure and gives the exit code (2 bad input, 3 internal error).
 """
@@ -39,7 +41,11 @@ def run(env: Any) -> dict:
 def _summary(metadata: dict) -> str:
     figures = metadata["metrics"].get("validation") or metadata["metrics"]["train"]
     spent = metadata["epsilon_spent"]
-    return (f"trained {metadata['model']}: accuracy {figures['accuracy']:.4f}"
+    task = metadata.get("task")
+    shown = (f"r2 {figures['r2']:.4f}, rmse {figures['rmse']:.4g}, mae {figures['mae']:.4g}" if task == "regression"
+             else f"accuracy {figures['accuracy']:.4f}")
+    reason = f", task: {task} ({metadata['task_reason']})" if task else ""
+    return (f"trained {metadata['model']}{reason}: {shown}"
             + (f", epsilon spent {spent}" if spent is not None else ""))
 
 

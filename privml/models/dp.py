@@ -112,3 +112,28 @@ def detach_accountant(estimator: Any) -> None:
     for est in [estimator, template, *getattr(estimator, "estimators_", [])]:
         if hasattr(est, "accountant"):
             est.accountant = None
+
+
+def dp_linreg(
+    *,
+    epsilon: float,
+    accountant: BudgetAccountant,
+    bounds_X: tuple[np.ndarray, np.ndarray],
+    bounds_y: tuple[float, float] | None,
+    seed: int,
+) -> Any:
+    """An unfitted ε-DP linear regression (diffprivlib's functional mechanism), spending exactly `epsilon`.
+
+    bounds_X: the FeatureEncoder's output bounds (declared, not learned); bounds_y: the label's declared
+    bounds (`bounds` on the label column). Without either, diffprivlib would read them from the data and
+    leak, so both are required. Rows and labels outside them are clipped by diffprivlib before fitting.
+    """
+    from diffprivlib.models import LinearRegression as DPLinearRegression
+
+    if bounds_y is None:
+        raise PrivmlError("dp_linreg needs the label's declared bounds (`bounds: [min, max]` on the label column)")
+    low, high = float(bounds_y[0]), float(bounds_y[1])
+    if not low < high:
+        raise PrivmlError("dp_linreg: the label's bounds must be [min, max] with min < max")
+    return DPLinearRegression(epsilon=epsilon, bounds_X=bounds_X, bounds_y=(low, high), random_state=seed,
+                              accountant=accountant)

@@ -1,4 +1,7 @@
-"""Classification metrics for the training metadata, the evaluation property file and the model card."""
+"""Model metrics for the training metadata, the evaluation property file and the model card.
+
+Classification: accuracy, balanced accuracy, ROC AUC, F1, Brier (METRIC_NAMES). Regression: RMSE, MAE
+and R² (REGRESSION_METRIC_NAMES), on the label's own scale."""
 
 from __future__ import annotations
 
@@ -7,9 +10,37 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, roc_auc_score
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    f1_score,
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+    roc_auc_score,
+)
 
 METRIC_NAMES = ("accuracy", "balanced_accuracy", "roc_auc", "f1", "brier")
+REGRESSION_METRIC_NAMES = ("rmse", "mae", "r2")
+
+
+def metric_names(task: str | None) -> tuple[str, ...]:
+    """The metric keys of a task's metrics (classification's for None: a model saved before tasks)."""
+    return REGRESSION_METRIC_NAMES if task == "regression" else METRIC_NAMES
+
+
+def regression_metrics(y_true: Sequence[Any], y_pred: Sequence[Any]) -> dict[str, float]:
+    """RMSE, MAE and R² of predictions. R² of a constant y_true is undefined: reported as 0.0 (no
+    variance explained), never NaN, so the property file stays valid JSON."""
+    y_true = np.asarray(y_true, dtype=float)
+    y_pred = np.asarray(y_pred, dtype=float)
+    r2 = float(r2_score(y_true, y_pred)) if len(y_true) > 1 and np.ptp(y_true) > 0 else 0.0
+    out = {
+        "rmse": float(np.sqrt(mean_squared_error(y_true, y_pred))),
+        "mae": float(mean_absolute_error(y_true, y_pred)),
+        "r2": r2,
+    }
+    return {name: round(out[name], 6) for name in REGRESSION_METRIC_NAMES}
 
 
 def classification_metrics(y_true: Sequence[Any], proba: np.ndarray, classes: Sequence[Any]) -> dict[str, float]:
@@ -47,6 +78,12 @@ def classification_metrics(y_true: Sequence[Any], proba: np.ndarray, classes: Se
     return {name: round(out[name], 6) for name in METRIC_NAMES}
 
 
-def model_metrics(model: Any, X: Any, y_true: Sequence[Any]) -> dict[str, float]:
-    """Metrics of a fitted classifier (anything with predict_proba and classes_) on (X, y_true)."""
+def model_metrics(model: Any, X: Any, y_true: Sequence[Any], task: str | None = None) -> dict[str, float]:
+    """Metrics of a fitted model on (X, y_true). task None: regression for a model without predict_proba,
+    else classification (anything with predict_proba and classes_). Regression labels may arrive as the
+    text the splits hold: they are read as numbers."""
+    if task is None:
+        task = "multiclass" if hasattr(model, "predict_proba") else "regression"
+    if task == "regression":
+        return regression_metrics(np.asarray(y_true, dtype=float), model.predict(X))
     return classification_metrics(y_true, model.predict_proba(X), model.classes_)

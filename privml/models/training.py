@@ -33,14 +33,16 @@ from privml.errors import PrivmlError
 from privml.io import atomic_write_bytes
 from privml.models import data as splits
 from privml.models.estimators import MODEL_KINDS, fit_model, resolve_kind
+from privml.models.features import numeric_view
 from privml.models.jobenv import TrainingEnv, job_controls
 from privml.models.metrics import model_metrics
 from privml.models.persistence import dumps_model
+from privml.models.tasks import check_task_name, choose_task, is_classification
 from privml.policy import Policy, Role, load_policy, parse_policy
 
 log = logging.getLogger(__name__)
 
-KNOWN_HYPERPARAMETERS = ("model", "dp_epsilon", "label", "seed")
+KNOWN_HYPERPARAMETERS = ("model", "dp_epsilon", "label", "seed", "task")
 
 MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
@@ -59,6 +61,8 @@ class TrainingRequest:
     label: str | None
     seed: int
     ignored: tuple[str, ...] = ()
+    task: str | None = None  # None: chosen from the train split's label (privml.models.tasks)
+    model_given: bool = True  # False: `model` is the default, re-chosen for the task Train decides
 
 
 def dp_scope(encoder: Any) -> str:
@@ -83,9 +87,11 @@ def parse_hyperparameters(hps: Mapping[str, str]) -> TrainingRequest:
         seed = int(hps.get("seed", "0") or "0")
     except ValueError:
         raise PrivmlError("hyperparameter seed: not an integer") from None
-    kind = resolve_kind(hps.get("model") or None, epsilon)
+    task = check_task_name(hps.get("task"))
+    given = hps.get("model") or None
+    kind = resolve_kind(given, epsilon, task)
     ignored = tuple(sorted(k for k in hps if k not in KNOWN_HYPERPARAMETERS))
-    return TrainingRequest(kind, epsilon, hps.get("label") or None, seed, ignored)
+    return TrainingRequest(kind, epsilon, hps.get("label") or None, seed, ignored, task, given is not None)
 
 
 def load_transformer_channel(directory: Path) -> tuple[Any, Policy, list[splits.InputFile]]:
@@ -167,7 +173,14 @@ def train_on_splits(
     label = request.label or policy.label
     if not label:
         raise PrivmlError("no label column: set the `label` hyperparameter or give a column role 'label' in the policy")
-    y_train = splits.check_label(train, label, "train")
+    if label in train.columns:  # the task is decided here, once, from the train split
+        choice = choose_task(request.task, train[label], label)
+    splits.check_label(train, label, "train")  # a missing column, empty cells
+    task = choice.task
+    log.info("%s", choice.line())
+    # no kind given: the default for the task (hgb; dp_logreg, or dp_linreg for regression, when ε > 0)
+    kind = resolve_kind(request.model if request.model_given else None, request.dp_epsilon, task)
+    y_train = _label_values(train, label, task, "train")
     released = [str(c) for c in transformer.get_feature_names_out() if str(c) != label]
     # identifiers stay out of the model whatever their action: a pseudonym or token is still one per
     # person, so it can only memorize people (and would make every request's one-hot unseen)
@@ -179,35 +192,45 @@ def train_on_splits(
     numeric = splits.feature_types(train, features, policy)
     bounds = {name: col.bounds for name, col in policy.columns.items() if col.bounds is not None}
     categories = {name: col.categories for name, col in policy.columns.items() if col.categories is not None}
+    spec = policy.columns.get(label)
+    label_bounds = spec.bounds if spec is not None else None
     fitted = fit_model(
-        request.model, train[features], y_train, columns=features, numeric=numeric, bounds=bounds,
-        epsilon=request.dp_epsilon, seed=request.seed, categories=categories,
+        kind, train[features], y_train, columns=features, numeric=numeric, bounds=bounds,
+        epsilon=request.dp_epsilon, seed=request.seed, categories=categories, task=task,
+        label_bounds=label_bounds,
     )
-    metrics = {"train": model_metrics(fitted.pipeline, train[features], y_train)}
+    metrics = {"train": model_metrics(fitted.pipeline, train[features], y_train, task)}
     rows = {"train": len(train)}
     if validation is not None:
-        y_val = splits.check_label(validation, label, "validation")
+        splits.check_label(validation, label, "validation")
+        y_val = _label_values(validation, label, task, "validation")
         splits.check_columns(validation, features, numeric, "validation")
-        metrics["validation"] = model_metrics(fitted.pipeline, validation[features], y_val)
+        metrics["validation"] = model_metrics(fitted.pipeline, validation[features], y_val, task)
         rows["validation"] = len(validation)
     # The served transform computes only what the model reads: identifier columns of a request are never
     # transformed, so the endpoint derives (and is given) no secret for them.
     transformer.serve_only(features)
     pipeline = Pipeline([("privacy", transformer), ("model", fitted.pipeline)])
+    private = MODEL_KINDS[kind].private
+    estimator = fitted.pipeline.named_steps["classifier"]
     metadata = {
-        "model": request.model,
-        "model_description": MODEL_KINDS[request.model].description,
-        "differential_privacy": MODEL_KINDS[request.model].private,
-        "dp_epsilon": request.dp_epsilon if MODEL_KINDS[request.model].private else None,
+        "model": kind,
+        "model_description": MODEL_KINDS[kind].description,
+        "estimator": type(estimator).__name__,
+        "task": task,
+        "task_reason": choice.reason,
+        "differential_privacy": private,
+        "dp_epsilon": request.dp_epsilon if private else None,
         "epsilon_spent": fitted.epsilon_spent,
-        "dp_scope": dp_scope(fitted.pipeline.named_steps["encode"]) if MODEL_KINDS[request.model].private else None,
+        "dp_scope": dp_scope(fitted.pipeline.named_steps["encode"]) if private else None,
         "feature_columns": features,
         "excluded_identifier_columns": identifiers,
         "numeric_columns": numeric,
         "declared_bounds": {c: list(b) for c, b in bounds.items() if c in numeric},
         "input_columns": [str(c) for c in getattr(transformer, "feature_names_in_", [])],
         "label": label,
-        "classes": [str(c) for c in fitted.pipeline.classes_],
+        "label_bounds": list(label_bounds) if label_bounds is not None and not is_classification(task) else None,
+        "classes": [str(c) for c in fitted.pipeline.classes_] if is_classification(task) else None,
         "seed": request.seed,
         "rows": rows,
         "metrics": metrics,
@@ -215,6 +238,19 @@ def train_on_splits(
         "versions": _versions(),
     }
     return TrainedModel(pipeline, metadata)
+
+
+def _label_values(frame: Any, label: str, task: str, split: str) -> Any:
+    """The label as the model learns it: class names as text, a regression target as floats."""
+    if is_classification(task):
+        return frame[label].astype(str).to_numpy()
+    values = numeric_view(frame[label])
+    bad = values.isna().to_numpy() & frame[label].notna().to_numpy()
+    if bad.any():
+        first = int(bad.argmax())
+        raise PrivmlError(f"{split} split: label column '{label}' is a regression target but {int(bad.sum())} "
+                          f"row(s) are not numbers (first: row {first + 1})")
+    return values.to_numpy(dtype=float)
 
 
 def _versions() -> dict[str, str]:
