@@ -9,7 +9,9 @@ sees it; `model_fn` refuses a pipeline without it.
 
 Requests carry the raw schema: CSV (with or without a header row) or JSON (records, a single record,
 columnar, or `{"instances": ...}`), parsed by `privml.serving.payloads`. Responses: CSV (one predicted
-label per line) or JSON (`{"predictions": [{"label": ..., "probabilities": {...}}]}`) per the Accept header.
+label per line) or JSON (`{"predictions": [{"label": ..., "probabilities": {...}}]}`) per the Accept header;
+a regression model answers numbers: CSV one number per line, JSON `{"predictions": [{"score": 151.2}]}`
+(the shape of SageMaker's built-in regressors).
 
 Key material: the container is network-isolated and cannot reach KMS. `model_fn` binds the key provider
 the model's Environment names (PRIVML_KEY_PROVIDER): `file` reads the derived-secrets file the model's
@@ -203,6 +205,10 @@ def _label(v: Any) -> Any:
 def output_fn(prediction: Prediction, accept: str) -> tuple[str, str]:
     """SageMaker: serialize. Returns (body, content type)."""
     kind = accept if accept in SUPPORTED else choose_accept(accept, None)
+    if prediction.regression:  # numbers: repr round-trips a float exactly
+        if kind == CSV:
+            return "".join(f"{float(v)!r}\n" for v in prediction.labels), CSV
+        return json.dumps({"predictions": [{"score": float(v)} for v in prediction.labels]}), JSON
     if kind == CSV:
         text = _plain_csv(prediction.labels)
         if text is not None:

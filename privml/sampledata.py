@@ -9,10 +9,15 @@
 - sensitive attribute: `diagnosis`;
 - features: `income`, `hours_per_week`, `education`, `num_visits`;
 - free text: `notes`, sentences that mention the same person's name, email, phone or address;
-- label: `readmitted` (0/1), a noisy logistic function of the features.
+- label: `readmitted` (0/1), a noisy logistic function of the features;
+- regression target: `total_charges` (dollars, rounded to 10), linear in the features plus noise:
+  1800 + 1400·num_visits + 45·age + 2600·(the diagnosis's risk, negative risks as 0) + 250·(education
+  level 0-6) + N(0, 1800²), at least 200. It is label-able (`privml run --local --label total_charges`
+  trains a regressor); the default label stays `readmitted`. Its noise is drawn after every other
+  column, so the other columns are the same as without it for the same seed.
 
 Dtypes: text, identifiers and dates are pandas strings (dates ISO `YYYY-MM-DD`); `age`, `income`,
-`hours_per_week`, `num_visits` and `readmitted` are int64.
+`hours_per_week`, `num_visits`, `readmitted` and `total_charges` are int64.
 
 Fast enough for benchmarks (1,000,000 rows in a few seconds): Faker builds small pools of names and
 street names once; every row is drawn from those pools with numpy and assembled with Arrow string
@@ -38,7 +43,7 @@ __all__ = ["COLUMNS", "generate"]
 COLUMNS = [
     "name", "email", "phone", "ssn", "credit_card", "street_address", "ip_address",
     "age", "sex", "zip_code", "date_of_birth", "admission_date", "diagnosis",
-    "income", "hours_per_week", "education", "num_visits", "notes", "readmitted",
+    "income", "hours_per_week", "education", "num_visits", "notes", "readmitted", "total_charges",
 ]
 
 _NAME_LOCALES = ("en_US", "en_GB", "es_MX", "de_DE", "fr_FR", "it_IT")
@@ -124,6 +129,10 @@ def generate(rows: int = 20000, seed: int = 0) -> pd.DataFrame:
         "notes": _notes(rng, first, last, email, phone, address, pa.array(_DIAGNOSES[diag], pa.string())),
         "readmitted": readmitted,
     }
+    # drawn last: every column above is what the same seed gave before this one existed
+    charges = (1800 + 1400 * visits + 45 * age + 2600 * _DIAG_RISK[diag].clip(0) + 250 * edu
+               + rng.normal(0, 1800, n))
+    data["total_charges"] = (np.round(np.maximum(charges, 200) / 10) * 10).astype(np.int64)
     return pd.DataFrame({col: _series(v) for col, v in data.items()})
 
 

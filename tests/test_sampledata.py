@@ -33,7 +33,7 @@ def test_deterministic_per_seed(frame: pd.DataFrame) -> None:
 
 def test_columns_and_dtypes(frame: pd.DataFrame) -> None:
     assert list(frame.columns) == COLUMNS
-    ints = {"age", "income", "hours_per_week", "num_visits", "readmitted"}
+    ints = {"age", "income", "hours_per_week", "num_visits", "readmitted", "total_charges"}
     for col in COLUMNS:
         expected = "int64" if col in ints else "str"
         assert str(frame[col].dtype) == expected, col

@@ -5,7 +5,7 @@ predict) has a fixed cost of several milliseconds per call, which dominates a on
 compiled form does the same arithmetic row by row in plain Python and numpy:
 
     raw cells → technique cell functions (only for the columns the model reads) → anonymity routing
-    → feature row → classifier
+    → feature row → classifier (class probabilities) or regressor (numbers)
 
 Each stage is the row form its fitted component owns (`Technique.cell_function`,
 `AnonymityEngine.row_router`, `FeatureEncoder.row_encoder`, `compile_classifier`); this module only
@@ -38,17 +38,26 @@ def _flat_steps(model: Any) -> list[Any]:
 
 
 class CompiledModel:
-    """`predict_proba(values, n_rows)`: raw request columns (as parsed) → class probabilities."""
+    """`predict_proba(values, n_rows)`: raw request columns (as parsed) → class probabilities; for a
+    regressor (`regression`), `predict(values, n_rows)` → numbers."""
 
     def __init__(self, privacy: PrivacyTransformer, encoder: FeatureEncoder, classifier: Any) -> None:
-        from privml.models.compiled import compile_classifier
+        from privml.models.compiled import compile_classifier, compile_regressor
 
         self.encoder = encoder.row_encoder()
-        self.classes = list(np.asarray(classifier.classes_).tolist())
-        compiled = compile_classifier(classifier)
-        self._proba = (compiled or classifier).predict_proba
-        self._proba_one = (compiled.predict_proba_one if compiled is not None
-                           else lambda x: classifier.predict_proba(np.array([x]))[0].tolist())
+        self.regression = not hasattr(classifier, "predict_proba")
+        if self.regression:
+            self.classes: list[Any] | None = None
+            regressor = compile_regressor(classifier)
+            self._predict = (regressor or classifier).predict
+            self._predict_one = (regressor.predict_one if regressor is not None
+                                 else lambda x: float(classifier.predict(np.array([x]))[0]))
+        else:
+            self.classes = list(np.asarray(classifier.classes_).tolist())
+            compiled = compile_classifier(classifier)
+            self._proba = (compiled or classifier).predict_proba
+            self._proba_one = (compiled.predict_proba_one if compiled is not None
+                               else lambda x: classifier.predict_proba(np.array([x]))[0].tolist())
         engine = privacy.anonymity_engine()
         self._route = engine.row_router() if engine is not None else None
         self._qis: list[int] = []
@@ -61,6 +70,13 @@ class CompiledModel:
         self._width = len(self.encoder.columns)
 
     def predict_proba(self, values: Mapping[str, list[Any]], n_rows: int) -> np.ndarray:
+        return np.asarray(self._proba(self._features(values, n_rows)))
+
+    def predict(self, values: Mapping[str, list[Any]], n_rows: int) -> np.ndarray:
+        """A regressor's numbers for the rows."""
+        return np.asarray(self._predict(self._features(values, n_rows)), dtype=float)
+
+    def _features(self, values: Mapping[str, list[Any]], n_rows: int) -> Any:
         missing = [None] * n_rows
         # CSV cells are non-empty strings already; JSON numbers and empty cells are normalized
         columns = [
@@ -72,17 +88,24 @@ class CompiledModel:
             released = [self._route(cells) for cells in zip(*(columns[i] for i in self._qis), strict=True)]
             for i, column in zip(self._qis, zip(*released, strict=True), strict=True):
                 columns[i] = list(column)
-        return np.asarray(self._proba(self.encoder.encode(columns[: self._width], n_rows)))
+        return self.encoder.encode(columns[: self._width], n_rows)
 
     def predict_proba_one(self, value_of: Callable[[str], Any]) -> list[float]:
         """`predict_proba` for a request of one row, given its raw value of a column (None when absent),
         without numpy where the classifier allows."""
+        return self._proba_one(self._feature_row(value_of))
+
+    def predict_one(self, value_of: Callable[[str], Any]) -> float:
+        """A regressor's number for a request of one row (as predict_proba_one)."""
+        return self._predict_one(self._feature_row(value_of))
+
+    def _feature_row(self, value_of: Callable[[str], Any]) -> list[float]:
         row = [fn(v if type(v) is str and v else cell_text(v))
                for fn, v in zip(self._cells, map(value_of, self.columns), strict=True)]
         if self._route is not None:
             for i, cell in zip(self._qis, self._route([row[i] for i in self._qis]), strict=True):
                 row[i] = cell
-        return self._proba_one(self.encoder.encode_one(row[: self._width]))
+        return self.encoder.encode_one(row[: self._width])
 
 
 def compile_model(model: Any) -> CompiledModel | None:
@@ -94,7 +117,7 @@ def compile_model(model: Any) -> CompiledModel | None:
     privacy, encoder, classifier = steps
     if type(privacy) is not PrivacyTransformer or type(encoder) is not FeatureEncoder:
         return None
-    if not hasattr(classifier, "predict_proba"):
+    if not hasattr(classifier, "predict_proba") and not hasattr(classifier, "predict"):
         return None
     try:
         return CompiledModel(privacy, encoder, classifier)

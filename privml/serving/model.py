@@ -12,6 +12,9 @@ local endpoint's scorer, the privml image's container) asks it to score; none of
 - every batch the compiled form did not serve is counted by reason (`fallbacks`), as are the compiled
   and pipeline calls, so a model that silently lost its fast path shows in the endpoint's counters.
 
+A classifier's prediction is labels (the argmax class) with class probabilities; a regressor's is
+numbers (`Prediction.regression`: `labels` holds the floats, no classes, no probabilities).
+
 The pipeline's own failures keep their meaning: bad input (`InvalidInput`) and an unusable key store
 (`KeyUnavailable`) pass through; any other exception becomes `ModelFailed`, whose text is the exception's
 type only, because an estimator's message may quote a value.
@@ -56,13 +59,14 @@ class Prediction:
     probabilities: np.ndarray | list[list[float]] | None = None  # lists from the compiled model
     classes: list[Any] | None = None
     compiled: bool = False  # scored by the compiled model rather than the pipeline
+    regression: bool = False  # `labels` are a regressor's numbers (floats)
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def slice(self, start: int, stop: int) -> Prediction:
         proba = None if self.probabilities is None else self.probabilities[start:stop]
-        return Prediction(self.labels[start:stop], proba, self.classes, self.compiled)
+        return Prediction(self.labels[start:stop], proba, self.classes, self.compiled, self.regression)
 
 
 def to_frame(batch: Batch) -> pd.DataFrame:
@@ -220,7 +224,15 @@ def _classifier_fallback(model: Any) -> str | None:
 
 
 def _compiled_prediction(batch: Batch, compiled: CompiledModel) -> Prediction:
+    if compiled.regression:
+        if batch.n_rows == 1:
+            values = batch.values
+            number = compiled.predict_one(
+                values.first if isinstance(values, RowColumns) else lambda c: values.get(c, _ABSENT)[0])
+            return Prediction([number], compiled=True, regression=True)
+        return Prediction(compiled.predict(batch.values, batch.n_rows).tolist(), compiled=True, regression=True)
     classes = compiled.classes
+    assert classes is not None  # a classifier's compiled form has its classes
     if batch.n_rows == 1:
         values = batch.values
         probabilities = compiled.predict_proba_one(
@@ -234,7 +246,8 @@ def _compiled_prediction(batch: Batch, compiled: CompiledModel) -> Prediction:
 
 
 def pipeline_prediction(frame: pd.DataFrame, model: Any, plan: Any = None) -> Prediction:
-    """The pipeline's prediction for a frame of raw columns (labels: the argmax of the probabilities)."""
+    """The pipeline's prediction for a frame of raw columns (labels: the argmax of the probabilities; a
+    regressor's numbers)."""
     plan = plan if plan is not None else column_plan(model)
     if plan.expected is not None and list(frame.columns) != list(plan.expected):
         missing = [c for c in plan.expected if c not in frame.columns and c in plan.required]
@@ -257,4 +270,8 @@ def pipeline_prediction(frame: pd.DataFrame, model: Any, plan: Any = None) -> Pr
         proba = np.asarray(model.predict_proba(frame))
         classes = list(np.asarray(model.classes_).tolist())
         return Prediction([classes[i] for i in proba.argmax(axis=1)], proba, classes)
-    return Prediction(np.asarray(model.predict(frame)).tolist())
+    # a regressor: its numbers, as floats (a classifier without probabilities keeps its labels)
+    predicted = np.asarray(model.predict(frame))
+    if predicted.dtype.kind == "f":
+        return Prediction(predicted.tolist(), regression=True)
+    return Prediction(predicted.tolist())

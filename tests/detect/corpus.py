@@ -27,7 +27,7 @@ SAMPLE_TRUTH = {
     "street_address": "street_address", "ip_address": "ip_address", "sex": "sex", "zip_code": "postcode",
     "date_of_birth": "date_of_birth", "admission_date": "date", "diagnosis": "health", "notes": "free_text_pii",
     "age": None, "income": None, "hours_per_week": None, "education": None, "num_visits": None,
-    "readmitted": None,  # age and the label cannot be told from values alone
+    "readmitted": None, "total_charges": None,  # age and the labels cannot be told from values alone
 }
 
 _CITIES = ["Springfield", "Jackson", "Madison", "Austin", "Charlotte", "Portland", "Denver", "Phoenix",

@@ -43,12 +43,30 @@ def _table(n: int = 120, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
 @pytest.mark.parametrize("kind", list(MODEL_KINDS))
 def test_every_model_kind_round_trips(kind: str, tmp_path: Path) -> None:
     X, y = _table()
+    regression = "binary" not in MODEL_KINDS[kind].tasks
+    if regression:  # a regression-only kind: a numeric target
+        y = X["age"].astype(float).to_numpy() * 2 + np.arange(len(X)) % 7
     fitted = fit_model(kind, X, y, columns=list(X.columns), numeric=["age"], bounds={"age": (0, 100)},
-                       epsilon=1.0 if MODEL_KINDS[kind].private else 0.0, seed=0)
+                       epsilon=1.0 if MODEL_KINDS[kind].private else 0.0, seed=0,
+                       task="regression" if regression else None, label_bounds=(0, 250))
     path = tmp_path / "model.skops"
     save_model(fitted.pipeline, path)
     loaded = load_model(path)
-    assert np.array_equal(loaded.predict_proba(X), fitted.pipeline.predict_proba(X))
+    if regression:
+        assert np.array_equal(loaded.predict(X), fitted.pipeline.predict(X))
+    else:
+        assert np.array_equal(loaded.predict_proba(X), fitted.pipeline.predict_proba(X))
+
+
+@pytest.mark.parametrize("kind", ["hgb", "ridge"])
+def test_a_regressor_round_trips(kind: str, tmp_path: Path) -> None:
+    X, _ = _table()
+    y = X["age"].astype(float).to_numpy() * 3.5 + 1
+    fitted = fit_model(kind, X, y, columns=list(X.columns), numeric=["age"], bounds={}, task="regression")
+    save_model(fitted.pipeline, tmp_path / "model.skops")
+    loaded = load_model(tmp_path / "model.skops")
+    assert not hasattr(loaded, "predict_proba")
+    assert np.array_equal(loaded.predict(X), fitted.pipeline.predict(X))
 
 
 def test_the_trained_artifact_round_trips(trained_job: JobDir, tmp_path: Path) -> None:

@@ -72,6 +72,20 @@ class CompiledClassifier(ABC):
         raise TypeError("a compiled model is built from the loaded estimator at serving time, never saved")
 
 
+class CompiledRegressor(ABC):
+    """A fitted regressor's prediction, precomputed: `predict` (n,) and `predict_one` (a float), the
+    estimator's own numbers. Input as for CompiledClassifier."""
+
+    n_features_in_: int
+
+    @abstractmethod
+    def predict(self, X: Any) -> np.ndarray:
+        """The estimator's predict(X)."""
+
+    def predict_one(self, x: list[float]) -> float:
+        return float(self.predict(np.array([x], dtype=np.float64))[0])
+
+
 def binary_proba(raw: np.ndarray) -> np.ndarray:
     # HalfBinomialLoss.predict_proba
     proba = np.empty((raw.shape[0], 2), dtype=raw.dtype)

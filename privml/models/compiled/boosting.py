@@ -1,4 +1,6 @@
-"""HistGradientBoostingClassifier, compiled: every tree at once, bit-identical to `predict_proba`.
+"""HistGradientBoostingClassifier, compiled: every tree at once, bit-identical to `predict_proba`; and
+HistGradientBoostingRegressor (squared error: baseline + the sum of the trees, no link), bit-identical to
+`predict` (`_CompiledBoostingRegressor`, over the same node tables).
 
 Only the shape privml's training job fits is compiled (privml/models/estimators.py: log loss, numeric
 features as the feature encoder writes them, at most 31 leaves per tree by default): numeric splits, with
@@ -24,6 +26,7 @@ import numpy as np
 
 from privml.models.compiled.base import (
     CompiledClassifier,
+    CompiledRegressor,
     Unsupported,
     binary_proba,
     expit_one,
@@ -61,7 +64,7 @@ class _CompiledBoosting(CompiledClassifier):
     def __init__(self, clf: Any, native: bool = True) -> None:
         """native=False: always the numpy path (tests, bench), even where the C kernel would serve."""
         loss = type(clf._loss).__name__
-        if loss not in ("HalfBinomialLoss", "HalfMultinomialLoss"):
+        if loss not in ("HalfBinomialLoss", "HalfMultinomialLoss", "HalfSquaredError"):
             raise Unsupported(f"loss {loss}")
         if clf.is_categorical_ is not None or clf._preprocessor is not None:
             raise Unsupported("categorical features")
@@ -125,7 +128,8 @@ class _CompiledBoosting(CompiledClassifier):
         self._n_iterations = len(predictors)
         self._n_trees_per_iteration = per_iteration
         self._native = self._native_forest(roots, n_features) if native else None
-        self.classes_ = frozen(clf.classes_)
+        # a regressor has no classes: _CompiledBoostingRegressor reads decision_function only
+        self.classes_ = frozen(getattr(clf, "classes_", ()))
         self.n_features_in_ = n_features
 
     def _native_forest(self, roots: np.ndarray, n_features: int) -> object | None:
@@ -180,15 +184,48 @@ class _CompiledBoosting(CompiledClassifier):
     def _proba_from_decision(self, decision: np.ndarray) -> np.ndarray:
         return binary_proba(decision) if decision.ndim == 1 else softmax(decision)
 
-    def predict_proba_one(self, x: list[float]) -> list[float]:
+    def raw_one(self, x: list[float]) -> float | None:
+        """One row's raw score by the C kernel without numpy (one tree per iteration only), else None."""
         if self._native is None or self._n_trees_per_iteration != 1 or len(x) != self.n_features_in_:
-            return super().predict_proba_one(x)
+            return None
         # the kernel takes any 2-d float64 buffer: stdlib arrays cost less than numpy's for one row
         features = memoryview(array("d", x)).cast("B").cast("d", (1, len(x)))
         out = array("d", (0.0,))
         _trees.raw_scores(self._native, features, memoryview(out).cast("B").cast("d", (1, 1)))
-        p1 = expit_one(out[0])
+        return out[0]
+
+    def predict_proba_one(self, x: list[float]) -> list[float]:
+        raw = self.raw_one(x)
+        if raw is None:
+            return super().predict_proba_one(x)
+        p1 = expit_one(raw)
         return [1.0 - p1, p1]  # HalfBinomialLoss.predict_proba, as binary_proba computes it
+
+
+class _CompiledBoostingRegressor(CompiledRegressor):
+    """HistGradientBoostingRegressor with squared error: `predict` is the raw score (identity link)."""
+
+    __slots__ = ("_trees", "n_features_in_")
+
+    def __init__(self, reg: Any, native: bool = True) -> None:
+        if type(reg._loss).__name__ != "HalfSquaredError":
+            raise Unsupported(f"loss {type(reg._loss).__name__}")
+        self._trees = _CompiledBoosting(reg, native=native)
+        self.n_features_in_ = self._trees.n_features_in_
+
+    @property
+    def path(self) -> str:
+        return self._trees.path
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self._trees.decision_function(X)
+
+    def predict_one(self, x: list[float]) -> float:
+        raw = self._trees.raw_one(x)
+        return float(self.predict(np.array([x], dtype=np.float64))[0]) if raw is None else raw
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a compiled model is built from the loaded estimator at serving time, never saved")
 
 
 def _children_adjacent_order(nodes: np.ndarray) -> np.ndarray:

@@ -1,5 +1,7 @@
 """Compiled LogisticRegression: `privml.models.compiled.compile_classifier` builds it, same probabilities as
-sklearn's predict_proba (LinearClassifierMixin.decision_function, then its one-vs-rest or softmax link)."""
+sklearn's predict_proba (LinearClassifierMixin.decision_function, then its one-vs-rest or softmax link).
+Compiled Ridge: `compile_regressor`, the same numbers as LinearModel._decision_function (X @ coef_.T +
+intercept_)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,9 @@ from typing import Any
 
 import numpy as np
 from scipy.special import expit
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 
-from privml.models.compiled.base import CompiledClassifier, frozen, softmax
+from privml.models.compiled.base import CompiledClassifier, CompiledRegressor, Unsupported, frozen, softmax
 
 
 class _CompiledLogistic(CompiledClassifier):
@@ -38,3 +40,24 @@ class _CompiledLogistic(CompiledClassifier):
             prob /= prob.sum(axis=1).reshape((prob.shape[0], -1))
             return prob
         return softmax(np.c_[-decision, decision] if decision.ndim == 1 else decision)
+
+
+class _CompiledLinearRegressor(CompiledRegressor):
+    __slots__ = ("_coef_t", "_intercept", "n_features_in_")
+
+    def __init__(self, reg: Ridge) -> None:
+        coef = np.asarray(reg.coef_, dtype=np.float64)
+        if coef.ndim != 1:
+            raise Unsupported("a regressor of several targets")
+        self.n_features_in_ = int(coef.shape[0])
+        self._coef_t = frozen(coef.T)
+        self._intercept = float(reg.intercept_)
+
+    def predict(self, X: Any) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(f"expected {self.n_features_in_} features")
+        return X @ self._coef_t + self._intercept
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a compiled model is built from the loaded estimator at serving time, never saved")
