@@ -193,7 +193,7 @@ class Privacy(_Model):
     k: int = Field(default=5, ge=2)
     dp_epsilon: float = Field(default=0.0, ge=0.0)
     quality_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
-    model: Literal["hgb", "logreg", "dp_logreg", "dp_nb", "dp_rf"] = "hgb"
+    model: Literal["hgb", "logreg", "dp_logreg", "dp_nb", "dp_rf", "ridge", "dp_linreg"] = "hgb"
     seed: int = 0
 
 

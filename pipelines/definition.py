@@ -182,6 +182,9 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
         # The label column for this execution; empty: the policy's. Anonymize checks it against the data
         # before it writes anything and records it in the policy it hands to Train.
         "label": ParameterString("Label", default_value=""),
+        # binary | multiclass | regression; empty: Train chooses it from the train split's label
+        # (privml.models.tasks) and records it in metadata.json.
+        "task": ParameterString("Task", default_value=""),
     }
     subnets = list(config.network.subnets) or None
     groups = list(config.network.security_group_ids) or None
@@ -309,7 +312,7 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
             s3_output_path=f"{config.base_uri}/models", kms_key_id=_key(config, "model")
         ),
         hyperparameters={"model": params["model"], "dp_epsilon": params["epsilon"], "seed": str(privacy.seed),
-                         "label": params["label"]},
+                         "label": params["label"], "task": params["task"]},
         environment=keyprep.env("none"),
         role=config.role_arn,
         sagemaker_session=sess,

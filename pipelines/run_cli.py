@@ -27,6 +27,9 @@ def register(subparsers: Any) -> None:
     run.add_argument("--label", help="the label column (the pipeline's Label parameter; default: the policy's): "
                                       "--local checks it before anything is stored, --aws in Anonymize before "
                                       "it writes anything")
+    run.add_argument("--task", help="binary, multiclass or regression (the pipeline's Task parameter; default: "
+                                     "chosen from the label: numeric with more than 20 distinct values is "
+                                     "regression); --local checks it against the data before any job starts")
     run.add_argument("--no-endpoint", action="store_true", help="--local: skip the endpoint smoke request")
     run.add_argument("--waive", action="append", default=[], metavar="RULE_ID",
                      help="start despite this audit rule's findings (recorded in the run record)")
@@ -68,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
         from pipelines.config import PipelineConfig
 
         record = run_on_aws(PipelineConfig.load(args.config), waivers=args.waive,
-                            parameters=_with_label(_params(args.param), args.label))
+                            parameters=_with_task(_with_label(_params(args.param), args.label), args.task))
         if args.json:
             emit_json(record)
         else:
@@ -80,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
         raise PrivmlError("--rows must be at least 50")
     from pipelines.local.run_local import DEFAULT_ROWS, run_local
 
-    params = _params(args.param)
+    params = _with_task(_params(args.param), args.task)
     record = run_local(data=args.data, policy=args.policy, config_path=args.config, waivers=args.waive,
                        rows=args.rows or DEFAULT_ROWS, endpoint=not args.no_endpoint, parameters=params,
                        label=args.label)
@@ -113,6 +116,23 @@ def _with_label(params: dict[str, str], label: str | None) -> dict[str, str]:
     return {**params, "Label": label}
 
 
+def _with_task(params: dict[str, str], task: str | None) -> dict[str, str]:
+    """`--task T` is the pipeline's Task parameter; an unknown task is refused here, before anything runs."""
+    from privml.models.tasks import check_task_name
+
+    given = params.get("Task")
+    if given is not None:
+        check_task_name(given)
+    if task is None:
+        return params
+    name = check_task_name(task)
+    if name is None:
+        raise PrivmlError("--task: give binary, multiclass or regression (omit it to choose from the label)")
+    if given not in (None, "") and check_task_name(given) != name:
+        raise PrivmlError(f"--task {task} and --param Task={given}: name the task once")
+    return {**params, "Task": name}
+
+
 def _fmt(value: Any) -> str:
     from privml.cli.numbers import sig3
 
@@ -133,6 +153,9 @@ def summary(record: dict[str, Any]) -> str:
                                        key=str):
         flag = " — UNCHECKED" if how == "unchecked" else ""
         lines.append(f"  dependencies: image profile {profile}: {detail}{flag}")
+    task = record.get("task") or {}
+    if task.get("task"):
+        lines.append(f"  task: {task['task']} ({task.get('reason')})")
     privacy = record.get("privacy") or {}
     if privacy:
         risk = privacy.get("risk") or {}

@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> dict:
 
 def _summary(result: dict) -> str:
     gates = result["gates"]
-    return f"accuracy {result['metrics']['accuracy']:.4f}; gates passed={gates['passed']} ({gates['reason']})"
+    key = "r2" if result.get("task") == "regression" else "accuracy"  # privml.models.metrics.metric_names
+    return f"{key} {result['metrics'][key]:.4f}; gates passed={gates['passed']} ({gates['reason']})"
 
 
 JOB = job_runner.Job("evaluation", "processing", _parse, run, _summary)

@@ -269,6 +269,7 @@ def run_local(
 
     wall = time.perf_counter()
     waivers = validate_waivers(waivers)
+    kind_given = (parameters or {}).get("ModelKind")
     parameters = _checked_model_parameters(dict(parameters or {}), quiet)
     label = _label_parameter(label, parameters)
     for path, what in ((data, "data"), (policy, "policy"), (config_path, "config")):
@@ -287,6 +288,7 @@ def run_local(
     policy_text, policy_source = _policy(df, policy, run_dir, quiet, label)
     if label:
         parameters["Label"] = label
+    task = _checked_task(df, policy_text, label, parameters, kind_given, quiet)
     config = check_key_preparation(config, policy_text, local_defaults=local_defaults)
     _policy_keys(kms, policy_text, create=local_defaults, quiet=quiet)
     base = f"s3://{config.bucket}/{config.prefix}/runs/{run_id}/input"
@@ -324,6 +326,7 @@ def run_local(
                       "waivers": list(waivers), "build_seconds": round(build_seconds, 3)},
     )
     record = executor.run()
+    record["task"] = task
     epsilon = (record.get("parameters") or {}).get("DpEpsilon")
     if isinstance(epsilon, str):  # a String parameter (hyperparameters are strings); the record keeps the number
         record["parameters"]["DpEpsilon"] = float(epsilon)
@@ -362,6 +365,38 @@ def _checked_model_parameters(parameters: dict[str, str], quiet: bool) -> dict[s
         parameters["ModelKind"] = kind
         _say(quiet, f"DpEpsilon={epsilon:g} without ModelKind: training the differentially private '{kind}'")
     return parameters
+
+
+def _checked_task(df: Any, policy_text: bytes, label: str | None, parameters: dict[str, str],
+                  kind_given: str | None, quiet: bool) -> dict[str, Any]:
+    """The task Train will choose (privml.models.tasks), evaluated on the raw label before any job starts:
+    `--task regression` with a non-numeric label, a constant label, a model kind that cannot learn the
+    task, or dp_linreg without the label's declared bounds is refused here (exit 2), not in Train.
+    Train decides again on its train split (the same rule) and records the decision in metadata.json."""
+    import yaml
+
+    from privml.models.estimators import resolve_kind
+    from privml.models.tasks import check_task_name, choose_task
+    from privml.policy import parse_policy
+
+    parsed = parse_policy(yaml.safe_load(policy_text), source="the run's policy")
+    name = label or parsed.label
+    requested = check_task_name(parameters.get("Task"))
+    if name is None or name not in df.columns:
+        return {"requested": requested, "task": None, "reason": "no label column to check"}
+    choice = choose_task(requested, df[name], name)
+    epsilon = float(parameters.get("DpEpsilon", "0") or "0")
+    auto = kind_given is None and parameters.get("ModelKind") is not None  # the DP default, chosen above
+    kind = resolve_kind(None if auto else parameters.get("ModelKind"), epsilon, choice.task)
+    if auto and kind != parameters["ModelKind"]:
+        parameters["ModelKind"] = kind
+        _say(quiet, f"the label is a {choice.task} target: training the differentially private '{kind}'")
+    spec = parsed.columns.get(name)
+    if kind == "dp_linreg" and (spec is None or spec.bounds is None):
+        raise PrivmlError(f"model dp_linreg needs declared bounds for the label '{name}' (`bounds: [min, max]` "
+                          "on it in the policy): learning them from the data would leak")
+    _say(quiet, choice.line())
+    return {"requested": requested, "task": choice.task, "reason": choice.reason}
 
 
 def _label_parameter(label: str | None, parameters: dict[str, str]) -> str | None:
