@@ -148,11 +148,13 @@ def anonymize_table(frame: pd.DataFrame, policy: Policy, *, key_provider: Any = 
 def split_rows(
     data: pd.DataFrame, fractions: tuple[float, float, float], *, label: str | None, seed: int
 ) -> dict[str, pd.DataFrame]:
-    """Train/validation/test splits, stratified on the label when there is one."""
+    """Train/validation/test splits, stratified on the label when there is one (on its deciles when it is a
+    regression target: stratified on each distinct number, a value seen once would only ever be in train)."""
     if abs(sum(fractions) - 1.0) > 1e-9 or any(f < 0 for f in fractions):
         raise PrivmlError("split fractions must be non-negative and sum to 1")
     rng = np.random.default_rng(seed)
-    groups = data.groupby(label, sort=True).indices.values() if label in data.columns else [np.arange(len(data))]
+    groups = (data.groupby(_label_strata(data[label]), sort=True).indices.values() if label in data.columns
+              else [np.arange(len(data))])
     parts: dict[str, list[np.ndarray]] = {name: [] for name in SPLITS}
     for idx in groups:
         idx = rng.permutation(np.asarray(idx))
@@ -162,6 +164,16 @@ def split_rows(
         parts["validation"].append(idx[n_train : n_train + n_val])
         parts["test"].append(idx[n_train + n_val :])
     return {name: data.iloc[np.sort(np.concatenate(chunks))] for name, chunks in parts.items()}
+
+
+def _label_strata(values: pd.Series) -> pd.Series:
+    from privml.models.features import numeric_view
+    from privml.models.tasks import looks_like_regression
+
+    if not looks_like_regression(values):
+        return values
+    ranks = numeric_view(values).rank(method="first")
+    return pd.Series(pd.qcut(ranks, q=10, labels=False), index=values.index)
 
 
 def split_anonymity(splits: dict[str, pd.DataFrame], policy: Policy) -> dict[str, dict[str, Any]]:

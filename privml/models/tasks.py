@@ -84,6 +84,14 @@ def choose_task(requested: str | None, y: pd.Series, column: str) -> TaskChoice:
                               "distinct values")
 
 
+def looks_like_regression(y: pd.Series) -> bool:
+    """The inference rule alone, without raising: every present value a number, more than
+    REGRESSION_MIN_DISTINCT distinct ones (Anonymize's split stratifies such a label by its deciles)."""
+    present = y.dropna()
+    numbers = numeric_view(present)
+    return bool(len(present)) and not numbers.isna().any() and int(numbers.nunique()) > REGRESSION_MIN_DISTINCT
+
+
 def resolve_task(requested: str | None, y: pd.Series, column: str) -> str:
     """The task name only (the seam the other modules use); raises PrivmlError (exit 2) on bad input."""
     return choose_task(requested, y, column).task
