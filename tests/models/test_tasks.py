@@ -85,9 +85,9 @@ def test_kinds_and_tasks() -> None:
     assert {k for k, v in MODEL_KINDS.items() if "regression" in v.tasks} == {"hgb", "ridge", "dp_linreg"}
     assert resolve_kind(None, 1.0, "regression") == "dp_linreg"
     assert resolve_kind(None, 1.0, "binary") == "dp_logreg"
-    with pytest.raises(PrivmlError, match="model 'logreg' cannot learn a regression target.*ridge"):
+    with pytest.raises(PrivmlError, match=r"model 'logreg' cannot learn a regression target.*ridge"):
         resolve_kind("logreg", 0.0, "regression")
-    with pytest.raises(PrivmlError, match="model 'dp_linreg' cannot learn a binary classification label.*dp_logreg"):
+    with pytest.raises(PrivmlError, match=r"model 'dp_linreg' cannot learn a binary classification label.*dp_logreg"):
         check_kind_task("dp_linreg", "binary")
     with pytest.raises(PrivmlError, match="'ridge' cannot learn a multiclass"):
         resolve_kind("ridge", 0.0, "multiclass")

@@ -63,7 +63,7 @@ def _requests(n: int) -> pd.DataFrame:
 
 
 def test_the_endpoint_answers_numbers_in_csv_and_json(regressor: tuple[str, Pipeline]) -> None:
-    kind, model = regressor
+    _kind, model = regressor
     served = ServedModel(model)
     requests = pii_rows(_requests(30), 3)  # identifiers and canaries ride along, as a client sends them
     expected = model.predict(requests)
