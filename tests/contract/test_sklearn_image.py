@@ -18,8 +18,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,11 +47,12 @@ class TrainedArtifact:
     archive: Path
 
 
-def _train_with_the_training_toolkit(tmp: Path) -> TrainedArtifact:
-    anonymized = make_anonymized(tmp / "anonymized", rows=1200, seed=1)
+def _train_with_the_training_toolkit(tmp: Path, hyperparameters: dict[str, str] | None = None,
+                                     policy: dict[str, Any] | None = None) -> TrainedArtifact:
+    anonymized = make_anonymized(tmp / "anonymized", rows=1200, seed=1, policy=policy)
     wheel = packaging.build_privml_wheel(tmp / "dist")
     bundle = packaging.make_bundle(REPO / "training" / "train.py", tmp / "bundle", wheel, None)
-    job = make_training_job(tmp / "opt_ml_train", anonymized, HYPERPARAMETERS)
+    job = make_training_job(tmp / "opt_ml_train", anonymized, hyperparameters or HYPERPARAMETERS)
     (job.root / "input" / "config" / "inputdataconfig.json").write_text(json.dumps(
         {ch: {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"}
          for ch in ("train", "validation", "transformer")}))
@@ -99,7 +102,13 @@ class Served:
 @pytest.fixture(scope="module")
 def served(trained: TrainedArtifact, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     assert trained.run.returncode == 0, trained.run.stdout[-4000:] + trained.run.stderr[-4000:]
-    tmp = tmp_path_factory.mktemp("serving")
+    with _serving(trained, tmp_path_factory.mktemp("serving")) as running:
+        yield running
+
+
+@contextmanager
+def _serving(trained: TrainedArtifact, tmp: Path) -> Iterator[Served]:
+    """The artifact unpacked as SageMaker unpacks ModelDataUrl and served by the serving toolkit."""
     base = tmp / "opt_ml"
     with tarfile.open(trained.archive) as tar:  # SageMaker unpacks ModelDataUrl into /opt/ml/model
         tar.extractall(base / "model", filter="data")
@@ -255,6 +264,40 @@ def test_bad_requests_leave_the_toolkit_as_4xx_quoting_nothing(served: Served, w
     assert "Traceback" not in text
     for value in CANARIES.values():
         assert value not in text, (what, text[:500])
+
+
+def test_a_regression_model_trains_and_serves_numbers_through_the_toolkits(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`total_charges` as the label: the training toolkit runs the job, which decides the task
+    (regression) from the train split; the serving toolkit's container answers numbers in CSV and JSON."""
+    from tests.models.test_tasks_job import LABEL as TARGET
+    from tests.models.test_tasks_job import regression_policy
+
+    tmp = tmp_path_factory.mktemp("sklearn-image-regression")
+    trained = _train_with_the_training_toolkit(tmp, {"model": "hgb", "seed": "3"}, regression_policy())
+    assert trained.run.returncode == 0, trained.run.stdout[-4000:] + trained.run.stderr[-4000:]
+    metadata = json.loads((trained.job_root / "model" / "metadata.json").read_text())
+    assert metadata["task"] == "regression" and metadata["estimator"] == "HistGradientBoostingRegressor"
+    with _serving(trained, tmp / "serving") as running:
+        import io
+
+        import pandas as pd
+
+        from privml.models.persistence import load_model
+
+        frame = generate(6, seed=77).drop(columns=[LABEL, TARGET])
+        body = frame.to_csv(index=False).encode()
+        expected = load_model(running.base / "model" / "model.skops").predict(
+            pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False, na_values=[""]))
+        status, payload = running.call("POST", "/invocations", body, {"Content-Type": "text/csv", "Accept": "text/csv"})
+        assert status == 200, payload
+        assert [float(v) for v in payload.decode().split()] == pytest.approx(list(expected), rel=1e-12)
+        records = frame.to_json(orient="records").encode()
+        status, payload = running.call("POST", "/invocations", records,
+                                       {"Content-Type": "application/json", "Accept": "application/json"})
+        assert status == 200, payload
+        scores = [p["score"] for p in json.loads(payload)["predictions"]]
+        assert scores == pytest.approx(list(expected), rel=1e-12)
 
 
 def test_the_container_log_quotes_no_request_value(served: Served) -> None:

@@ -79,9 +79,8 @@ def test_the_other_regressors(tmp_path: Path, regression_splits: Path, monkeypat
         assert meta["metrics"]["validation"]["r2"] > 0.5
 
 
-def test_a_classification_label_still_trains_a_classifier(tmp_path: Path, regression_splits: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    # the same splits, forced to multiclass: total_charges as classes (pointless, but what was asked)
+def test_a_classifier_kind_for_a_regression_target_is_refused(tmp_path: Path, regression_splits: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     hps = {"model": "logreg", "task": "regression"}
     job = make_training_job(tmp_path / "opt_ml", regression_splits, hps)
     assert call_training(job, hps, monkeypatch) == 2
