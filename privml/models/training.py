@@ -173,9 +173,10 @@ def train_on_splits(
     label = request.label or policy.label
     if not label:
         raise PrivmlError("no label column: set the `label` hyperparameter or give a column role 'label' in the policy")
-    if label in train.columns:  # the task is decided here, once, from the train split
-        choice = choose_task(request.task, train[label], label)
-    splits.check_label(train, label, "train")  # a missing column, empty cells
+    if label not in train.columns:
+        splits.check_label(train, label, "train")  # raises: the column is missing
+    choice = choose_task(request.task, train[label], label)  # the task is decided here, once
+    splits.check_label(train, label, "train")  # empty cells
     task = choice.task
     log.info("%s", choice.line())
     # no kind given: the default for the task (hgb; dp_logreg, or dp_linreg for regression, when ε > 0)
