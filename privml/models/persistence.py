@@ -31,7 +31,7 @@ MODEL_TRUSTED_TYPES: tuple[str, ...] = (
     "diffprivlib.models.naive_bayes.GaussianNB",
     "diffprivlib.models.forest.RandomForestClassifier",
     "diffprivlib.models.forest.DecisionTreeClassifier",
-    "diffprivlib.models.linear_regression.LinearRegression",
+    "privml.models.dp.BoundedDPLinearRegression",
     "sklearn.tree._tree.Tree",
 )
 
