@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from privml.errors import PrivmlError
-from privml.models import dp
+from privml.models import dp, progress
 from privml.models.features import FeatureEncoder
 
 
@@ -99,7 +99,7 @@ def fit_model(
         dp.detach_accountant(clf)
     else:
         clf = _plain_classifier(kind, seed, len(matrix))
-        clf.fit(matrix, y)
+        progress.fit(clf, matrix, y, what=f"training {kind}")
         spent = None
     return FittedModel(Pipeline([("encode", encoder), ("classifier", clf)]), kind, spent)
 
