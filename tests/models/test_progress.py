@@ -133,3 +133,14 @@ def test_the_cli_shows_the_job_logs_progress_lines_as_they_come(tmp_path: Path) 
     silent.follow_job_log("Train", log)
     silent.close()
     assert quiet.getvalue() == ""
+
+
+def test_the_training_job_writes_its_progress_to_the_job_log(job_copy, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.models.jobs import run_training
+
+    result = run_training(job_copy, {"model": "hgb", "seed": "1"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith(JOB_PROGRESS_PREFIX)]
+    assert lines[0] == JOB_PROGRESS_PREFIX + "training hgb: fitting HistGradientBoostingClassifier, 200 iterations"
+    assert re.fullmatch(re.escape(JOB_PROGRESS_PREFIX) + r"training hgb: done, 200 iteration\(s\) in \d+\.\ds",
+                        lines[-1])
