@@ -55,15 +55,19 @@ def limitations(card: dict[str, Any]) -> list[str]:
     policy, privacy, gates = card["data_policy"], card["privacy"], card["gates"]
     task = card["model"].get("task") or "classification"
     out = []
-    qis = policy["quasi_identifiers"]
+    qis = [q for q in policy["quasi_identifiers"] if q not in policy["dropped"]]
     targets = {k: v for k, v in policy["targets"].items() if v is not None}
-    if qis:
-        out.append(f"Trained on data anonymized over the quasi-identifiers {', '.join(qis)}"
-                   + (f" to {', '.join(_describe_target(k, v) for k, v in targets.items())}" if targets else "")
-                   + ": the model sees their generalized values only, and serving generalizes every request the "
-                   "same way; it cannot tell apart people the anonymization made alike.")
+    if qis and targets:
+        out.append(f"Trained on data anonymized over the quasi-identifiers {', '.join(qis)} to "
+                   f"{', '.join(_describe_target(k, v) for k, v in targets.items())} (measured: k = "
+                   f"{privacy.get('k')}): the model sees their released values only, and serving transforms every "
+                   "request the same way; it cannot tell apart people the anonymization made alike.")
+    elif qis:
+        out.append(f"The quasi-identifiers {', '.join(qis)} were transformed column by column as the policy says, "
+                   f"but no k-anonymity target was set (measured: k = {privacy.get('k')}): a combination of them "
+                   "may single a person out in the training data.")
     else:
-        out.append("No quasi-identifiers were declared: no k-anonymity protects the training data (k = 1).")
+        out.append("No quasi-identifier is released: no k-anonymity target applies to the training data.")
     never = sorted(set(policy["identifiers"]) | set(policy["dropped"]) | set(policy["excluded_from_model"]))
     if never:
         out.append(f"The model never saw {', '.join(never)} (identifiers or dropped columns): it must not be used "
