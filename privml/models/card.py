@@ -84,7 +84,7 @@ def limitations(card: dict[str, Any]) -> list[str]:
     else:
         out.append("Not differentially private: the model has no formal bound on what it memorized.")
     checked = [f"quality ({card['quality']['metric']} against {card['quality']['against']})"
-               if card.get("quality") else "quality"]
+               if card.get("quality") else "quality (test accuracy against the Evaluate step's threshold)"]
     checked.append("privacy (" + ", ".join(["k", "l", "t", "re-identification risk"]
                                              + (["membership advantage"] if card["membership"] else [])) + ")")
     out.append(f"The gates checked {' and '.join(checked)}; they do not check calibration, differences between "

@@ -113,11 +113,11 @@ def groups_section(diag: dict[str, Any]) -> list[str]:
                          f"lowest {gap['lowest']}).")
         else:
             lines.append("Fewer than two groups large enough to compare: no gap is reported.")
-        if result["suppressed_groups"]:
-            lines.append(f"{result['suppressed_groups']} group(s) with fewer than {floor} test rows "
-                         f"({result['suppressed_rows']} rows) are not shown: a small group's figure can reveal "
-                         "someone.")
         lines.append("")
+        if result["suppressed_groups"]:
+            lines += [f"{result['suppressed_groups']} group(s) with fewer than {floor} test rows "
+                      f"({result['suppressed_rows']} rows) are not shown: a small group's figure can reveal someone.",
+                      ""]
     return lines
 
 

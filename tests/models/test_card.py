@@ -70,7 +70,8 @@ def test_a_classification_card_has_every_section(evaluated: Path, anonymized: Pa
     # the policy and the gates, in words
     limits = " ".join(card["limitations"])
     assert "quasi-identifiers age, sex, zip_code were transformed column by column" in limits
-    assert "no k-anonymity target was set (measured: k = " in limits and "k, l and t protect the released table" in limits
+    assert "no k-anonymity target was set (measured: k = " in limits
+    assert "k, l and t protect the released table" in limits
     assert "name" in card["data_policy"]["identifiers"] and "date_of_birth" in card["data_policy"]["dropped"]
     assert "they do not check calibration, differences between groups" in limits
     # no audit on this branch's Evaluate: said so, not hidden
@@ -229,7 +230,8 @@ def test_a_regression_card_has_every_section(tmp_path: Path) -> None:
     assert "## Confusion matrix" not in markdown and "## Calibration" not in markdown
     residuals = card["diagnostics"]["residuals"]
     assert set(residuals["quantiles"]) == {"p05", "p25", "p50", "p75", "p95"}
-    assert len(residuals["by_prediction_bucket"]) == 5 and all(b["rows"] == 40 for b in residuals["by_prediction_bucket"])
+    buckets = residuals["by_prediction_bucket"]
+    assert len(buckets) == 5 and all(b["rows"] == 40 for b in buckets)
     region = card["diagnostics"]["per_group"]["region"]
     assert {g["group"] for g in region["groups"]} == {"north", "south"}  # east: ~10 of 200 rows, under 20
     assert region["largest_gap"]["metric"] == "mae" and region["suppressed_groups"] == 1
@@ -237,3 +239,36 @@ def test_a_regression_card_has_every_section(tmp_path: Path) -> None:
     page = render_card_html(card)
     assert "errors per prediction bucket" in page and "mae per group of region" in page
     assert "east" not in page and "east" not in markdown
+
+
+def test_the_card_page_renders_its_plots_in_chromium(evaluated: Path, tmp_path: Path) -> None:
+    from tests.report.test_report_browser import LAYOUT_SCRIPT, WHITE, _browser, _chromium, share_near
+
+    browser = _browser()
+    if browser is None:
+        pytest.skip("no Chromium: `apt-get install -y chromium` (as root; .ci/run does it) to run this test")
+    from PIL import Image
+
+    page = tmp_path / "model_card.html"
+    page.write_text((evaluated / "model_card.html").read_text().replace("</body>", LAYOUT_SCRIPT + "</body>"))
+    dom = _chromium(browser, "--virtual-time-budget=2000", "--dump-dom", page.as_uri(), tmp=tmp_path)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    start = dom.stdout.index('<pre id="layout">') + len('<pre id="layout">')
+    layout = json.loads(dom.stdout[start:dom.stdout.index("</pre>", start)].replace("&quot;", '"'))
+    labels = {c["label"] for c in layout["charts"]}
+    assert {"model against the baseline", "confusion matrix", "reliability diagram",
+            "accuracy per group of diagnosis"} <= labels, labels
+    shot_file = tmp_path / "card.png"
+    shot = _chromium(browser, f"--screenshot={shot_file}", (evaluated / "model_card.html").as_uri(), tmp=tmp_path)
+    assert shot.returncode == 0 and shot_file.is_file(), shot.stderr[-2000:]
+    image = Image.open(shot_file).convert("RGB")
+    for chart in layout["charts"]:
+        assert chart["w"] > 200 and chart["h"] > 100, chart  # laid out, not collapsed
+        if chart["y"] + chart["h"] > image.size[1]:
+            continue  # below the captured viewport
+        box = (int(chart["x"]), int(chart["y"]), int(chart["x"] + chart["w"]), int(chart["y"] + chart["h"]))
+        pixels = np.asarray(image.crop(box), dtype=np.int32).reshape(-1, 3)
+        assert share_near(pixels, WHITE, 1) < 0.99, f"chart {chart['label']!r} is blank"
+        # the series colour (blue; the heat map's shades of it): painted, not only the axes
+        bluish = np.mean(pixels[:, 2] - pixels[:, 0] > 40)  # BLUE has blue 190 over red
+        assert bluish > 0.001, f"chart {chart['label']!r} draws nothing in the series colour"
