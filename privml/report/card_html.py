@@ -225,8 +225,9 @@ def _privacy(card: dict[str, Any]) -> str:
         out.append(f"<p>Differential privacy: {_e(privacy['dp_scope'])}.</p>")
     if privacy.get("splits"):
         out.append("<h3>Per split</h3><p>A reader holding one split sees these figures, not the whole table's.</p>"
-                   + _table(["split", "rows", "equivalence classes", "k", "rows below the k target", "prosecutor max"],
-                            [[n, s.get("rows"), s.get("classes"), s.get("k"), s.get("rows_below_k"),
+                   + _table(["split", "rows", "equivalence classes", "k", "l (distinct)", "rows below the k target",
+                           "prosecutor max"],
+                            [[n, s.get("rows"), s.get("classes"), s.get("k"), s.get("l"), s.get("rows_below_k"),
                               s.get("prosecutor_max")] for n, s in privacy["splits"].items()]))
     names = [("Quasi-identifiers", policy.get("quasi_identifiers")), ("Sensitive attributes",
              policy.get("sensitive_attributes")), ("Identifiers", policy.get("identifiers")),

@@ -149,8 +149,9 @@ def privacy_section(card: dict[str, Any]) -> list[str]:
                   + ", ".join(f"{name} {fmt(value)}" for name, value in parts.items()) + "."]
     if privacy.get("splits"):
         lines += ["", "Per split (a reader holding one split sees these figures, not the whole table's):", "",
-                  *_table(["split", "rows", "equivalence classes", "k", "rows below the k target", "prosecutor max"],
-                          [[name, s.get("rows"), s.get("classes"), s.get("k"), s.get("rows_below_k"),
+                  *_table(["split", "rows", "equivalence classes", "k", "l (distinct)", "rows below the k target",
+                           "prosecutor max"],
+                          [[name, s.get("rows"), s.get("classes"), s.get("k"), s.get("l"), s.get("rows_below_k"),
                             s.get("prosecutor_max")] for name, s in privacy["splits"].items()])]
     policy = card.get("data_policy") or {}
     lines += [

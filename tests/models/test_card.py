@@ -224,7 +224,7 @@ def test_a_regression_card_has_every_section(tmp_path: Path) -> None:
                     "## Residuals (test split)", "## Per group of each sensitive attribute", "### region",
                     "## Membership-inference audit", "| shadow | 0.52 | 0.002 | 0.012 | 0.04 |",
                     "ε spent, by what it was spent on: bounds 0.2, categories 0.1, model 0.7.",
-                    "| test | 200 | 25 | 4 | 0.12 | 0.25 |", "## Controls",
+                    "| test | 200 | 25 | 4 | — | 0.12 | 0.25 |", "## Controls",
                     "Training ran SageMaker, ml.m5.large; evaluation ran local"):
         assert heading in markdown, heading
     assert "## Confusion matrix" not in markdown and "## Calibration" not in markdown
@@ -272,3 +272,18 @@ def test_the_card_page_renders_its_plots_in_chromium(evaluated: Path, tmp_path: 
         # the series colour (blue; the heat map's shades of it): painted, not only the axes
         bluish = np.mean(pixels[:, 2] - pixels[:, 0] > 40)  # BLUE has blue 190 over red
         assert bluish > 0.001, f"chart {chart['label']!r} draws nothing in the series colour"
+
+
+def test_each_split_has_its_own_distinct_l() -> None:
+    """A split of an l-diverse table is not l-diverse by itself: the card shows each split's own l."""
+    from privml.anonymize import split_anonymity
+    from privml.policy import parse_policy
+
+    policy = parse_policy({"version": 1, "anonymity": {"k": 2}, "columns": {
+        "age": {"role": "quasi_identifier", "action": "keep"}, "dx": {"role": "sensitive", "action": "keep"}}})
+    train = pd.DataFrame({"age": ["30", "30", "40", "40"], "dx": ["a", "b", "c", "c"]})
+    test = pd.DataFrame({"age": ["30", "30", "40"], "dx": ["a", "b", "a"]})
+    figures = split_anonymity({"train": train, "test": test}, policy)
+    assert (figures["train"]["l"], figures["test"]["l"]) == (1, 1)  # age 40: one value in train; one row in test
+    assert split_anonymity({"x": train.iloc[:2]}, policy)["x"] == {"rows": 2, "classes": 1, "k": 2,
+                                                                   "rows_below_k": 0.0, "l": 2}
