@@ -107,6 +107,11 @@ def _quality(evaluation: dict[str, Any]) -> dict[str, Any] | None:
     return {**quality, "against": against}
 
 
+LOCAL_CONTROLS_NOTE = (
+    "In a local run the table shows the controls each job's request declares; how privml's executor applied each "
+    "of them here (enforced, emulated or recorded only) is in the run record: `privml runs show RUN_ID`.")
+
+
 def _execution(controls: dict[str, Any] | None) -> str:
     if not controls or not controls.get("sources"):
         return "not recorded"
@@ -185,6 +190,8 @@ def build_card(
         "controls": {
             "training": training_controls, "evaluation": evaluation_controls,
             "execution": {"training": _execution(training_controls), "evaluation": _execution(evaluation_controls)},
+            "note": LOCAL_CONTROLS_NOTE if "local" in ((training_controls or {}).get("execution"),
+                                                        (evaluation_controls or {}).get("execution")) else None,
         },
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

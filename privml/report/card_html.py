@@ -245,7 +245,8 @@ def _controls(card: dict[str, Any]) -> str:
             f"<p>Training ran <b>{_e(execution.get('training', 'not recorded'))}</b>; evaluation ran "
             f"<b>{_e(execution.get('evaluation', 'not recorded'))}</b>.</p>"
             + _table(["control", "training", "evaluation"], rows, numeric_from=9)
-            + "<p>— means not recorded by any job configuration file (not assumed on or off).</p>")
+            + "<p>— means not recorded by any job configuration file (not assumed on or off).</p>"
+            + (f"<p>{_code(controls['note'])}</p>" if controls.get("note") else ""))
 
 
 def _lineage(card: dict[str, Any]) -> str:

@@ -203,5 +203,6 @@ def markdown(card: dict[str, Any]) -> str:
     for name in CONTROL_ROWS:
         lines.append(f"| {name} | {control_value(controls['training'] or {}, execution.get('training', '—'), name)} | "
                      f"{control_value(controls['evaluation'] or {}, execution.get('evaluation', '—'), name)} |")
-    lines += ["", "— means not recorded by any job configuration file (not assumed on or off).", ""]
+    lines += ["", "— means not recorded by any job configuration file (not assumed on or off).", "",
+              *([controls["note"], ""] if controls.get("note") else [])]
     return "\n".join(lines)

@@ -91,6 +91,7 @@ def test_a_local_run_says_local(evaluated: Path) -> None:
         "local (privml's local executor); the definition asks ml.m5.xlarge on SageMaker"
     markdown = (evaluated / "model_card.md").read_text()
     assert "evaluation ran local (privml's local executor)" in markdown
+    assert "how privml's executor applied each of them here" in markdown
     assert re.search(r"\| instance_type \| [^|]+ \| local \|", markdown)
     assert "| ml.m5.xlarge |" not in markdown.split("| instance_type |")[1].split("\n")[0]
     # a job whose resource config names its instance (as SageMaker writes it) says SageMaker
