@@ -190,7 +190,7 @@ def _regression_card(tmp_path: Path) -> dict[str, Any]:
     test = frame[400:].reset_index(drop=True)
     diag = diagnostics(model, test[["x1", "x2"]], y[400:].to_numpy(), task="regression", classes=None,
                        groups={"region": test["region"]})
-    evaluation = {  # the evaluation.json seam of this session (SESSION.md), as audit writes it
+    evaluation = {  # evaluation.json as the baseline gate and the membership audit extend it
         "task": "regression",
         "metrics": {"rmse": 1.1, "mae": 0.9, "r2": 0.85},
         "privacy": {"k": 10, "l": None, "t": None, "prosecutor_max": 0.1, "epsilon_spent": 1.0},
