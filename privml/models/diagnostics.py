@@ -1,7 +1,9 @@
 """What the model card shows beyond the headline metrics, computed on the anonymized test split:
 
 - classification: the confusion matrix and calibration (a reliability table of predicted probability
-  against observed frequency, and the expected calibration error, ECE);
+  against observed frequency in ten equal-width bins, and the expected calibration error: the row-weighted
+  mean gap between the two, as in Naeini et al. 2015 and Guo et al., On Calibration of Modern Neural
+  Networks, 2017);
 - regression: a residual summary (quantiles of y − ŷ, and RMSE / MAE / bias per bucket of the prediction);
 - per group of each declared sensitive attribute: the same metrics per group, and the largest gap between
   groups.
