@@ -178,7 +178,7 @@ def _label_strata(values: pd.Series) -> pd.Series:
 
 def split_anonymity(splits: dict[str, pd.DataFrame], policy: Policy) -> dict[str, dict[str, Any]]:
     """Per split: rows, equivalence classes on the quasi-identifiers, the smallest class (the split's own
-    k) and the share of its rows in classes smaller than the policy's k. A split of a k-anonymous table
+    k), the share of its rows in classes smaller than the policy's k, and its distinct l. A split of a k-anonymous table
     is not k-anonymous by itself: a reader holding only the test split sees these figures, not the
     whole table's."""
     from privml.anonymity.risk import class_ids_of
@@ -193,6 +193,10 @@ def split_anonymity(splits: dict[str, pd.DataFrame], policy: Policy) -> dict[str
                                    "k": int(sizes.min()) if n_classes else None}
         if target is not None and len(part):
             figures["rows_below_k"] = float(sizes[sizes < target].sum() / len(part))
+        sensitive = [c for c in policy.sensitive_attributes if c in part.columns]
+        if sensitive and n_classes:  # distinct l of the split: the fewest sensitive values in one of its classes
+            figures["l"] = int(min(pd.Series(part[c].to_numpy()).groupby(ids).nunique(dropna=False).min()
+                                   for c in sensitive))
         out[name] = figures
     return out
 

@@ -277,8 +277,15 @@ class LocalExecutor:
                                  "container cannot reach KMS (give it the key-preparation step's output instead)")
         reads_kms = provider in ("aws", "local")
         controls.kms_only_network = provider == "aws" and not controls.network_isolation
-        ctx = jobs.JobContext(store=self.store, base=self.scratch / node.name, job_name=job_name, controls=controls,
-                              key_store=Path(self.kms.path) if reads_kms else None, key_provider=provider)
+        base = self.scratch / node.name
+
+        def follow_first_host(host: str) -> None:  # its log's progress lines (runner.start_host writes it)
+            if host == "algo-1":
+                self.progress.follow_job_log(node.name, base / host / "logs" / "stderr")
+
+        ctx = jobs.JobContext(store=self.store, base=base, job_name=job_name, controls=controls,
+                              key_store=Path(self.kms.path) if reads_kms else None, key_provider=provider,
+                              on_host_started=follow_first_host)
         rec.job_name = job_name
         try:
             if node.type == "Processing":
@@ -295,6 +302,7 @@ class LocalExecutor:
             rec.controls = controls.record()
             raise
         finally:
+            self.progress.stop_following()  # before the wipe: the job log is read to its end first
             jobs.wipe_job(ctx)
         self._publish_properties(node, outcome.properties, outcome.property_files)
         if cache_key is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from privml.errors import PrivmlError
+from privml.models.jobenv import LOCAL_INSTANCE_TYPE
 from privml.workspace import private_dir
 
 _CONTAINER_PATH = re.compile(r"(?<![\w./-])(/opt/ml)(?=/|\b|$)")
@@ -89,7 +90,9 @@ def prepare_processing(hd: HostDir, request: Mapping[str, Any]) -> None:
         private_dir(hd.container(out["S3Output"]["LocalPath"]))
     private_dir(hd.container("/opt/ml/output"))
     _write_json(hd.container("/opt/ml/config/processingjobconfig.json"), dict(request))
-    _write_json(hd.container("/opt/ml/config/resourceconfig.json"), {"current_host": hd.host, "hosts": hd.hosts})
+    # "local", as SageMaker's local mode says: the job does not run on the instance type the request asks for
+    _write_json(hd.container("/opt/ml/config/resourceconfig.json"),
+                {"current_host": hd.host, "hosts": hd.hosts, "current_instance_type": LOCAL_INSTANCE_TYPE})
     hd.env.update({k: hd.map_string(str(v)) for k, v in (request.get("Environment") or {}).items()})
     if not hd.mounted:  # privml's job scripts honour this when /opt/ml itself is not there
         hd.env.setdefault("PRIVML_FAILURE_FILE", hd.map_string("/opt/ml/output/message"))
@@ -118,13 +121,13 @@ def prepare_training(hd: HostDir, request: Mapping[str, Any], job_name: str) -> 
         private_dir(hd.container(f"/opt/ml/input/data/{ch}"))
     for sub in ("model", "output/data", "code", "checkpoints"):
         private_dir(hd.container(f"/opt/ml/{sub}"))
-    rc = request.get("ResourceConfig", {})
     resource = {
         "current_host": hd.host,
-        "current_instance_type": rc.get("InstanceType", "local"),
+        # "local", as SageMaker's local mode says; the request (trainingjobconfig.json) keeps the type asked for
+        "current_instance_type": LOCAL_INSTANCE_TYPE,
         "current_group_name": INSTANCE_GROUP,
         "hosts": hd.hosts,
-        "instance_groups": [{"instance_group_name": INSTANCE_GROUP, "instance_type": rc.get("InstanceType"),
+        "instance_groups": [{"instance_group_name": INSTANCE_GROUP, "instance_type": LOCAL_INSTANCE_TYPE,
                              "hosts": hd.hosts}],
         "network_interface_name": "eth0",
     }

@@ -1,14 +1,21 @@
-"""Progress on stderr while a local execution runs: one line per step event, and on a terminal a bar
-that redraws while a long job runs (steps done / total, and the running step's elapsed time)."""
+"""Progress on stderr while a local execution runs: one line per step event, on a terminal a bar that
+redraws while a long job runs (steps done / total, and the running step's elapsed time), and the progress
+lines the running job writes to its log (privml.models.progress: iterations, time left) as they come."""
 
 from __future__ import annotations
 
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import TextIO
 
 _BAR_WIDTH = 24
+# A job's log lines that are progress, as privml's job runner formats them (`INFO <logger>: <message>`);
+# only these are shown: the rest of a job log stays in the job directory (and the failure reason).
+JOB_PROGRESS_PREFIX = "INFO privml.models.progress: "
+_FOLLOW_POLL_SECONDS = 0.5
+_MAX_LINE = 300
 
 
 class Progress:
@@ -23,6 +30,7 @@ class Progress:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._follow: tuple[threading.Thread, threading.Event] | None = None
 
     def line(self, text: str) -> None:
         if not self.enabled:
@@ -40,7 +48,48 @@ class Progress:
             self._thread = threading.Thread(target=self._tick, daemon=True)
             self._thread.start()
 
+    def follow_job_log(self, name: str, log: Path) -> None:
+        """Show the job's progress lines from its log file (written by the job; read as it grows) until
+        the step finishes. A file that is not there yet is waited for."""
+        if not self.enabled:
+            return
+        self.stop_following()
+        stop = threading.Event()
+        thread = threading.Thread(target=self._follow_lines, args=(name, log, stop), daemon=True)
+        self._follow = (thread, stop)
+        thread.start()
+
+    def _follow_lines(self, name: str, log: Path, stop: threading.Event) -> None:
+        position, pending = 0, b""
+        while True:
+            last_pass = stop.is_set()  # one more read after the step ends: its last lines are shown too
+            try:
+                with log.open("rb") as fh:
+                    fh.seek(position)
+                    chunk = fh.read()
+                    position = fh.tell()
+            except OSError:
+                chunk = b""
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                text = raw.decode("utf-8", "replace")
+                if text.startswith(JOB_PROGRESS_PREFIX):
+                    self.line(f"      {name}: {text[len(JOB_PROGRESS_PREFIX):][:_MAX_LINE]}")
+            if last_pass:
+                return
+            stop.wait(_FOLLOW_POLL_SECONDS)
+
+    def stop_following(self) -> None:
+        """Stop showing the job's log (its last lines are read first); before the job directory is wiped."""
+        if self._follow is not None:
+            thread, stop = self._follow
+            stop.set()
+            thread.join(timeout=2)
+            self._follow = None
+
     def step_finished(self, name: str, status: str, seconds: float, note: str = "") -> None:
+        self.stop_following()
         self._current = None
         self.done += 1
         mark = {"Succeeded": "ok", "Failed": "FAILED", "Skipped": "skipped", "NotRun": "not run"}.get(status, status)
@@ -62,6 +111,7 @@ class Progress:
                 self.stream.flush()
 
     def close(self) -> None:
+        self.stop_following()
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=1)

@@ -171,6 +171,7 @@ def _artifacts(record: dict[str, Any]) -> dict[str, Any]:
         "model": next((u for u in model if u.endswith("model.tar.gz")), None),
         "evaluation": next((u for u in evaluation if u.endswith("evaluation.json")), None),
         "model_card": next((u for u in evaluation if u.endswith("model_card.md")), None),
+        "card_html": next((u for u in evaluation if u.endswith("model_card.html")), None),
         "run_report": next((u for u in evaluation if u.endswith("/report.html")), None),
         "serving_keys": next((u for u in _outputs(record, "PrepareKeys") if "/serving/" in u), None),
     }.items() if v}

@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 
 from privml.errors import PrivmlError
-from privml.models import dp
+from privml.models import dp, progress
 from privml.models.features import FeatureEncoder
 from privml.models.tasks import CLASSIFICATION, TASKS, is_classification
 
@@ -136,7 +136,7 @@ def fit_model(
         dp.detach_accountant(clf)
     else:
         clf = _plain_classifier(kind, seed, len(matrix))
-        clf.fit(matrix, y)
+        progress.fit(clf, matrix, y, what=f"training {kind}")
         spent = None
     return FittedModel(Pipeline([("encode", encoder), ("classifier", clf)]), kind, spent, task)
 

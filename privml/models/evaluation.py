@@ -1,6 +1,6 @@
 """The Evaluate step as a library call: model + anonymized test split + privacy report →
-evaluation.json (the PropertyFile the ConditionStep reads), model_card.json, model_card.md and
-report.html (the privacy report with the model's accuracy against privacy).
+evaluation.json (the PropertyFile the ConditionStep reads), model_card.json, model_card.md,
+model_card.html and report.html (the privacy report with the model's accuracy against privacy).
 
 evaluation.json has exactly this shape (docs/architecture.md, The evaluation property file):
 {"metrics": {accuracy, balanced_accuracy, roc_auc, f1, brier},
@@ -21,10 +21,12 @@ from privml.io import atomic_output_dir
 from privml.models import archive
 from privml.models import data as splits
 from privml.models.card import build_card, render_markdown
+from privml.models.diagnostics import card_diagnostics
 from privml.models.jobenv import job_controls
 from privml.models.metrics import METRIC_NAMES, model_metrics
 from privml.models.persistence import loads_model
 from privml.models.training import METADATA_FILE, MODEL_FILE
+from privml.report.card_html import render_card_html
 from privml.report.html import render_evaluated_report
 
 EVALUATION_FILE = "evaluation.json"
@@ -193,11 +195,13 @@ def evaluate(
     card = build_card(
         evaluation={**evaluation, "rows": {"test": len(test)}}, metadata=meta, report=report,
         evaluation_inputs=inputs, evaluation_controls=controls,
+        diagnostics=card_diagnostics(model, test, features, y_test, report=report, metadata=meta),
     )
     with atomic_output_dir(output_dir) as tmp:
         (tmp / EVALUATION_FILE).write_text(json.dumps(evaluation, indent=2) + "\n", encoding="utf-8")
         (tmp / "model_card.json").write_text(json.dumps(card, indent=2, default=str) + "\n", encoding="utf-8")
         (tmp / "model_card.md").write_text(render_markdown(card), encoding="utf-8")
+        (tmp / "model_card.html").write_text(render_card_html(card), encoding="utf-8")
         # the privacy report again, now with the model's accuracy against the privacy it was trained at
         (tmp / "report.html").write_text(render_evaluated_report(report, evaluation,
                                                                  quality_threshold=quality_threshold), encoding="utf-8")

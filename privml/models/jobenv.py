@@ -112,6 +112,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 # --- the controls a job ran under -------------------------------------------------------------------------
 
 CONFIG_FILES = ("trainingjobconfig.json", "processingjobconfig.json", "resourceconfig.json")
+LOCAL_INSTANCE_TYPE = "local"  # resourceconfig.json's current_instance_type in a local execution
 _ACCOUNT_IN_ARN = re.compile(r"^(arn:aws[\w-]*:kms:[\w-]*:)\d{12}(:)")
 
 
@@ -127,13 +128,20 @@ def job_controls(config_dir: Path) -> dict[str, Any]:
 
     Training: trainingjobconfig.json (the CreateTrainingJob request) when SageMaker provides it.
     Processing: processingjobconfig.json (the CreateProcessingJob request). resourceconfig.json gives
-    the hosts. Nothing is assumed: a control no file mentions is recorded as null, never as on or off.
+    the hosts and the instance the job runs on. Nothing is assumed: a control no file mentions is recorded
+    as null, never as on or off.
+
+    Where the job ran: the request names the instance type the definition asks for; a local execution
+    (privml's executor, as SageMaker's own local mode) writes `current_instance_type: "local"` in
+    resourceconfig.json, so `instance_type` is "local" and `execution` "local" there, and the type asked
+    for is kept as `requested_instance_type`. On SageMaker both name the instance.
     """
     controls: dict[str, Any] = {
         "network_isolation": None, "inter_container_encryption": None, "vpc": None,
         "volume_kms_key": None, "output_kms_key": None, "instance_type": None, "hosts": None,
-        "sources": [],
+        "execution": None, "requested_instance_type": None, "sources": [],
     }
+    ran_on = None
     for name in CONFIG_FILES:
         path = config_dir / name
         if not path.is_file():
@@ -142,7 +150,7 @@ def job_controls(config_dir: Path) -> dict[str, Any]:
         controls["sources"].append(name)
         if name == "resourceconfig.json":
             controls["hosts"] = len(data.get("hosts") or []) or None
-            controls["instance_type"] = controls["instance_type"] or data.get("current_instance_type")
+            ran_on = data.get("current_instance_type")
             continue
         if name == "trainingjobconfig.json":
             network = data
@@ -161,7 +169,10 @@ def job_controls(config_dir: Path) -> dict[str, Any]:
         controls["vpc"] = bool(vpc and vpc.get("Subnets"))
         controls["volume_kms_key"] = _key_ref(volume_key)
         controls["output_kms_key"] = _key_ref(output_key)
-        controls["instance_type"] = resources.get("InstanceType") or controls["instance_type"]
+        controls["requested_instance_type"] = resources.get("InstanceType")
+    controls["instance_type"] = ran_on or controls["requested_instance_type"]
+    if controls["sources"]:
+        controls["execution"] = "local" if ran_on == LOCAL_INSTANCE_TYPE else "SageMaker"
     return controls
 
 

@@ -58,9 +58,32 @@ def test_controls_from_a_training_job_request(tmp_path: Path) -> None:
     assert controls == {
         "network_isolation": True, "inter_container_encryption": False, "vpc": True,
         "volume_kms_key": "alias/privml-volume", "output_kms_key": "arn:aws:kms:us-east-1:<account>:alias/privml-out",
-        "instance_type": "ml.m5.xlarge", "hosts": None, "sources": ["trainingjobconfig.json"],
+        "instance_type": "ml.m5.xlarge", "hosts": None, "execution": "SageMaker",
+        "requested_instance_type": "ml.m5.xlarge", "sources": ["trainingjobconfig.json"],
     }
     assert "123456789012" not in json.dumps(controls)
+
+
+def test_a_local_job_says_local_not_the_instance_type_it_asked_for(tmp_path: Path) -> None:
+    """The local executor's own job directory: the request asks ml.m5.xlarge, the job ran here."""
+    from pipelines.local.jobdir import make_host_dir, prepare_processing, prepare_training
+
+    request = {"ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1}, "InputDataConfig": [],
+               "OutputDataConfig": {"S3OutputPath": "s3://b/out"}}
+    host = make_host_dir(tmp_path / "train", "algo-1", ["algo-1"], mounted=False)
+    prepare_training(host, request, "train-1")
+    controls = job_controls(host.container("/opt/ml/input/config"))
+    assert controls["execution"] == "local" and controls["instance_type"] == "local"
+    assert controls["requested_instance_type"] == "ml.m5.xlarge"
+    assert host.env["SM_CURRENT_INSTANCE_TYPE"] == "local"
+
+    processing = {"ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1}},
+                  "ProcessingInputs": [], "ProcessingOutputConfig": {"Outputs": []}}
+    host = make_host_dir(tmp_path / "eval", "algo-1", ["algo-1"], mounted=False)
+    prepare_processing(host, processing)
+    controls = job_controls(host.container("/opt/ml/config"))
+    assert (controls["execution"], controls["instance_type"]) == ("local", "local")
+    assert controls["requested_instance_type"] == "ml.m5.xlarge"
 
 
 def test_no_configuration_means_unknown_not_off(tmp_path: Path) -> None:

@@ -143,7 +143,8 @@ def test_instance_count_runs_that_many_hosts_with_sharded_inputs(defs: Defs, sto
     seen = {}
     for host in ("algo-1", "algo-2", "algo-3"):
         report = json.loads(store.get_bytes(f"s3://{BUCKET}/out/shard/{host}.json"))
-        assert report["rc"] == {"current_host": host, "hosts": ["algo-1", "algo-2", "algo-3"]}
+        assert report["rc"] == {"current_host": host, "hosts": ["algo-1", "algo-2", "algo-3"],
+                                "current_instance_type": "local"}  # as SageMaker's local mode says
         seen[host] = report["files"]
     assert seen == {"algo-1": ["part-0.csv", "part-3.csv"], "algo-2": ["part-1.csv", "part-4.csv"],
                     "algo-3": ["part-2.csv"]}

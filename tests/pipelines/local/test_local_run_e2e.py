@@ -78,6 +78,12 @@ def test_run_local_on_sample_data(workspace: Path) -> None:
     _check_record(record)
     assert "[1/7] PrepareKeys (Processing)" in proc.stderr  # progress on stderr
     assert "[2/7] Anonymize (Processing)" in proc.stderr
+    # the Train job's own progress lines, followed from its log while it runs
+    assert "      Train: training hgb: fitting HistGradientBoostingClassifier" in proc.stderr
+    assert "      Train: training hgb: done, " in proc.stderr
+    card = privml(workspace, "get", record["artifacts"]["model_card"], "-o", "-").stdout
+    assert "Training ran local (privml's local executor); the definition asks ml." in card
+    assert record["artifacts"]["card_html"].endswith("/model_card.html")
     listed = privml(workspace, "runs", "list", "--json")
     assert [r["run_id"] for r in json.loads(listed.stdout)] == [record["run_id"]]
     shown = json.loads(privml(workspace, "runs", "show", record["run_id"], "--json").stdout)
