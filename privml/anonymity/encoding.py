@@ -47,6 +47,9 @@ class EncodedTable:
     columns: list[str]
     codes: np.ndarray  # int64, shape (n, d): hierarchy row index of each cell
     levels: list[LevelMaps]
+    # rows each line of `codes` stands for (None: one each). A tuple histogram
+    # (privml.anonymity.histogram) is a table whose lines are distinct tuples weighted by their counts.
+    weights: np.ndarray | None = None
 
     @classmethod
     def encode(cls, df: pd.DataFrame, hierarchies: dict[str, Hierarchy]) -> EncodedTable:
@@ -59,6 +62,11 @@ class EncodedTable:
     @property
     def heights(self) -> list[int]:
         return [lm.height for lm in self.levels]
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of the table (the sum of the weights when lines are weighted)."""
+        return len(self.codes) if self.weights is None else int(self.weights.sum())
 
 
 def combine_keys(columns: list[np.ndarray], cardinalities: list[int]) -> np.ndarray:

@@ -23,6 +23,9 @@ def hierarchy_ncp(table: EncodedTable, node: np.ndarray, suppressed: np.ndarray)
         covered = np.bincount(lm.maps[level], minlength=lm.cardinality(level))[lm.maps[level]]
         per_leaf = (covered - 1) / (domain - 1) if domain > 1 else np.zeros(domain)
         per_row = np.where(suppressed, 1.0, per_leaf[table.codes[:, j]])
+        if table.weights is not None:  # lines of a tuple histogram: the mean over the rows they stand for
+            out[col] = float(np.sum(per_row * table.weights) / table.n_rows) if table.n_rows else 0.0
+            continue
         out[col] = float(per_row.mean()) if len(per_row) else 0.0
     return out
 
