@@ -120,6 +120,7 @@ class LossMetric(Metric):
         for j, level in enumerate(node):
             share = self.shares[j][int(level)][self.table.codes[:, j]]
             per_line = np.where(row_outlier, 1.0, share)
+            # weighted lines (a tuple histogram) sum in another order than rows: equal to the last bits
             out[j] = float(np.sum(per_line if self.table.weights is None else per_line * self.table.weights))
         return np.array([self._normalize(np.array([out[j]]), j)[0] for j in range(len(node))])
 
