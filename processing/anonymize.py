@@ -36,6 +36,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--engine", choices=("auto", "memory", "streaming"), default="auto",
                    help="memory: the whole table in RAM; streaming: in batches, bounded memory "
                         "(privml/anonymize_stream.py); auto: streaming when the input is over the in-memory limit")
+    p.add_argument("--batch-rows", type=int, default=None, help="rows per batch of the streaming engine")
     return p.parse_args(argv)
 
 
@@ -108,7 +109,7 @@ def _run_streaming(args: argparse.Namespace, policy, files: list[Path], fraction
     from privml.crypto.providers import default_key_provider
     from privml.io.stream import TableStream
 
-    stream = TableStream(files, bad_rows=policy.bad_rows)
+    stream = TableStream(files, batch_rows=getattr(args, "batch_rows", None), bad_rows=policy.bad_rows)
     out = Path(args.output)
     with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as staging:
         stage = Path(staging) / "result"

@@ -96,5 +96,7 @@ def group_ids(columns: list[np.ndarray], cardinalities: list[int]) -> tuple[np.n
 
 
 def factorize_column(values: pd.Series) -> tuple[np.ndarray, int]:
-    codes, uniques = pd.factorize(values.astype(str), sort=False)
+    # a missing cell is one more value: under pandas 3, astype(str) keeps NaN, whose sentinel code -1
+    # would collide with another tuple's key in combine_keys
+    codes, uniques = pd.factorize(values.astype(str), sort=False, use_na_sentinel=False)
     return codes.astype(np.int64), len(uniques)

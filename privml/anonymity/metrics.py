@@ -118,10 +118,13 @@ class LossMetric(Metric):
     def per_column_raw(self, node: np.ndarray, row_outlier: np.ndarray) -> np.ndarray:
         out = np.empty(len(node))
         for j, level in enumerate(node):
-            share = self.shares[j][int(level)][self.table.codes[:, j]]
-            per_line = np.where(row_outlier, 1.0, share)
-            # weighted lines (a tuple histogram) sum in another order than rows: equal to the last bits
-            out[j] = float(np.sum(per_line if self.table.weights is None else per_line * self.table.weights))
+            # summed per leaf over the rows kept (outliers count 1 each): the same floats whether the
+            # table's lines are rows or the weighted tuples of a histogram
+            kept = ~np.asarray(row_outlier, dtype=bool)
+            weights = None if self.table.weights is None else self.table.weights[kept]
+            released = np.bincount(self.table.codes[kept, j], weights=weights,
+                                   minlength=len(self.shares[j][0])).astype(float)
+            out[j] = float(self.shares[j][int(level)] @ released + (self.n - released.sum()))
         return np.array([self._normalize(np.array([out[j]]), j)[0] for j in range(len(node))])
 
     def per_column(self, node: np.ndarray, row_outlier: np.ndarray | None = None) -> np.ndarray:

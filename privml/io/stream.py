@@ -30,13 +30,16 @@ class TableStream:
     number of fields is an error naming its line) or "skip" (left out, counted in `bad_rows_skipped`)."""
 
     paths: Sequence[Path]
-    batch_rows: int = DEFAULT_BATCH_ROWS
+    batch_rows: int | None = None  # None: DEFAULT_BATCH_ROWS
     bad_rows: str = "error"
     sep: str | None = None
     bad_rows_skipped: int = field(default=0, init=False)
     rows: int | None = field(default=None, init=False)  # data rows, known after one full pass
 
     def __post_init__(self) -> None:
+        self.batch_rows = int(self.batch_rows or DEFAULT_BATCH_ROWS)
+        if self.batch_rows < 1:
+            raise PrivmlError("a batch needs at least one row")
         if self.bad_rows not in ("error", "skip"):
             raise ValueError("bad_rows is 'error' or 'skip'")
         self.paths = [Path(p) for p in self.paths]
@@ -94,7 +97,8 @@ class TableStream:
         import pyarrow.parquet as pq
 
         try:
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=self.batch_rows, columns=columns):
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=int(self.batch_rows or DEFAULT_BATCH_ROWS),
+                                                                columns=columns):
                 frame = batch.to_pandas()
                 yield frame.astype("string").astype(object).where(frame.notna(), None)
         except PrivmlError:
@@ -107,6 +111,7 @@ class TableStream:
         from pyarrow import csv as pacsv
 
         delimiter = self.sep or _sniff_delimiter(path)
+        batch_rows = int(self.batch_rows or DEFAULT_BATCH_ROWS)
         skipped: list[int] = []
 
         def invalid(row: pacsv.InvalidRow) -> str:
@@ -127,10 +132,10 @@ class TableStream:
             for batch in reader:
                 pending.append(batch.to_pandas())
                 held += batch.num_rows
-                while held >= self.batch_rows:
+                while held >= batch_rows:
                     frame = pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
-                    yield _missing(frame.iloc[: self.batch_rows])
-                    rest = frame.iloc[self.batch_rows:].reset_index(drop=True)
+                    yield _missing(frame.iloc[:batch_rows])
+                    rest = frame.iloc[batch_rows:].reset_index(drop=True)
                     pending, held = ([rest], len(rest)) if len(rest) else ([], 0)
             if held:
                 yield _missing(pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0])

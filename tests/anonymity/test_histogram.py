@@ -140,3 +140,12 @@ def test_histogram_matches_rows_with_missing_cells_as_values():
     rows.fit(frame)
     hist.fit_histogram(histogram_of(frame, hist, batch=500))
     assert_same_fit(rows, hist)
+
+
+def test_risk_before_counts_a_missing_cell_as_its_own_value():
+    # under pandas 3 a missing cell's factorize code (-1) used to collide with another tuple's key
+    from privml.anonymity.risk import class_ids_of
+
+    frame = pd.DataFrame({"a": ["1", "2", None], "b": [None, "y", "x"]}, dtype="str")
+    _, n_classes = class_ids_of(frame, ["a", "b"])
+    assert n_classes == len(frame.groupby(["a", "b"], dropna=False).size()) == 3
