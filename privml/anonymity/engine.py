@@ -29,10 +29,11 @@ from privml.anonymity.axes import (
     profile_codes,
 )
 from privml.anonymity.config import AnonymityConfig
-from privml.anonymity.encoding import EncodedTable
+from privml.anonymity.encoding import EncodedTable, group_ids
 from privml.anonymity.hierarchy import ROOT, Hierarchy, leaf_index, load_hierarchy
-from privml.anonymity.lattice import search
-from privml.anonymity.metrics import LossMetric, make_metric
+from privml.anonymity.histogram import TupleHistogram, search_histogram
+from privml.anonymity.lattice import SearchResult, search
+from privml.anonymity.metrics import LossMetric, Metric, make_metric
 from privml.anonymity.models import (
     Constraints,
     SensitiveColumn,
@@ -136,6 +137,15 @@ class AnonymityEngine:
                                              risk_mod.row_keys(self.transform(population), qis), threshold))
             before.update(risk_mod.journalist(risk_mod.row_keys(df, qis), risk_mod.row_keys(population, qis),
                                               threshold))
+        self._finish(constraints, n, int(suppressed.sum()), sizes, before_sizes, achieved, after, before,
+                     utility, transformation)
+        return released
+
+    def _finish(self, constraints: Constraints, n: int, suppressed: int, sizes: np.ndarray,
+                before_sizes: np.ndarray, achieved: Any, after: dict[str, Any], before: dict[str, Any],
+                utility: dict[str, Any], transformation: dict[str, Any]) -> None:
+        """Check max_risk and write the report, from the released classes' sizes and the figures
+        measured on them (shared by the in-memory fit and the histogram's, `fit_histogram`)."""
         if self.config.max_risk and after["prosecutor_max"] > float(self.config.max_risk) + 1e-12:
             raise CheckFailed(
                 f"anonymity: highest prosecutor risk {after['prosecutor_max']:.4g} exceeds max_risk "
@@ -144,25 +154,95 @@ class AnonymityEngine:
         self.report_ = {
             "algorithm": self.config.algorithm,
             "rows_in": n,
-            "rows_out": int(n - suppressed.sum()),
-            "suppressed_rows": int(suppressed.sum()),
-            "quasi_identifiers": qis,
-            "sensitive_attributes": sens,
+            "rows_out": n - suppressed,
+            "suppressed_rows": suppressed,
+            "quasi_identifiers": self.quasi_identifiers,
+            "sensitive_attributes": self.sensitive,
             **achieved.as_dict(),
             "targets": self._targets(constraints),
             "risk": after,
             "risk_before": before,
             "utility": {
                 **utility,
-                "discernibility": discernibility(sizes, int(suppressed.sum()), n),
+                "discernibility": discernibility(sizes, suppressed, n),
                 "avg_class_size": average_class_size(sizes),
-                "classes": int(n_classes),
+                "classes": len(sizes),
             },
             "transformation": transformation,
             "class_sizes": risk_mod.size_histogram(sizes),
             "class_sizes_before": risk_mod.size_histogram(before_sizes),
         }
-        return released
+
+    def fit_histogram(self, histogram: TupleHistogram) -> np.ndarray:
+        """The engine fitted on a tuple histogram (`privml.anonymity.histogram`) instead of rows: the
+        same levels and hierarchies (global recoding) or axes, cuts and labels (Mondrian), and the same
+        report, as `fit` on the rows it counts. Returns which histogram lines the fit suppressed;
+        `suppressed_index_` is left to the caller, who knows the rows."""
+        if self.config.population:
+            raise PrivmlError("anonymity: journalist risk against a population table needs the in-memory engine")
+        qis = self.quasi_identifiers
+        if histogram.quasi_identifiers != qis or histogram.sensitive != self.sensitive:
+            raise PrivmlError("anonymity: the histogram's columns are not the policy's")
+        constraints = self.constraints()
+        if constraints.needs_sensitive and not self.sensitive:
+            raise PrivmlError("anonymity: l-diversity and t-closeness need a column with role 'sensitive'")
+        n = histogram.n_rows
+        if constraints.k > n:
+            raise PrivmlError(f"anonymity: k={constraints.k} is larger than the table ({n} rows)")
+        if self.config.algorithm == "mondrian":
+            return self._fit_mondrian_histogram(histogram, constraints)
+        found = search_histogram(histogram, self.config, constraints)
+        if found is None:
+            raise CheckFailed(_unmet_message(constraints, float(self.config.max_suppression),
+                                             "no generalization of the quasi-identifiers"))
+        self.hierarchies_ = found.hierarchies
+        suppressed, utility, transformation = self._recoded(found.table, found.metric, found.result)
+        threshold = float(self.config.risk_threshold)
+        d = len(qis)
+        _, before_ids = np.unique(histogram.codes[:, :d], axis=0, return_inverse=True)
+        before_sizes = np.bincount(before_ids.ravel(), weights=histogram.counts).astype(np.int64)
+        kept = np.flatnonzero(~suppressed)
+        levels = found.table.levels
+        generalized = [levels[j].maps[int(found.result.node[j])][found.table.codes[kept, j]] for j in range(d)]
+        ids, n_classes = group_ids(generalized, [lm.cardinality(int(found.result.node[j]))
+                                                 for j, lm in enumerate(levels)])
+        kept_weights = histogram.counts[kept]
+        sizes = np.bincount(ids, weights=kept_weights, minlength=n_classes).astype(np.int64)
+        achieved = measure(ids, n_classes, [s.subset(kept) for s in found.sensitive], constraints.t_distance,
+                           weights=kept_weights)
+        self._finish(constraints, n, int(histogram.counts[suppressed].sum()), sizes, before_sizes, achieved,
+                     risk_mod.prosecutor(sizes, threshold), risk_mod.prosecutor(before_sizes, threshold),
+                     utility, transformation)
+        return suppressed
+
+    def _fit_mondrian_histogram(self, histogram: TupleHistogram, constraints: Constraints) -> np.ndarray:
+        qis, d = self.quasi_identifiers, len(self.quasi_identifiers)
+        lines = pd.DataFrame({c: pd.Series(histogram.values[c][histogram.codes[:, j]], dtype="str")
+                              for j, c in enumerate(histogram.columns)})
+        as_value = missing_cells.as_value(self.config)
+        for col in [*([] if as_value else qis), *self.sensitive]:
+            if lines[col].isna().any():
+                raise PrivmlError(f"column {col}: a data row is empty")
+        counts = histogram.counts
+        sensitive = [SensitiveColumn.encode(s, lines[s], weights=counts) for s in self.sensitive]
+        _, utility, transformation = self._fit_mondrian(lines, constraints, sensitive, counts)
+        # the released classes: partitions whose boxes have the same labels are one class, as on rows
+        x = np.column_stack([missing_cells.positions(self.axes_[c], lines[c], strict=True) for c in qis])
+        partition = self.tree_.route(x) if self.tree_ is not None else np.zeros(len(lines), dtype=np.int64)
+        labels = pd.DataFrame([[str(v) for v in missing_cells.release(np.asarray(row, dtype=object))]
+                               for row in self.labels_])
+        class_of_partition, n_classes = group_ids([labels[j].factorize()[0] for j in range(d)],
+                                                  [labels[j].nunique() for j in range(d)])
+        ids = class_of_partition[partition]
+        sizes = np.bincount(ids, weights=counts, minlength=n_classes).astype(np.int64)
+        _, before_ids = np.unique(histogram.codes[:, :d], axis=0, return_inverse=True)
+        before_sizes = np.bincount(before_ids.ravel(), weights=counts).astype(np.int64)
+        achieved = measure(ids, n_classes, sensitive, constraints.t_distance, weights=counts)
+        threshold = float(self.config.risk_threshold)
+        self._finish(constraints, histogram.n_rows, 0, sizes, before_sizes, achieved,
+                     risk_mod.prosecutor(sizes, threshold), risk_mod.prosecutor(before_sizes, threshold),
+                     utility, transformation)
+        return np.zeros(len(lines), dtype=bool)
 
     def _population(self) -> pd.DataFrame:
         from privml.io import read_table
@@ -203,6 +283,11 @@ class AnonymityEngine:
         result = search(table, constraints, sensitive, max_supp, metric)
         if result is None:
             raise CheckFailed(_unmet_message(constraints, max_supp, "no generalization of the quasi-identifiers"))
+        return self._recoded(table, metric, result)
+
+    def _recoded(self, table: EncodedTable, metric: Metric, result: SearchResult):
+        """The fitted levels and the utility figures of the node the search chose."""
+        qis = self.quasi_identifiers
         self.levels_ = {col: int(level) for col, level in zip(qis, result.node, strict=True)}
         suppressed = result.suppressed_rows
         if isinstance(metric, LossMetric):
@@ -221,25 +306,28 @@ class AnonymityEngine:
         }
         return suppressed, utility, dict(self.levels_)
 
-    def _fit_mondrian(self, df: pd.DataFrame, constraints: Constraints, sensitive: list[SensitiveColumn]):
+    def _fit_mondrian(self, df: pd.DataFrame, constraints: Constraints, sensitive: list[SensitiveColumn],
+                      weights: np.ndarray | None = None):
+        """`weights`: the rows each line of `df` stands for (a tuple histogram's lines, in first-appearance
+        order, with `sensitive` weighted alike): the same axes, cuts and figures as on those rows."""
         qis = self.quasi_identifiers
-        self.axes_ = self._axes_for(df[qis])
+        self.axes_ = self._axes_for(df[qis], weights)
         x = np.column_stack([missing_cells.positions(self.axes_[col], df[col], strict=True) for col in qis])
-        n = len(df)
-        root_ok = classes_ok(np.zeros(n, dtype=np.int64), 1, np.array([n]), constraints, sensitive)
+        n = len(df) if weights is None else int(weights.sum())
+        root_ok = classes_ok(np.zeros(len(df), dtype=np.int64), 1, np.array([n]), constraints, sensitive)
         if not root_ok[0]:
             raise CheckFailed(_whole_table_message(constraints, sensitive))
         if any("missing" in self.axes_[col] for col in qis):
-            result = missing_cells.mondrian_regions(x, [self.axes_[c] for c in qis], constraints, sensitive)
+            result = missing_cells.mondrian_regions(x, [self.axes_[c] for c in qis], constraints, sensitive, weights)
         else:
-            result = mondrian(x, constraints, sensitive)
+            result = mondrian(x, constraints, sensitive, weights)
         self.tree_ = result.tree
         self.labels_ = [
             [missing_cells.box_label(self.axes_[col], result.low[part, j], result.high[part, j])
              or box_label(self.axes_[col], result.low[part, j], result.high[part, j]) for j, col in enumerate(qis)]
             for part in range(result.n_partitions)
         ]
-        sizes = np.bincount(result.partition_of_row, minlength=result.n_partitions)
+        sizes = np.bincount(result.partition_of_row, weights=weights, minlength=result.n_partitions).astype(np.int64)
         spread = x.max(axis=0) - x.min(axis=0)
         spread = np.where(spread == 0, 1.0, spread)
         widths = (result.high - result.low) / spread
@@ -247,9 +335,9 @@ class AnonymityEngine:
         total = ncp(result.low, result.high, sizes, spread)
         utility = {"metric": "ncp", "information_loss": total, "ncp": total, "per_column": per_column,
                    "ncp_per_column": per_column}
-        return np.zeros(n, dtype=bool), utility, {"algorithm": "mondrian", "partitions": result.n_partitions}
+        return np.zeros(len(df), dtype=bool), utility, {"algorithm": "mondrian", "partitions": result.n_partitions}
 
-    def _axes_for(self, df: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    def _axes_for(self, df: pd.DataFrame, weights: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
         """Every quasi-identifier's axis. A categorical axis without a hierarchy is ordered by how its
         categories co-occur with the OTHER quasi-identifiers (`cooccurrence_order`), never by the
         label or a sensitive column, so a median cut groups categories whose rows look alike."""
@@ -260,11 +348,11 @@ class AnonymityEngine:
             df = pd.DataFrame({col: missing_cells.fill(df[col]) for col in df.columns}, index=df.index)
         free = [c for c, a in axes.items() if a["kind"] == "category" and "generalizations" not in a]
         if free and len(axes) > 1:
-            profiles = {col: profile_codes(axes[col], df[col]) for col in df.columns}
+            profiles = {col: profile_codes(axes[col], df[col], weights) for col in df.columns}
             for col in free:
                 others = [profiles[c] for c in df.columns if c != col]
                 present = set(axes[col]["categories"])  # a missing cell is not a category
-                axes[col]["categories"] = [c for c in cooccurrence_order(df[col], others) if c in present]
+                axes[col]["categories"] = [c for c in cooccurrence_order(df[col], others, weights) if c in present]
         return axes
 
     def _axis_for(self, col: str, values: pd.Series) -> dict[str, Any]:
