@@ -1,0 +1,55 @@
+"""Global recoding on Spark: the histogram of distinct quasi-identifier tuples by one Spark aggregation,
+the lattice search on the driver over that histogram, the chosen node applied per partition.
+
+The histogram holds, per distinct tuple of the quasi-identifiers and the sensitive attributes (what
+l-diversity and t-closeness need), its row count; its size grows with the distinct tuples, not the rows.
+The search is the in-memory engine's own (privml.anonymity), so the node, its loss and the suppressed
+classes are the in-memory ones. A suppressed class is a set of generalized tuples: the workers drop the
+rows whose released tuple is in it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from privml.anonymity.config import AnonymityConfig
+from privml.anonymity.engine import AnonymityEngine
+from privml.spark.errors import driver_errors
+
+COUNT = "__privml_rows"
+
+
+def tuple_histogram(frame: Any, columns: list[str]) -> pd.DataFrame:
+    """Distinct tuples of `columns` with their row counts (column COUNT), collected on the driver."""
+    with driver_errors("the quasi-identifier histogram"):
+        counted = frame.groupBy(*columns).count().withColumnRenamed("count", COUNT).toPandas()
+    counted = counted.astype({c: object for c in columns})
+    for column in columns:
+        counted[column] = counted[column].where(counted[column].notna(), None)
+    # a deterministic order, so the driver's fit does not depend on how the partitions were laid out
+    return counted.sort_values(columns, na_position="first", kind="stable").reset_index(drop=True)
+
+
+def rows_of(histogram: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The histogram as rows (each tuple repeated by its count) and each row's tuple."""
+    counts = histogram[COUNT].to_numpy(dtype=np.int64)
+    tuple_of_row = np.repeat(np.arange(len(histogram)), counts)
+    return histogram[columns].iloc[tuple_of_row].reset_index(drop=True), tuple_of_row
+
+
+def fit_recoding(config: AnonymityConfig, histogram: pd.DataFrame) -> tuple[AnonymityEngine, set[tuple]]:
+    """The fitted engine and the released quasi-identifier tuples of its suppressed classes."""
+    qis = list(config.quasi_identifiers)
+    columns = [*qis, *[s for s in config.sensitive if s not in qis]]
+    rows, tuple_of_row = rows_of(histogram, columns)
+    engine = AnonymityEngine(config)
+    engine.fit(rows)
+    suppressed_tuples = np.unique(tuple_of_row[np.asarray(engine.suppressed_labels(), dtype=np.int64)])
+    released = engine.transform(histogram.loc[suppressed_tuples, qis]) if len(suppressed_tuples) else None
+    suppressed = set() if released is None else {tuple(r) for r in released[qis].itertuples(index=False)}
+    # the rows of the histogram are not the table's: the Spark job keeps no row labels
+    engine.suppressed_index_ = []
+    return engine, suppressed
