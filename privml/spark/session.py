@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -45,6 +46,19 @@ def require_spark(what: str = "anonymize.engine: spark") -> None:
         raise PrivmlError(f"{what} needs {' and '.join(missing)}; install it, or set anonymize.engine: pandas")
 
 
+def _worker_python() -> str:
+    """The interpreter of Spark's Python workers: this one; inside a `run --local` job, a wrapper that
+    starts it in the job's sandbox (pipelines/local/job_boot.py), so the workers see what the job sees."""
+    boot, sandbox = os.environ.get("PRIVML_JOB_BOOT"), os.environ.get("PRIVML_JOB_CHILD_SANDBOX")
+    if not boot or not sandbox:
+        return sys.executable
+    wrapper = Path(os.environ.get("TMPDIR") or Path(boot).parent) / "spark-worker-python"
+    wrapper.write_text(f'#!/bin/sh\nPRIVML_JOB_SANDBOX="$PRIVML_JOB_CHILD_SANDBOX" exec {shlex.quote(sys.executable)} '
+                       f'-I -S -B {shlex.quote(boot)} "$@"\n', encoding="utf-8")
+    wrapper.chmod(0o700)
+    return str(wrapper)
+
+
 def spark_session(master: str | None = None, *, app_name: str = "privml-anonymize",
                   conf: dict[str, str] | None = None) -> Any:
     """A SparkSession: `master` (e.g. `local[*]`), else $PRIVML_SPARK_MASTER, else whatever spark-submit
@@ -54,13 +68,16 @@ def spark_session(master: str | None = None, *, app_name: str = "privml-anonymiz
     require_spark()
     from pyspark.sql import SparkSession
 
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_PYTHON", _worker_python())
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
     master = master or os.environ.get("PRIVML_SPARK_MASTER")
     if master:
         builder = builder.master(master)
+    scratch = os.environ.get("TMPDIR")  # a local job's scratch: wiped with the job (shuffle and spill files)
     settings = {
+        **({"spark.local.dir": scratch, "spark.driver.extraJavaOptions": f"-Djava.io.tmpdir={scratch}"}
+           if scratch else {}),
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
