@@ -13,19 +13,16 @@ from privml.spark.session import missing_requirements
 
 MISSING = missing_requirements()
 
-pytestmark = pytest.mark.spark
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/spark/" in item.nodeid:
-            item.add_marker(pytest.mark.spark)
-            if MISSING:
-                item.add_marker(pytest.mark.skip(reason=f"Spark tests need {' and '.join(MISSING)}"))
+def needs_spark() -> None:
+    if MISSING:
+        pytest.skip(f"Spark tests need {' and '.join(MISSING)}")
 
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
+    needs_spark()
     from privml.spark.session import spark_session
 
     session = spark_session("local[2]", conf={"spark.sql.shuffle.partitions": "4",
