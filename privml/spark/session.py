@@ -30,10 +30,17 @@ def java_executable() -> str | None:
     return shutil.which("java")
 
 
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # ValueError: a module set to None in sys.modules (import blocked)
+        return False
+
+
 def missing_requirements() -> list[str]:
     """What a Spark run lacks on this machine, as install instructions (empty: nothing)."""
     missing = []
-    if importlib.util.find_spec("pyspark") is None:
+    if not _importable("pyspark"):
         missing.append(f"pyspark ({INSTALL_EXTRA})")
     if java_executable() is None:
         missing.append(INSTALL_JAVA)
