@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...], str]] = [
      "keys and encryption know no privacy technique, policy or model: the techniques and the stores use them"),
     ("core", ("privml.transforms", "privml.anonymity", "privml.detect", "privml.policy", "privml.models",
               "privml.serving", "privml.transformer", "privml.report", "privml.anonymize", "privml.key_needs",
-              "privml.sampledata"),
+              "privml.sampledata", "privml.spark"),
      "the privacy library: what the jobs, the endpoint and the CLI all run; it orchestrates nothing"),
     ("cli", ("privml.cli", "privml.__main__"),
      "the command line over the library; the orchestration's commands reach it as entry points, not imports"),

@@ -55,5 +55,5 @@ def test_the_spark_profile_cites_its_image_and_its_python_can_run_privml() -> No
 
 
 def test_spark_image_must_be_a_spark_profile() -> None:
-    with pytest.raises(PrivmlError, match="anonymize.spark_image.*not a SageMaker Spark processing image"):
+    with pytest.raises(PrivmlError, match=r"anonymize.spark_image.*not a SageMaker Spark processing image"):
         PipelineConfig.local_defaults(anonymize={"engine": "spark", "spark_image": {"profile": "sklearn-1.9-0"}})
