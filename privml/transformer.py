@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -227,6 +228,69 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
         self.n_rows_fitted_ = len(X)
         self.n_rows_out_ = len(anonymized)
         return anonymized
+
+    def fit_stream(self, batches: Callable[[], Iterable[pd.DataFrame]]) -> PrivacyTransformer:
+        """Fit on a table read in batches (`batches()` gives a fresh iterator of frames per pass, each
+        indexed by the rows' positions in the table, e.g. `privml.io.stream.TableStream.batches`), with
+        memory bounded as `privml.anonymity.streaming` says. The fitted transformer is the one
+        `fit` gives on the concatenated table. The column techniques are fitted on the first batch:
+        what they learn does not depend on the rows (a hierarchy file, a key id); each batch is still
+        checked when it is applied."""
+        if self.suppressed_rows not in ("generalize", "drop"):
+            raise PrivmlError(f"suppressed_rows must be 'generalize' or 'drop', not {self.suppressed_rows!r}")
+        for attr in _RUNTIME_ATTRS:
+            if attr != "_provider":
+                self.__dict__.pop(attr, None)
+        for attr in ("column_states_", "key_ids_", "anonymity_state_", "suppressed_labels_", "served_columns_"):
+            self.__dict__.pop(attr, None)
+        policy = self._parsed_policy()
+        first = next(iter(batches()), None)
+        if first is None:
+            raise PrivmlError("the table has no data rows")
+        X = self._check_frame(first, fitting=True)
+        self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        self.n_features_in_ = len(X.columns)
+        self.key_ids_ = {
+            spec.key: self._resolve_key(spec.key)
+            for spec in policy.columns.values()
+            if spec.key and technique_class(spec.action).needs_key
+        }
+        states: dict[str, dict[str, Any]] = {}
+        for column, spec in policy.columns.items():
+            if spec.role is not Role.LABEL:
+                states[column] = self._technique(column).fit(X[column], self._context(column, X))
+                self._technique(column).state.update(states[column])
+        self.column_states_ = states
+        self.columns_out_ = [
+            c for c, spec in policy.columns.items()
+            if spec.role is not Role.LABEL and not technique_class(spec.action).drops_column
+        ]
+        self.anonymity_state_ = None
+        self.suppressed_labels_ = []
+        rows = 0
+        if policy.anonymity is not None and policy.quasi_identifiers:
+            from privml.anonymity.streaming import fit_streaming
+            from privml.policy.engine_config import anonymity_config
+
+            config = anonymity_config(policy)
+            engine_columns = [c for c in self.columns_out_ if c in {*config.quasi_identifiers, *config.sensitive}]
+
+            def anonymity_batches() -> Iterator[pd.DataFrame]:
+                nonlocal rows
+                rows = 0
+                for frame in batches():
+                    rows += len(self._check_frame(frame, fitting=True))
+                    yield self._apply_techniques(frame, engine_columns)
+
+            engine = fit_streaming(config, anonymity_batches)
+            self.suppressed_labels_ = engine.suppressed_labels()
+            self.anonymity_state_ = engine.get_state()
+            self._engine = engine
+        else:
+            rows = sum(len(self._check_frame(frame, fitting=True)) for frame in batches())
+        self.n_rows_fitted_ = rows
+        self.n_rows_out_ = rows - len(self.suppressed_labels_) if self.suppressed_rows == "drop" else rows
+        return self
 
     # -- applying --------------------------------------------------------------------------------
 

@@ -33,7 +33,34 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--validation-fraction", type=float, default=0.15)
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--label", default="", help="the label column (empty: the policy's), checked first")
+    p.add_argument("--engine", choices=("auto", "memory", "streaming"), default="auto",
+                   help="memory: the whole table in RAM; streaming: in batches, bounded memory "
+                        "(privml/anonymize_stream.py); auto: streaming when the input is over the in-memory limit")
+    p.add_argument("--batch-rows", type=int, default=None, help="rows per batch of the streaming engine")
     return p.parse_args(argv)
+
+
+def _check_one_instance(args: argparse.Namespace) -> None:
+    """This engine runs in one process: with ProcessingInstanceCount > 1 every instance would read the
+    whole input and write the same outputs, so more instances are refused rather than silently wasted."""
+    import json
+
+    from privml.errors import PrivmlError
+
+    root = job_runner.container_root([args.input, args.output])
+    config = root / "config" / "resourceconfig.json" if root is not None else None
+    if config is None or not config.is_file():
+        return
+    try:
+        hosts = json.loads(config.read_text(encoding="utf-8")).get("hosts") or []
+    except (OSError, ValueError):
+        return
+    if len(hosts) > 1:
+        raise PrivmlError(
+            f"ProcessingInstanceCount {len(hosts)}: the Anonymize step's in-process engine (memory or streaming) "
+            "runs on one instance and would give every instance the whole input; set instances.processing.count "
+            "to 1 (a large table streams on one instance), or use the Spark engine to spread the work"
+        )
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -42,15 +69,20 @@ def run(args: argparse.Namespace) -> dict:
     from privml.anonymize import anonymize_table, split_rows, write_anonymized
     from privml.crypto.providers import default_key_provider
     from privml.errors import PrivmlError
-    from privml.io import read_table
+    from privml.io import DEFAULT_MAX_BYTES, read_table
     from privml.policy import load_policy
 
+    _check_one_instance(args)
     policy = load_policy(args.policy)
     if args.k is not None and policy.anonymity is not None:
         policy.anonymity.k = args.k
     files = sorted(p for p in Path(args.input).rglob("*") if p.is_file() and not p.name.startswith("."))
     if not files:
         raise PrivmlError(f"{args.input}: no input files")
+    fractions = (1 - args.validation_fraction - args.test_fraction, args.validation_fraction, args.test_fraction)
+    engine = getattr(args, "engine", "auto")
+    if engine == "streaming" or (engine == "auto" and sum(f.stat().st_size for f in files) > DEFAULT_MAX_BYTES):
+        return _run_streaming(args, policy, files, fractions)
     tables = [read_table(f, bad_rows=policy.bad_rows) for f in files]
     frame = pd.concat(tables, ignore_index=True)
     frame.attrs["bad_rows"] = sum(t.attrs.get("bad_rows", 0) for t in tables)  # skipped, per `bad_rows: skip`
@@ -61,7 +93,6 @@ def run(args: argparse.Namespace) -> dict:
     # The step names its provider (PRIVML_KEY_PROVIDER): on SageMaker `file`, the derived-secrets input
     # PrepareKeys wrote — an isolated container cannot reach KMS — or `none` for unkeyed policies.
     result = anonymize_table(frame, policy, key_provider=default_key_provider())
-    fractions = (1 - args.validation_fraction - args.test_fraction, args.validation_fraction, args.test_fraction)
     splits = split_rows(result.data, fractions, label=policy.label, seed=args.seed)
     out = Path(args.output)
     # Write everything to one staging directory first, then move each part into its declared output:
@@ -69,18 +100,38 @@ def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as staging:
         stage = Path(staging) / "result"
         write_anonymized(result, stage, splits=splits)
-        layout = {
-            "train": ["train/data.csv"],
-            "validation": ["validation/data.csv"],
-            "test": ["test/data.csv"],
-            "report": ["report.json", "report.html"],
-            "transformer": ["transformer.skops", "policy.yaml"],
-        }
-        for target, names in layout.items():
-            (out / target).mkdir(parents=True, exist_ok=True)
-            for name in names:
-                shutil.move(str(stage / name), str(out / target / Path(name).name))
+        _publish(stage, out)
     return result.report
+
+
+def _run_streaming(args: argparse.Namespace, policy, files: list[Path], fractions: tuple[float, float, float]) -> dict:
+    from privml.anonymize_stream import anonymize_stream
+    from privml.crypto.providers import default_key_provider
+    from privml.io.stream import TableStream
+
+    stream = TableStream(files, batch_rows=getattr(args, "batch_rows", None), bad_rows=policy.bad_rows)
+    out = Path(args.output)
+    with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as staging:
+        stage = Path(staging) / "result"
+        release = anonymize_stream(stream, policy, stage, key_provider=default_key_provider(), fractions=fractions,
+                                   seed=args.seed, label=getattr(args, "label", ""))
+        _publish(stage, out)
+    return release.report
+
+
+def _publish(stage: Path, out: Path) -> None:
+    """Move each staged part into its declared output (the staging directory is complete by now)."""
+    layout = {
+        "train": ["train/data.csv"],
+        "validation": ["validation/data.csv"],
+        "test": ["test/data.csv"],
+        "report": ["report.json", "report.html"],
+        "transformer": ["transformer.skops", "policy.yaml"],
+    }
+    for target, names in layout.items():
+        (out / target).mkdir(parents=True, exist_ok=True)
+        for name in names:
+            shutil.move(str(stage / name), str(out / target / Path(name).name))
 
 
 def _summary(report: dict) -> str:

@@ -47,6 +47,9 @@ class EncodedTable:
     columns: list[str]
     codes: np.ndarray  # int64, shape (n, d): hierarchy row index of each cell
     levels: list[LevelMaps]
+    # rows each line of `codes` stands for (None: one each). A tuple histogram
+    # (privml.anonymity.histogram) is a table whose lines are distinct tuples weighted by their counts.
+    weights: np.ndarray | None = None
 
     @classmethod
     def encode(cls, df: pd.DataFrame, hierarchies: dict[str, Hierarchy]) -> EncodedTable:
@@ -59,6 +62,11 @@ class EncodedTable:
     @property
     def heights(self) -> list[int]:
         return [lm.height for lm in self.levels]
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of the table (the sum of the weights when lines are weighted)."""
+        return len(self.codes) if self.weights is None else int(self.weights.sum())
 
 
 def combine_keys(columns: list[np.ndarray], cardinalities: list[int]) -> np.ndarray:
@@ -88,5 +96,7 @@ def group_ids(columns: list[np.ndarray], cardinalities: list[int]) -> tuple[np.n
 
 
 def factorize_column(values: pd.Series) -> tuple[np.ndarray, int]:
-    codes, uniques = pd.factorize(values.astype(str), sort=False)
+    # a missing cell is one more value: under pandas 3, astype(str) keeps NaN, whose sentinel code -1
+    # would collide with another tuple's key in combine_keys
+    codes, uniques = pd.factorize(values.astype(str), sort=False, use_na_sentinel=False)
     return codes.astype(np.int64), len(uniques)

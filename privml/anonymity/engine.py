@@ -29,10 +29,11 @@ from privml.anonymity.axes import (
     profile_codes,
 )
 from privml.anonymity.config import AnonymityConfig
-from privml.anonymity.encoding import EncodedTable
+from privml.anonymity.encoding import EncodedTable, group_ids
 from privml.anonymity.hierarchy import ROOT, Hierarchy, leaf_index, load_hierarchy
-from privml.anonymity.lattice import search
-from privml.anonymity.metrics import LossMetric, make_metric
+from privml.anonymity.histogram import TupleHistogram, search_histogram
+from privml.anonymity.lattice import SearchResult, search
+from privml.anonymity.metrics import LossMetric, Metric, make_metric
 from privml.anonymity.models import (
     Constraints,
     SensitiveColumn,
@@ -136,6 +137,15 @@ class AnonymityEngine:
                                              risk_mod.row_keys(self.transform(population), qis), threshold))
             before.update(risk_mod.journalist(risk_mod.row_keys(df, qis), risk_mod.row_keys(population, qis),
                                               threshold))
+        self._finish(constraints, n, int(suppressed.sum()), sizes, before_sizes, achieved, after, before,
+                     utility, transformation)
+        return released
+
+    def _finish(self, constraints: Constraints, n: int, suppressed: int, sizes: np.ndarray,
+                before_sizes: np.ndarray, achieved: Any, after: dict[str, Any], before: dict[str, Any],
+                utility: dict[str, Any], transformation: dict[str, Any]) -> None:
+        """Check max_risk and write the report, from the released classes' sizes and the figures
+        measured on them (shared by the in-memory fit and the histogram's, `fit_histogram`)."""
         if self.config.max_risk and after["prosecutor_max"] > float(self.config.max_risk) + 1e-12:
             raise CheckFailed(
                 f"anonymity: highest prosecutor risk {after['prosecutor_max']:.4g} exceeds max_risk "
@@ -144,25 +154,65 @@ class AnonymityEngine:
         self.report_ = {
             "algorithm": self.config.algorithm,
             "rows_in": n,
-            "rows_out": int(n - suppressed.sum()),
-            "suppressed_rows": int(suppressed.sum()),
-            "quasi_identifiers": qis,
-            "sensitive_attributes": sens,
+            "rows_out": n - suppressed,
+            "suppressed_rows": suppressed,
+            "quasi_identifiers": self.quasi_identifiers,
+            "sensitive_attributes": self.sensitive,
             **achieved.as_dict(),
             "targets": self._targets(constraints),
             "risk": after,
             "risk_before": before,
             "utility": {
                 **utility,
-                "discernibility": discernibility(sizes, int(suppressed.sum()), n),
+                "discernibility": discernibility(sizes, suppressed, n),
                 "avg_class_size": average_class_size(sizes),
-                "classes": int(n_classes),
+                "classes": len(sizes),
             },
             "transformation": transformation,
             "class_sizes": risk_mod.size_histogram(sizes),
             "class_sizes_before": risk_mod.size_histogram(before_sizes),
         }
-        return released
+
+    def fit_histogram(self, histogram: TupleHistogram) -> np.ndarray:
+        """Global recoding fitted on a tuple histogram (`privml.anonymity.histogram`) instead of rows:
+        the same levels, hierarchies and report as `fit` on the rows it counts. Returns which histogram
+        lines the fit suppressed; `suppressed_index_` is left to the caller, who knows the rows."""
+        if self.config.algorithm != "global_recoding":
+            raise PrivmlError("anonymity: a tuple histogram fits global recoding only (Mondrian needs the rows)")
+        if self.config.population:
+            raise PrivmlError("anonymity: journalist risk against a population table needs the in-memory engine")
+        qis = self.quasi_identifiers
+        if histogram.quasi_identifiers != qis or histogram.sensitive != self.sensitive:
+            raise PrivmlError("anonymity: the histogram's columns are not the policy's")
+        constraints = self.constraints()
+        if constraints.needs_sensitive and not self.sensitive:
+            raise PrivmlError("anonymity: l-diversity and t-closeness need a column with role 'sensitive'")
+        n = histogram.n_rows
+        if constraints.k > n:
+            raise PrivmlError(f"anonymity: k={constraints.k} is larger than the table ({n} rows)")
+        found = search_histogram(histogram, self.config, constraints)
+        if found is None:
+            raise CheckFailed(_unmet_message(constraints, float(self.config.max_suppression),
+                                             "no generalization of the quasi-identifiers"))
+        self.hierarchies_ = found.hierarchies
+        suppressed, utility, transformation = self._recoded(found.table, found.metric, found.result)
+        threshold = float(self.config.risk_threshold)
+        d = len(qis)
+        _, before_ids = np.unique(histogram.codes[:, :d], axis=0, return_inverse=True)
+        before_sizes = np.bincount(before_ids.ravel(), weights=histogram.counts).astype(np.int64)
+        kept = np.flatnonzero(~suppressed)
+        levels = found.table.levels
+        generalized = [levels[j].maps[int(found.result.node[j])][found.table.codes[kept, j]] for j in range(d)]
+        ids, n_classes = group_ids(generalized, [lm.cardinality(int(found.result.node[j]))
+                                                 for j, lm in enumerate(levels)])
+        kept_weights = histogram.counts[kept]
+        sizes = np.bincount(ids, weights=kept_weights, minlength=n_classes).astype(np.int64)
+        achieved = measure(ids, n_classes, [s.subset(kept) for s in found.sensitive], constraints.t_distance,
+                           weights=kept_weights)
+        self._finish(constraints, n, int(histogram.counts[suppressed].sum()), sizes, before_sizes, achieved,
+                     risk_mod.prosecutor(sizes, threshold), risk_mod.prosecutor(before_sizes, threshold),
+                     utility, transformation)
+        return suppressed
 
     def _population(self) -> pd.DataFrame:
         from privml.io import read_table
@@ -203,6 +253,11 @@ class AnonymityEngine:
         result = search(table, constraints, sensitive, max_supp, metric)
         if result is None:
             raise CheckFailed(_unmet_message(constraints, max_supp, "no generalization of the quasi-identifiers"))
+        return self._recoded(table, metric, result)
+
+    def _recoded(self, table: EncodedTable, metric: Metric, result: SearchResult):
+        """The fitted levels and the utility figures of the node the search chose."""
+        qis = self.quasi_identifiers
         self.levels_ = {col: int(level) for col, level in zip(qis, result.node, strict=True)}
         suppressed = result.suppressed_rows
         if isinstance(metric, LossMetric):

@@ -33,7 +33,7 @@ UNKNOWN, ANONYMOUS, NOT_ANONYMOUS = 0, 1, -1
 class SearchResult:
     node: np.ndarray
     loss: float
-    suppressed_rows: np.ndarray  # bool per input row
+    suppressed_rows: np.ndarray  # bool per input row (per line of a weighted table)
     checked: int
 
 
@@ -96,7 +96,8 @@ class Grouper:
         self.constraints = constraints
         self.sensitive = sensitive
         self.limit = limit
-        self.n = len(table.codes)
+        self.n = table.n_rows
+        self.lines = table.weights  # rows per line of the table (None: one each)
         self.cards = [[lm.cardinality(level) for level in range(lm.height)] for lm in table.levels]
         # Work on the distinct quasi-identifier tuples (the bottom node's classes) with their counts.
         leaf_key = combine_keys([table.codes[:, j] for j in range(table.codes.shape[1])],
@@ -106,7 +107,8 @@ class Grouper:
         self.rows_t = np.ascontiguousarray(table.codes[first].T)
         self.columns: dict[tuple[int, int], np.ndarray] = {}
         self.inverse = inverse.astype(np.int64)
-        self.weights = counts.astype(float)
+        self.weights = (counts if table.weights is None else
+                        np.bincount(inverse.ravel(), weights=table.weights, minlength=len(first))).astype(float)
         self.m = len(first)
         self.blocks = self._plan_blocks(table.heights)
         self.block_codes: list[dict[tuple[int, ...], tuple[np.ndarray, int]]] = [{} for _ in self.blocks]
@@ -239,7 +241,7 @@ class Grouper:
         """(class id per row, number of classes, class sizes, class passes the models)."""
         key, space = self.keys(node)
         key = key[self.inverse]
-        if space <= 4 * self.n + 65536:
+        if space <= 4 * len(key) + 65536:
             counts = np.bincount(key, minlength=space)
             present = np.flatnonzero(counts)
             dense = np.full(space, -1, dtype=np.int64)
@@ -247,7 +249,9 @@ class Grouper:
             ids, sizes = dense[key], counts[present]
         else:
             _, ids, sizes = np.unique(key, return_inverse=True, return_counts=True)
-            ids = ids.astype(np.int64)
+            ids = ids.astype(np.int64).ravel()
+        if self.lines is not None:  # weighted lines: a class's size is the rows its lines stand for
+            sizes = np.bincount(ids, weights=self.lines, minlength=len(sizes)).astype(np.int64)
         ok = classes_ok(ids, len(sizes), sizes, self.constraints, self.sensitive)
         return ids, len(sizes), sizes, ok
 
@@ -268,7 +272,7 @@ def search(table: EncodedTable, constraints: Constraints, sensitive: list[Sensit
            max_suppression: float, metric: Metric) -> SearchResult | None:
     """The anonymous node with the least information loss, or None when no node is anonymous."""
     lattice = Lattice(table.heights)
-    grouper = Grouper(table, constraints, sensitive, suppression_limit(max_suppression, len(table.codes)))
+    grouper = Grouper(table, constraints, sensitive, suppression_limit(max_suppression, table.n_rows))
     anonymous_bits = 0  # bit i set: node i is known anonymous
     failing_bits = 0  # bit i set: node i is known not anonymous
     exact: dict[int, float] = {}

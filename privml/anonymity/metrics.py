@@ -31,10 +31,10 @@ class Metric:
 
     def __init__(self, table: EncodedTable) -> None:
         self.table = table
-        self.n = len(table.codes)
+        self.n = table.n_rows
         # leaf counts over the whole input, per column
         self.leaf_counts = [
-            np.bincount(table.codes[:, j], minlength=len(lm.maps[0])).astype(float)
+            np.bincount(table.codes[:, j], weights=table.weights, minlength=len(lm.maps[0])).astype(float)
             for j, lm in enumerate(table.levels)
         ]
 
@@ -118,13 +118,18 @@ class LossMetric(Metric):
     def per_column_raw(self, node: np.ndarray, row_outlier: np.ndarray) -> np.ndarray:
         out = np.empty(len(node))
         for j, level in enumerate(node):
-            share = self.shares[j][int(level)][self.table.codes[:, j]]
-            out[j] = float(np.sum(np.where(row_outlier, 1.0, share)))
+            # summed per leaf over the rows kept (outliers count 1 each): the same floats whether the
+            # table's lines are rows or the weighted tuples of a histogram
+            kept = ~np.asarray(row_outlier, dtype=bool)
+            weights = None if self.table.weights is None else self.table.weights[kept]
+            released = np.bincount(self.table.codes[kept, j], weights=weights,
+                                   minlength=len(self.shares[j][0])).astype(float)
+            out[j] = float(self.shares[j][int(level)] @ released + (self.n - released.sum()))
         return np.array([self._normalize(np.array([out[j]]), j)[0] for j in range(len(node))])
 
     def per_column(self, node: np.ndarray, row_outlier: np.ndarray | None = None) -> np.ndarray:
         if row_outlier is None:
-            row_outlier = np.zeros(self.n, dtype=bool)
+            row_outlier = np.zeros(len(self.table.codes), dtype=bool)
         return self.per_column_raw(node, row_outlier)
 
     def exact(self, node, row_outlier, class_sizes_released, class_sizes_suppressed) -> float:  # type: ignore[override]

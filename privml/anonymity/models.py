@@ -29,9 +29,10 @@ class SensitiveColumn:
     codes: np.ndarray
     n_values: int
     q: np.ndarray  # distribution over the whole table
+    weights: np.ndarray | None = None  # rows per line (None: one each; a tuple histogram weighs by counts)
 
     @classmethod
-    def encode(cls, name: str, values: pd.Series) -> SensitiveColumn:
+    def encode(cls, name: str, values: pd.Series, weights: np.ndarray | None = None) -> SensitiveColumn:
         text = values.astype(str)
         distinct = pd.unique(text)
         numeric = pd.to_numeric(pd.Series(distinct), errors="coerce")
@@ -41,13 +42,14 @@ class SensitiveColumn:
             order = sorted(distinct)
         index = pd.Index(order)
         codes = index.get_indexer(text).astype(np.int64)
-        q = np.bincount(codes, minlength=len(order)).astype(float)
+        q = np.bincount(codes, weights=weights, minlength=len(order)).astype(float)
         q /= max(q.sum(), 1.0)
-        return cls(name, codes, len(order), q)
+        return cls(name, codes, len(order), q, None if weights is None else np.asarray(weights, dtype=np.int64))
 
     def subset(self, rows: np.ndarray) -> SensitiveColumn:
         """The same column restricted to some rows, keeping the whole table's distribution."""
-        return SensitiveColumn(self.name, self.codes[rows], self.n_values, self.q)
+        weights = None if self.weights is None else self.weights[rows]
+        return SensitiveColumn(self.name, self.codes[rows], self.n_values, self.q, weights)
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,12 @@ class Constraints:
 def _pairs(class_ids: np.ndarray, n_classes: int, col: SensitiveColumn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct (class, value) pairs with their counts, sorted by class then value."""
     key = class_ids * col.n_values + col.codes
-    pair, count = np.unique(key, return_counts=True)
+    if col.weights is None:
+        pair, count = np.unique(key, return_counts=True)
+    else:
+        pair, inverse = np.unique(key, return_inverse=True)
+        count = np.bincount(inverse.ravel(), weights=col.weights, minlength=len(pair)).astype(np.int64)
+        pair, count = pair[count > 0], count[count > 0]
     return pair // col.n_values, pair % col.n_values, count
 
 
@@ -121,7 +128,8 @@ def t_distance(class_ids: np.ndarray, n_classes: int, col: SensitiveColumn, dist
         hi = min(lo + step, n_classes)
         rows = order[bounds[i]:bounds[i + 1]]
         local = class_ids[rows] - lo
-        hist = np.bincount(local * m + col.codes[rows], minlength=(hi - lo) * m).reshape(hi - lo, m)
+        weights = None if col.weights is None else col.weights[rows]
+        hist = np.bincount(local * m + col.codes[rows], weights=weights, minlength=(hi - lo) * m).reshape(hi - lo, m)
         p = hist / hist.sum(axis=1, keepdims=True)
         out[lo:hi] = np.abs(np.cumsum(p - col.q, axis=1)).sum(axis=1) / (m - 1)
     return out
@@ -165,10 +173,11 @@ class Measured:
 
 
 def measure(class_ids: np.ndarray, n_classes: int, sensitive: list[SensitiveColumn],
-            t_distance_kind: str | None = None) -> Measured:
+            t_distance_kind: str | None = None, weights: np.ndarray | None = None) -> Measured:
+    """`weights`: rows per line of `class_ids` (a tuple histogram's counts; None: one each)."""
     if len(class_ids) == 0:
         return Measured(k=0)
-    sizes = np.bincount(class_ids, minlength=n_classes)
+    sizes = np.bincount(class_ids, weights=weights, minlength=n_classes).astype(np.int64)
     present = sizes > 0
     result = Measured(k=int(sizes[present].min()))
     if sensitive:

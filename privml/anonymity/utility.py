@@ -22,8 +22,12 @@ def hierarchy_ncp(table: EncodedTable, node: np.ndarray, suppressed: np.ndarray)
         level = int(node[j])
         covered = np.bincount(lm.maps[level], minlength=lm.cardinality(level))[lm.maps[level]]
         per_leaf = (covered - 1) / (domain - 1) if domain > 1 else np.zeros(domain)
-        per_row = np.where(suppressed, 1.0, per_leaf[table.codes[:, j]])
-        out[col] = float(per_row.mean()) if len(per_row) else 0.0
+        # rows per leaf among the released ones: the same sum whether lines are rows or weighted tuples
+        kept = ~np.asarray(suppressed, dtype=bool)
+        weights = None if table.weights is None else table.weights[kept]
+        released = np.bincount(table.codes[kept, j], weights=weights, minlength=domain).astype(float)
+        n = table.n_rows
+        out[col] = float((per_leaf @ released + (n - released.sum())) / n) if n else 0.0
     return out
 
 

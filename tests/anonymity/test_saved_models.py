@@ -45,7 +45,12 @@ def test_fitting_now_gives_the_state_fitted_then(algorithm: str, tmp_path: Path)
     # the one setting added since those files: the missing-cell rule (issue 15), here at its default; the
     # saved data has no missing quasi-identifier, so it changes nothing else
     assert now["config"].pop("missing") == "value" and "missing" not in then["config"]
-    assert now == json.loads(json.dumps(then))
+    then = json.loads(json.dumps(then))
+    # the loss metric's per-column figures are summed per hierarchy leaf since the tuple histogram
+    # (issue 20): equal to the last bits of a float, not bit for bit
+    assert now["report"]["utility"].pop("per_column") == pytest.approx(then["report"]["utility"].pop("per_column"),
+                                                                      rel=1e-12)
+    assert now == then
 
 
 def test_a_state_with_settings_this_version_does_not_know_is_refused() -> None:
