@@ -3,9 +3,9 @@ the lattice search on the driver over that histogram, the chosen node applied pe
 
 The histogram holds, per distinct tuple of the quasi-identifiers and the sensitive attributes (what
 l-diversity and t-closeness need), its row count; its size grows with the distinct tuples, not the rows.
-The search is the in-memory engine's own (privml.anonymity), so the node, its loss and the suppressed
-classes are the in-memory ones. A suppressed class is a set of generalized tuples: the workers drop the
-rows whose released tuple is in it.
+The search is the in-memory engine's own, run on the histogram (`AnonymityEngine.fit_histogram`,
+privml/anonymity/histogram.py), so the node, its loss and the suppressed classes are the in-memory ones.
+A suppressed class is a set of generalized tuples: the workers drop the rows whose released tuple is in it.
 """
 
 from __future__ import annotations
@@ -41,15 +41,16 @@ def rows_of(histogram: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, 
 
 
 def fit_recoding(config: AnonymityConfig, histogram: pd.DataFrame) -> tuple[AnonymityEngine, set[tuple]]:
-    """The fitted engine and the released quasi-identifier tuples of its suppressed classes."""
-    qis = list(config.quasi_identifiers)
-    columns = [*qis, *[s for s in config.sensitive if s not in qis]]
-    rows, tuple_of_row = rows_of(histogram, columns)
+    """The fitted engine (the in-memory engine's search, on the histogram: privml.anonymity.histogram)
+    and the released quasi-identifier tuples of its suppressed classes."""
+    from privml.anonymity.histogram import TupleHistogram
+
+    qis, sensitive = list(config.quasi_identifiers), list(config.sensitive)
+    lines = TupleHistogram.from_counts(histogram, qis, sensitive, count_column=COUNT)
     engine = AnonymityEngine(config)
-    engine.fit(rows)
-    suppressed_tuples = np.unique(tuple_of_row[np.asarray(engine.suppressed_labels(), dtype=np.int64)])
-    released = engine.transform(histogram.loc[suppressed_tuples, qis]) if len(suppressed_tuples) else None
-    suppressed = set() if released is None else {tuple(r) for r in released[qis].itertuples(index=False)}
-    # the rows of the histogram are not the table's: the Spark job keeps no row labels
-    engine.suppressed_index_ = []
-    return engine, suppressed
+    suppressed_lines = engine.fit_histogram(lines)
+    if not suppressed_lines.any():
+        return engine, set()
+    cells = pd.DataFrame({c: lines.values[c][lines.codes[suppressed_lines, j]] for j, c in enumerate(qis)})
+    released = engine.transform(cells.astype(object).where(cells.notna(), None))
+    return engine, {tuple(r) for r in released[qis].itertuples(index=False)}
