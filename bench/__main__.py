@@ -39,6 +39,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "endpoint": ["--duration", "2", "--connections", "1,32", "--sigv4-connections", "32"],
     "ping": ["--duration", "4"],
     "privacy_utility": ["--dp-seeds", "2", "--model-seeds", "1"],
+    "scale": ["--rows", "200000,1000000"],  # 10M and 50M (`--slow`) only in the full run
     "scan": ["--rows", "200000", "--transform-rows", "200000"],
     "transform": ["--rows", "200000"],
 }

@@ -14,6 +14,7 @@ The fitted transformer, the released rows and the report are those of the in-mem
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -86,7 +87,8 @@ def anonymize_stream(stream: TableStream, policy: Policy, outdir: Path, *, key_p
     report.json, report.html, transformer.skops, policy.yaml): two passes (three when global recoding
     suppresses rows); nothing appears in `outdir` unless every pass completes."""
     split_of(np.zeros(1, dtype=np.int64), fractions, seed)  # bad fractions: refused before any pass
-    first = next(iter(stream.batches()))
+    with contextlib.closing(stream.batches()) as batches_of_the_table:
+        first = next(batches_of_the_table)
     if label:
         policy = with_label(policy, first, label)
     check_features(first, policy)

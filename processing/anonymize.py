@@ -1,6 +1,8 @@
 """Anonymize: the pipeline's processing job (SageMaker processing container contract).
 
-Thin on purpose: parse the contract, call `privml.anonymize`. Reads every CSV/Parquet file of the input
+Thin on purpose: parse the contract, call `privml.anonymize` (or, for a table over the in-memory limit or
+with `--engine streaming`, `privml.anonymize_stream`: record batches, bounded memory, the same fitted
+transformer; README "Scale"). Reads every CSV/Parquet file of the input
 directory, anonymizes with the policy, splits train/validation/test, and writes one output directory per
 ProcessingOutput: train/, validation/, test/ (data.csv), report/ (report.json, report.html) and
 transformer/ (transformer.skops, policy.yaml). Keyed techniques read the secrets the key-preparation

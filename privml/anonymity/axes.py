@@ -70,16 +70,19 @@ NUMERIC_PROFILE_BINS = 10
 DENSE_COUNT_CELLS = 4_000_000  # above (32 MB of counts): the contingency table is counted sparse
 
 
-def profile_codes(axis: dict[str, Any], values: pd.Series) -> np.ndarray:
+def profile_codes(axis: dict[str, Any], values: pd.Series, weights: np.ndarray | None = None) -> np.ndarray:
     """Small integer codes of a column for co-occurrence profiles: numbers and dates by decile of their
-    axis value, categories by value (the most frequent MAX_PROFILE_LEVELS - 1, the rest pooled)."""
+    axis value, categories by value (the most frequent MAX_PROFILE_LEVELS - 1, the rest pooled).
+    `weights`: rows per value (distinct tuples with their counts); the deciles are then the rows'."""
     if axis["kind"] in ("numeric", "date"):
         x = axis_values(axis, values, strict=False)
-        edges = np.unique(np.nanquantile(x, np.linspace(0, 1, NUMERIC_PROFILE_BINS + 1)[1:-1]))
+        probabilities = np.linspace(0, 1, NUMERIC_PROFILE_BINS + 1)[1:-1]
+        quantiles = np.nanquantile(x, probabilities) if weights is None else _row_quantiles(x, weights, probabilities)
+        edges = np.unique(quantiles)
         return np.searchsorted(edges, x, side="right")
     codes, uniques = pd.factorize(values.astype(str))
     if len(uniques) > MAX_PROFILE_LEVELS:
-        counts = np.bincount(codes)
+        counts = np.bincount(codes, weights=weights)
         top = np.argsort(-counts, kind="stable")[: MAX_PROFILE_LEVELS - 1]
         remap = np.full(len(uniques), MAX_PROFILE_LEVELS - 1)
         remap[top] = np.arange(len(top))
@@ -87,7 +90,27 @@ def profile_codes(axis: dict[str, Any], values: pd.Series) -> np.ndarray:
     return codes
 
 
-def cooccurrence_order(values: pd.Series, others: list[np.ndarray]) -> list[str]:
+def _row_quantiles(x: np.ndarray, weights: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """np.nanquantile (linear) of the rows that lines x with `weights` stand for, without the rows:
+    the two order statistics around each quantile, interpolated by numpy itself on them."""
+    present = ~np.isnan(x)
+    x, weights = x[present], np.asarray(weights, dtype=np.int64)[present]
+    order = np.argsort(x, kind="stable")
+    x, ends = x[order], np.cumsum(weights[order])  # the sorted rows' value at position i: x[first end > i]
+    n = int(ends[-1]) if len(ends) else 0
+    if n == 0:
+        return np.full(len(probabilities), np.nan)
+    out = np.empty(len(probabilities))
+    for i, q in enumerate(probabilities):
+        virtual = (n - 1) * q
+        below = int(np.floor(virtual))
+        lo = x[np.searchsorted(ends, below, side="right")]
+        hi = x[np.searchsorted(ends, min(below + 1, n - 1), side="right")]
+        out[i] = np.quantile(np.array([lo, hi]), virtual - below)
+    return out
+
+
+def cooccurrence_order(values: pd.Series, others: list[np.ndarray], weights: np.ndarray | None = None) -> list[str]:
     """A column's categories ordered so that categories that co-occur alike with the other columns are
     neighbours: the first axis of a correspondence analysis of the category × (other columns' levels)
     contingency table (a classic seriation). Label-free: `others` are the other quasi-identifiers only.
@@ -106,13 +129,14 @@ def cooccurrence_order(values: pd.Series, others: list[np.ndarray]) -> list[str]
     shape = (len(categories), int(sum(widths)))
     if shape[0] * shape[1] <= DENSE_COUNT_CELLS:  # one bincount per column: no sort of n pairs
         counts = sparse.csr_matrix(np.hstack([
-            np.bincount(codes * w + other, minlength=shape[0] * w).reshape(shape[0], w)
+            np.bincount(codes * w + other, weights=weights, minlength=shape[0] * w).reshape(shape[0], w)
             for other, w in zip(others, widths, strict=True)
         ]).astype(float))
     else:
         offsets = np.concatenate(([0], np.cumsum(widths)[:-1]))
         level = np.concatenate([other + off for other, off in zip(others, offsets, strict=True)])
-        counts = sparse.csr_matrix((np.ones(len(level)), (np.tile(codes, len(others)), level)), shape=shape)
+        cells = np.ones(len(level)) if weights is None else np.tile(np.asarray(weights, dtype=float), len(others))
+        counts = sparse.csr_matrix((cells, (np.tile(codes, len(others)), level)), shape=shape)
     p = counts / counts.sum()
     rows = np.asarray(p.sum(axis=1)).ravel()
     cols = np.asarray(p.sum(axis=0)).ravel()

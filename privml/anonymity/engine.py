@@ -174,11 +174,10 @@ class AnonymityEngine:
         }
 
     def fit_histogram(self, histogram: TupleHistogram) -> np.ndarray:
-        """Global recoding fitted on a tuple histogram (`privml.anonymity.histogram`) instead of rows:
-        the same levels, hierarchies and report as `fit` on the rows it counts. Returns which histogram
-        lines the fit suppressed; `suppressed_index_` is left to the caller, who knows the rows."""
-        if self.config.algorithm != "global_recoding":
-            raise PrivmlError("anonymity: a tuple histogram fits global recoding only (Mondrian needs the rows)")
+        """The engine fitted on a tuple histogram (`privml.anonymity.histogram`) instead of rows: the
+        same levels and hierarchies (global recoding) or axes, cuts and labels (Mondrian), and the same
+        report, as `fit` on the rows it counts. Returns which histogram lines the fit suppressed;
+        `suppressed_index_` is left to the caller, who knows the rows."""
         if self.config.population:
             raise PrivmlError("anonymity: journalist risk against a population table needs the in-memory engine")
         qis = self.quasi_identifiers
@@ -190,6 +189,8 @@ class AnonymityEngine:
         n = histogram.n_rows
         if constraints.k > n:
             raise PrivmlError(f"anonymity: k={constraints.k} is larger than the table ({n} rows)")
+        if self.config.algorithm == "mondrian":
+            return self._fit_mondrian_histogram(histogram, constraints)
         found = search_histogram(histogram, self.config, constraints)
         if found is None:
             raise CheckFailed(_unmet_message(constraints, float(self.config.max_suppression),
@@ -213,6 +214,35 @@ class AnonymityEngine:
                      risk_mod.prosecutor(sizes, threshold), risk_mod.prosecutor(before_sizes, threshold),
                      utility, transformation)
         return suppressed
+
+    def _fit_mondrian_histogram(self, histogram: TupleHistogram, constraints: Constraints) -> np.ndarray:
+        qis, d = self.quasi_identifiers, len(self.quasi_identifiers)
+        lines = pd.DataFrame({c: pd.Series(histogram.values[c][histogram.codes[:, j]], dtype="str")
+                              for j, c in enumerate(histogram.columns)})
+        as_value = missing_cells.as_value(self.config)
+        for col in [*([] if as_value else qis), *self.sensitive]:
+            if lines[col].isna().any():
+                raise PrivmlError(f"column {col}: a data row is empty")
+        counts = histogram.counts
+        sensitive = [SensitiveColumn.encode(s, lines[s], weights=counts) for s in self.sensitive]
+        _, utility, transformation = self._fit_mondrian(lines, constraints, sensitive, counts)
+        # the released classes: partitions whose boxes have the same labels are one class, as on rows
+        x = np.column_stack([missing_cells.positions(self.axes_[c], lines[c], strict=True) for c in qis])
+        partition = self.tree_.route(x) if self.tree_ is not None else np.zeros(len(lines), dtype=np.int64)
+        labels = pd.DataFrame([[str(v) for v in missing_cells.release(np.asarray(row, dtype=object))]
+                               for row in self.labels_])
+        class_of_partition, n_classes = group_ids([labels[j].factorize()[0] for j in range(d)],
+                                                  [labels[j].nunique() for j in range(d)])
+        ids = class_of_partition[partition]
+        sizes = np.bincount(ids, weights=counts, minlength=n_classes).astype(np.int64)
+        _, before_ids = np.unique(histogram.codes[:, :d], axis=0, return_inverse=True)
+        before_sizes = np.bincount(before_ids.ravel(), weights=counts).astype(np.int64)
+        achieved = measure(ids, n_classes, sensitive, constraints.t_distance, weights=counts)
+        threshold = float(self.config.risk_threshold)
+        self._finish(constraints, histogram.n_rows, 0, sizes, before_sizes, achieved,
+                     risk_mod.prosecutor(sizes, threshold), risk_mod.prosecutor(before_sizes, threshold),
+                     utility, transformation)
+        return np.zeros(len(lines), dtype=bool)
 
     def _population(self) -> pd.DataFrame:
         from privml.io import read_table
@@ -276,25 +306,28 @@ class AnonymityEngine:
         }
         return suppressed, utility, dict(self.levels_)
 
-    def _fit_mondrian(self, df: pd.DataFrame, constraints: Constraints, sensitive: list[SensitiveColumn]):
+    def _fit_mondrian(self, df: pd.DataFrame, constraints: Constraints, sensitive: list[SensitiveColumn],
+                      weights: np.ndarray | None = None):
+        """`weights`: the rows each line of `df` stands for (a tuple histogram's lines, in first-appearance
+        order, with `sensitive` weighted alike): the same axes, cuts and figures as on those rows."""
         qis = self.quasi_identifiers
-        self.axes_ = self._axes_for(df[qis])
+        self.axes_ = self._axes_for(df[qis], weights)
         x = np.column_stack([missing_cells.positions(self.axes_[col], df[col], strict=True) for col in qis])
-        n = len(df)
-        root_ok = classes_ok(np.zeros(n, dtype=np.int64), 1, np.array([n]), constraints, sensitive)
+        n = len(df) if weights is None else int(weights.sum())
+        root_ok = classes_ok(np.zeros(len(df), dtype=np.int64), 1, np.array([n]), constraints, sensitive)
         if not root_ok[0]:
             raise CheckFailed(_whole_table_message(constraints, sensitive))
         if any("missing" in self.axes_[col] for col in qis):
-            result = missing_cells.mondrian_regions(x, [self.axes_[c] for c in qis], constraints, sensitive)
+            result = missing_cells.mondrian_regions(x, [self.axes_[c] for c in qis], constraints, sensitive, weights)
         else:
-            result = mondrian(x, constraints, sensitive)
+            result = mondrian(x, constraints, sensitive, weights)
         self.tree_ = result.tree
         self.labels_ = [
             [missing_cells.box_label(self.axes_[col], result.low[part, j], result.high[part, j])
              or box_label(self.axes_[col], result.low[part, j], result.high[part, j]) for j, col in enumerate(qis)]
             for part in range(result.n_partitions)
         ]
-        sizes = np.bincount(result.partition_of_row, minlength=result.n_partitions)
+        sizes = np.bincount(result.partition_of_row, weights=weights, minlength=result.n_partitions).astype(np.int64)
         spread = x.max(axis=0) - x.min(axis=0)
         spread = np.where(spread == 0, 1.0, spread)
         widths = (result.high - result.low) / spread
@@ -302,9 +335,9 @@ class AnonymityEngine:
         total = ncp(result.low, result.high, sizes, spread)
         utility = {"metric": "ncp", "information_loss": total, "ncp": total, "per_column": per_column,
                    "ncp_per_column": per_column}
-        return np.zeros(n, dtype=bool), utility, {"algorithm": "mondrian", "partitions": result.n_partitions}
+        return np.zeros(len(df), dtype=bool), utility, {"algorithm": "mondrian", "partitions": result.n_partitions}
 
-    def _axes_for(self, df: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    def _axes_for(self, df: pd.DataFrame, weights: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
         """Every quasi-identifier's axis. A categorical axis without a hierarchy is ordered by how its
         categories co-occur with the OTHER quasi-identifiers (`cooccurrence_order`), never by the
         label or a sensitive column, so a median cut groups categories whose rows look alike."""
@@ -315,11 +348,11 @@ class AnonymityEngine:
             df = pd.DataFrame({col: missing_cells.fill(df[col]) for col in df.columns}, index=df.index)
         free = [c for c, a in axes.items() if a["kind"] == "category" and "generalizations" not in a]
         if free and len(axes) > 1:
-            profiles = {col: profile_codes(axes[col], df[col]) for col in df.columns}
+            profiles = {col: profile_codes(axes[col], df[col], weights) for col in df.columns}
             for col in free:
                 others = [profiles[c] for c in df.columns if c != col]
                 present = set(axes[col]["categories"])  # a missing cell is not a category
-                axes[col]["categories"] = [c for c in cooccurrence_order(df[col], others) if c in present]
+                axes[col]["categories"] = [c for c in cooccurrence_order(df[col], others, weights) if c in present]
         return axes
 
     def _axis_for(self, col: str, values: pd.Series) -> dict[str, Any]:

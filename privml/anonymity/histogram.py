@@ -132,7 +132,10 @@ def _reduce(codes: np.ndarray, weights: np.ndarray, cardinalities: list[int]) ->
     key = combine_keys([codes[:, j] for j in range(codes.shape[1])], cardinalities)
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     counts = np.bincount(inverse.ravel(), weights=weights, minlength=len(first)).astype(np.int64)
-    return codes[first], counts
+    # lines in order of first appearance: the first line holding a value is then where the value first
+    # appears in the rows, so orders that follow first appearance (Mondrian's categories) are the rows'
+    order = np.argsort(first, kind="stable")
+    return codes[first[order]], counts[order]
 
 
 # -- global recoding on the histogram ------------------------------------------------------------------

@@ -124,7 +124,7 @@ def cell_position(axis: dict[str, Any], position: Any) -> Any:
 
 
 def mondrian_regions(x: np.ndarray, axes: list[dict[str, Any]], constraints: Constraints,
-                     sensitive: list[SensitiveColumn]) -> MondrianResult:
+                     sensitive: list[SensitiveColumn], weights: np.ndarray | None = None) -> MondrianResult:
     """Mondrian with missing cells on their own side: while a set of rows has, on some axis, both missing
     and present cells and both sides would meet the constraints, it is cut there (missing | present);
     each region left is then partitioned by `mondrian` on every axis (an axis missing throughout a region
@@ -141,11 +141,13 @@ def mondrian_regions(x: np.ndarray, axes: list[dict[str, Any]], constraints: Con
     highs: list[np.ndarray] = []
 
     def meets(rows: np.ndarray) -> bool:
-        return bool(classes_ok(np.zeros(len(rows), dtype=np.int64), 1, np.array([len(rows)]), constraints,
+        size = len(rows) if weights is None else int(weights[rows].sum())
+        return bool(classes_ok(np.zeros(len(rows), dtype=np.int64), 1, np.array([size]), constraints,
                                [s.subset(rows) for s in sensitive])[0])
 
     def region(rows: np.ndarray) -> int:
-        result = mondrian(x[rows], constraints, [s.subset(rows) for s in sensitive])
+        result = mondrian(x[rows], constraints, [s.subset(rows) for s in sensitive],
+                          None if weights is None else weights[rows])
         tree, base, first = result.tree, len(dims), len(lows)
         internal = tree.dim >= 0
         dims.extend(tree.dim.tolist())

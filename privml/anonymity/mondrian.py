@@ -98,10 +98,17 @@ def _dense_ranks(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ranks, table
 
 
-def mondrian(x: np.ndarray, constraints: Constraints, sensitive: list[SensitiveColumn]) -> MondrianResult:
-    """Partition the rows of x (n, d float, no NaN) so every partition satisfies `constraints`."""
+def mondrian(x: np.ndarray, constraints: Constraints, sensitive: list[SensitiveColumn],
+             weights: np.ndarray | None = None) -> MondrianResult:
+    """Partition the rows of x (n, d float, no NaN) so every partition satisfies `constraints`.
+
+    `weights`: the rows each line of x stands for (the distinct tuples of a histogram with their
+    counts; `sensitive` then weighted alike). Sizes, medians and k count rows, so the cuts are those
+    of the rows the lines stand for; `partition_of_row` is then per line."""
     n, d = x.shape
     k = max(int(constraints.k), 1)
+    line_weights = np.ones(n, dtype=np.int64) if weights is None else np.asarray(weights, dtype=np.int64)
+    total = int(line_weights.sum())
     ranks, rank_value = _dense_ranks(x)
     top = rank_value.shape[1]
     spread = rank_value[np.arange(d), np.asarray(ranks.max(axis=1), dtype=np.int64)] - rank_value[:, 0]
@@ -109,7 +116,7 @@ def mondrian(x: np.ndarray, constraints: Constraints, sensitive: list[SensitiveC
     cols = np.arange(d)
 
     # the tree: at most 2 * n / k nodes; node 0 is the root
-    cap = 2 * (n // k) + 3
+    cap = 2 * min(n, total // k) + 3
     t_dim = np.full(cap, -1, dtype=np.int64)
     t_thr = np.zeros(cap)
     t_left = np.full(cap, -1, dtype=np.int64)
@@ -118,7 +125,9 @@ def mondrian(x: np.ndarray, constraints: Constraints, sensitive: list[SensitiveC
     n_nodes = 1
 
     perm = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)  # rows of open partitions, by partition
-    sizes = np.array([n], dtype=np.int64)
+    sizes = np.array([n], dtype=np.int64)  # lines per open partition
+    row_sizes = np.array([total], dtype=np.int64)  # rows per open partition
+    wp = line_weights  # rows per line, aligned with perm
     nodes = np.array([0], dtype=np.int64)
     allowed = np.ones((1, d), dtype=bool)
     partition_of_row = np.empty(n, dtype=np.int64)
@@ -143,12 +152,12 @@ def mondrian(x: np.ndarray, constraints: Constraints, sensitive: list[SensitiveC
         starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
         low_r = np.minimum.reduceat(rp, starts, axis=1).T
         high_r = np.maximum.reduceat(rp, starts, axis=1).T
-        open_ = (sizes >= 2 * k) & allowed.any(axis=1)
+        open_ = (row_sizes >= 2 * k) & allowed.any(axis=1)
         if not open_.all():
             finalize(~open_, low_r, high_r)
             keep_rows = np.repeat(open_, sizes)
-            perm, rp = perm[keep_rows], rp[:, keep_rows]
-            sizes, nodes, allowed = sizes[open_], nodes[open_], allowed[open_]
+            perm, rp, wp = perm[keep_rows], rp[:, keep_rows], wp[keep_rows]
+            sizes, row_sizes, nodes, allowed = sizes[open_], row_sizes[open_], nodes[open_], allowed[open_]
             low_r, high_r = low_r[open_], high_r[open_]
             if not len(sizes):
                 break
@@ -180,25 +189,30 @@ def mondrian(x: np.ndarray, constraints: Constraints, sensitive: list[SensitiveC
             key = key[order]
         perm = np.take(perm, order)
         rp = np.take(rp, order, axis=1)
-        # the median's run of equal values [a, b): the best strict cuts are at a or at b
-        mid = key[starts + sizes // 2]
+        wp = np.take(wp, order)
+        # rows before each line (lines of one row each: the line's position)
+        before = np.concatenate(([0], np.cumsum(wp)))
+        base = before[starts]
+        # the median row's run of equal values [a, b): the best strict cuts are at a or at b
+        mid = key[np.searchsorted(before, base + row_sizes // 2, side="right") - 1]
         run_a = np.searchsorted(key, mid, side="left")
         run_b = np.searchsorted(key, mid, side="right")
-        lhs_a, lhs_b = run_a - starts, run_b - starts
-        ok_a = (lhs_a >= k) & (sizes - lhs_a >= k)
-        ok_b = (lhs_b >= k) & (sizes - lhs_b >= k)
-        use_b = ok_b & (~ok_a | (np.abs(2 * lhs_b - sizes) < np.abs(2 * lhs_a - sizes)))
+        lhs_a, lhs_b = before[run_a] - base, before[run_b] - base
+        ok_a = (lhs_a >= k) & (row_sizes - lhs_a >= k)
+        ok_b = (lhs_b >= k) & (row_sizes - lhs_b >= k)
+        use_b = ok_b & (~ok_a | (np.abs(2 * lhs_b - row_sizes) < np.abs(2 * lhs_a - row_sizes)))
         cut = np.where(use_b, run_b, run_a)  # first position of the right child
         has_cut = (ok_a | ok_b) & live
         if constraints.needs_sensitive and has_cut.any():
             seg = np.repeat(segs, sizes)
-            has_cut &= _children_ok(perm, seg, sizes, cut, has_cut, constraints, sensitive)
+            has_cut &= _children_ok(perm, seg, sizes, cut, has_cut, constraints, sensitive, wp)
         allowed[np.flatnonzero(~has_cut & live), dim[~has_cut & live]] = False
         if not has_cut.any():
             continue
         # grow the tree
         cut_segs = np.flatnonzero(has_cut)
         left_sizes = cut[cut_segs] - starts[cut_segs]
+        left_rows = before[cut[cut_segs]] - base[cut_segs]
         cut_dims = dim[cut_segs]
         below = rank_value[cut_dims, key[cut[cut_segs] - 1] - cut_segs.astype(np.int64) * top]
         above = rank_value[cut_dims, key[cut[cut_segs]] - cut_segs.astype(np.int64) * top]
@@ -211,16 +225,19 @@ def mondrian(x: np.ndarray, constraints: Constraints, sensitive: list[SensitiveC
         # segments in order: uncut ones stay whole, cut ones become two
         counts = np.where(has_cut, 2, 1)
         new_sizes = np.repeat(sizes, counts)
+        new_rows = np.repeat(row_sizes, counts)
         new_nodes = np.repeat(nodes, counts)
         new_allowed = np.repeat(allowed, counts, axis=0)
         first = np.cumsum(counts) - counts  # index of each old segment's first new segment
         new_sizes[first[cut_segs]] = left_sizes
         new_sizes[first[cut_segs] + 1] = sizes[cut_segs] - left_sizes
+        new_rows[first[cut_segs]] = left_rows
+        new_rows[first[cut_segs] + 1] = row_sizes[cut_segs] - left_rows
         new_nodes[first[cut_segs]] = children
         new_nodes[first[cut_segs] + 1] = children + 1
         new_allowed[first[cut_segs]] = True
         new_allowed[first[cut_segs] + 1] = True
-        sizes, nodes, allowed = new_sizes, new_nodes, new_allowed
+        sizes, row_sizes, nodes, allowed = new_sizes, new_rows, new_nodes, new_allowed
 
     tree = MondrianTree(t_dim[:n_nodes].copy(), t_thr[:n_nodes].copy(), t_left[:n_nodes].copy(),
                         t_right[:n_nodes].copy(), t_part[:n_nodes].copy())
@@ -230,12 +247,14 @@ def mondrian(x: np.ndarray, constraints: Constraints, sensitive: list[SensitiveC
 
 
 def _children_ok(perm: np.ndarray, seg: np.ndarray, sizes: np.ndarray, cut: np.ndarray,
-                 has_cut: np.ndarray, constraints: Constraints, sensitive: list[SensitiveColumn]) -> np.ndarray:
+                 has_cut: np.ndarray, constraints: Constraints, sensitive: list[SensitiveColumn],
+                 line_weights: np.ndarray) -> np.ndarray:
     """Whether both children of each proposed cut satisfy the models on the sensitive attributes."""
     positions = np.flatnonzero(has_cut[seg])
     child = 2 * seg[positions] + (positions >= cut[seg[positions]])
     uniq, ids = np.unique(child, return_inverse=True)
-    child_sizes = np.bincount(ids)
+    ids = ids.ravel()
+    child_sizes = np.bincount(ids, weights=line_weights[positions]).astype(np.int64)
     subset = [col.subset(perm[positions]) for col in sensitive]
     ok = classes_ok(ids, len(uniq), child_sizes, constraints, subset)
     seg_ok = np.ones(len(sizes), dtype=bool)

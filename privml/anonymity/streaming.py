@@ -9,9 +9,11 @@ techniques left them) with the rows' positions in the table as index. The fitted
 - global recoding: pass 1 counts the tuple histogram (`privml.anonymity.histogram`) and the lattice
   is searched on it; when the chosen node suppresses rows, pass 2 finds their positions. Memory grows
   with the distinct tuples, not the rows.
-- Mondrian: one pass keeps the quasi-identifier and sensitive columns only, as codes into each
-  column's distinct values (int32 per cell), and fits the in-memory Mondrian on those (every other
-  column stays on disk). Memory grows with rows × quasi-identifiers.
+- Mondrian: the same one-pass histogram, its lines in the order the rows first show them; Mondrian
+  partitions the lines weighted by their counts (`mondrian(..., weights=)`: sizes, medians and k count
+  rows), which gives the cuts, boxes and labels of the rows, and no row is suppressed.
+Memory grows with the distinct (quasi-identifier, sensitive) tuples, not the rows; every other column
+stays on disk until the write pass.
 """
 
 from __future__ import annotations
@@ -26,21 +28,17 @@ from privml.anonymity.config import AnonymityConfig
 from privml.anonymity.engine import AnonymityEngine
 from privml.anonymity.hierarchy import leaf_index
 from privml.anonymity.histogram import HistogramBuilder, TupleHistogram
-from privml.errors import PrivmlError
 
 Batches = Callable[[], Iterable[pd.DataFrame]]
 
 
 def fit_streaming(config: AnonymityConfig, batches: Batches) -> AnonymityEngine:
     engine = AnonymityEngine(config)
-    if config.algorithm == "global_recoding":
-        histogram = build_histogram(engine, batches)
-        suppressed = engine.fit_histogram(histogram)
-        if suppressed.any():
-            engine.suppressed_index_ = [int(i) for frame in batches()
-                                        for i in frame.index[suppressed_mask(engine, histogram, suppressed, frame)]]
-        return engine
-    engine.fit(_compact_columns(engine, batches))
+    histogram = build_histogram(engine, batches)
+    suppressed = engine.fit_histogram(histogram)
+    if suppressed.any():
+        engine.suppressed_index_ = [int(i) for frame in batches()
+                                    for i in frame.index[suppressed_mask(engine, histogram, suppressed, frame)]]
     return engine
 
 
@@ -72,30 +70,3 @@ def suppressed_mask(engine: AnonymityEngine, histogram: TupleHistogram, suppress
     rows = [leaves(c, frame[c]) for c in qis]
     suppressed = pd.MultiIndex.from_arrays(target)
     return np.asarray(pd.MultiIndex.from_arrays(rows).isin(suppressed))
-
-
-def _compact_columns(engine: AnonymityEngine, batches: Batches) -> pd.DataFrame:
-    """The quasi-identifier and sensitive columns of the whole table, each held as int32 codes into its
-    distinct values (a categorical column), with the rows' positions as index."""
-    columns = [*engine.quasi_identifiers, *engine.sensitive]
-    vocab: dict[str, dict[object, int]] = {c: {} for c in columns}
-    codes: dict[str, list[np.ndarray]] = {c: [] for c in columns}
-    index: list[np.ndarray] = []
-    for frame in batches():
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise PrivmlError(f"column {missing[0]}: listed in the policy but not in the table")
-        index.append(np.asarray(frame.index, dtype=np.int64))
-        for col in columns:
-            local, uniques = pd.factorize(frame[col], use_na_sentinel=True)
-            known = vocab[col]
-            mapped = np.array([known.setdefault(str(u), len(known)) for u in uniques.tolist()] + [-1],
-                              dtype=np.int32)
-            codes[col].append(mapped[local])  # -1 (a missing cell) indexes the appended -1
-    out = {}
-    for col in columns:
-        categories = pd.Index(list(vocab[col]), dtype=object)
-        joined = np.concatenate(codes[col]) if codes[col] else np.zeros(0, dtype=np.int32)
-        out[col] = pd.Categorical.from_codes(joined, categories=categories)
-    frame = pd.DataFrame(out, index=pd.Index(np.concatenate(index) if index else np.zeros(0, dtype=np.int64)))
-    return frame.astype("str")  # the engine reads strings, as read_table gives them

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from privml.anonymity.engine import AnonymityEngine
 from privml.anonymity.histogram import HistogramBuilder, TupleHistogram
 from privml.errors import CheckFailed, PrivmlError
+from privml.policy import parse_policy
 from privml.policy.engine_config import anonymity_config
 
 from .conftest import ADULT_COLUMNS, adult_policy, make_policy
@@ -115,17 +118,47 @@ def test_from_counts_sums_partial_aggregates(adult):
     assert engine.levels_ == reference.levels_
 
 
-def test_histogram_refuses_mondrian_and_missing_cells():
-    policy = make_policy({"a": None, "b": None}, {"algorithm": "mondrian", "k": 2})
-    engine = AnonymityEngine(anonymity_config(policy))
-    frame = pd.DataFrame({"a": ["1", "2", "3", "4"], "b": ["x", "y", "x", "y"]})
-    with pytest.raises(PrivmlError, match="global recoding only"):
-        engine.fit_histogram(histogram_of(frame, engine))
+def test_histogram_refuses_missing_cells_unless_they_are_values():
     policy = make_policy({"a": None, "b": None}, {"algorithm": "global_recoding", "k": 2, "missing": "error"})
     engine = AnonymityEngine(anonymity_config(policy))
-    frame.loc[1, "a"] = None
+    frame = pd.DataFrame({"a": ["1", None, "3", "4"], "b": ["x", "y", "x", "y"]})
     with pytest.raises(PrivmlError, match="column a: a data row is empty"):
         engine.fit_histogram(histogram_of(frame, engine))
+
+
+@pytest.mark.parametrize("missing_share", [0.0, 0.04])
+@pytest.mark.parametrize("targets", [
+    {"k": 5},
+    {"k": 8, "l_diversity": {"kind": "distinct", "l": 2}},
+    {"k": 4, "l_diversity": {"kind": "entropy", "l": 1.8}},
+    {"k": 5, "t_closeness": {"t": 0.2, "distance": "ordered"}},
+])
+def test_mondrian_on_the_histogram_makes_the_cuts_of_the_rows(targets, missing_share):
+    # numbers (age, zip), a category ordered by co-occurrence (edu), dates with a hierarchy (when)
+    rng = np.random.default_rng(5)
+    n = 8000  # about 3000 distinct lines: most lines stand for several rows
+    frame = pd.DataFrame({
+        "age": rng.integers(20, 32, n).astype(str), "zip": rng.choice(["101", "102", "205", "300", "301"], n),
+        "edu": rng.choice(list("abcde"), n, p=[0.4, 0.3, 0.15, 0.1, 0.05]), "dx": rng.choice(["a", "b", "c", "d"], n),
+        "when": pd.to_datetime(rng.choice([0, 20, 45, 400], n), unit="D").strftime("%Y-%m-%d"),
+    }).astype("str")
+    if missing_share:
+        frame.loc[rng.random(n) < missing_share, "zip"] = None
+        frame.loc[rng.random(n) < missing_share, "age"] = None
+    columns = {c: {"role": "quasi_identifier", "action": "keep"} for c in ("age", "zip", "edu")}
+    columns["when"] = {"role": "quasi_identifier", "action": "keep",
+                       "hierarchy": {"type": "date", "levels": ["month", "year"]}}
+    columns["dx"] = {"role": "sensitive", "action": "keep"}
+    config = anonymity_config(parse_policy({"columns": columns,
+                                            "anonymity": {"algorithm": "mondrian", "missing": "value", **targets}}))
+    rows, hist = AnonymityEngine(config), AnonymityEngine(config)
+    rows.fit(frame)
+    histogram = histogram_of(frame, hist, batch=500, merge_lines=700)
+    assert not hist.fit_histogram(histogram).any() and len(histogram) < n / 2
+    a, b = json.loads(json.dumps(rows.get_state())), json.loads(json.dumps(hist.get_state()))
+    assert a.pop("suppressed_index") == [] and b.pop("suppressed_index") == []
+    assert a == b  # axes, tree, labels and report, bit for bit
+    pd.testing.assert_frame_equal(rows.transform(frame), hist.transform(frame))
 
 
 def test_histogram_matches_rows_with_missing_cells_as_values():

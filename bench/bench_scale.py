@@ -1,0 +1,176 @@
+"""The streaming Anonymize job at scale: rows/s and peak RSS at 1M, 10M (and 50M) generated rows.
+
+    python bench/bench_scale.py [--rows 1000000,10000000] [--slow] [--batch-rows 131072]
+
+Per size, a CSV of generated rows (an identifier, an email, four quasi-identifiers, a sensitive
+diagnosis, two numeric features and a label) is written first (not timed); then the whole streaming
+job (`privml.anonymize_stream.anonymize_stream`: column techniques + the anonymity model + the
+chunked train/validation/test files, report and transformer) runs in a fresh process per algorithm:
+global recoding (k=10, 1% suppression, loss metric) and Mondrian (k=10, distinct 2-diversity). Each
+child reports its wall time and its peak RSS (ru_maxrss). `--slow` adds 50M rows (several GB of disk
+and a long run; left out of `python -m bench`, whose quick run measures 1M only).
+
+Anchors: peak RSS <= 2 GB whatever the rows (issue 20), and flat as rows grow (ratio of the largest
+size's peak to the smallest's); rows/s against the in-memory transform's 300,000 rows/s target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+RSS_ANCHOR_MB = 2048
+RATE_ANCHOR = 300_000
+ALGORITHMS = ("global_recoding", "mondrian")
+CHUNK = 500_000
+
+
+def policy(algorithm: str) -> dict:
+    columns = {
+        "person_id": {"role": "identifier", "action": "redact"},
+        "email": {"role": "identifier", "action": "drop"},
+        "sex": {"role": "quasi_identifier", "action": "keep"},
+        "zip_code": {"role": "quasi_identifier", "action": "generalize", "params": {"prefix": 3}},
+        "education": {"role": "quasi_identifier", "action": "keep"},
+        "diagnosis": {"role": "sensitive", "action": "keep"},
+        "income": {"role": "feature", "action": "keep"},
+        "hours_per_week": {"role": "feature", "action": "keep"},
+        "readmitted": {"role": "label"},
+    }
+    if algorithm == "global_recoding":
+        columns["age"] = {"role": "quasi_identifier", "action": "keep",
+                          "hierarchy": {"type": "interval", "widths": [5, 10, 20, 40]}}
+        anonymity = {"algorithm": "global_recoding", "k": 10, "max_suppression": 0.01, "metric": "loss"}
+    else:
+        columns["age"] = {"role": "quasi_identifier", "action": "keep"}
+        anonymity = {"algorithm": "mondrian", "k": 10, "l_diversity": {"kind": "distinct", "l": 2}}
+    return {"version": 1, "columns": columns, "anonymity": anonymity}
+
+
+def write_rows(path: Path, rows: int, seed: int = 0) -> None:
+    """Generated rows, vectorized (the sample-data generator's fake names would take minutes per 10M)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv as pacsv
+
+    rng = np.random.default_rng(seed)
+    zips = np.array([f"{z:05d}" for z in rng.choice(np.arange(10000, 99999), 400, replace=False)], dtype=object)
+    education = np.array(["Some-school", "HS-grad", "Some-college", "Assoc", "Bachelors", "Masters", "Doctorate"],
+                         dtype=object)
+    diagnoses = np.array([f"D{i:02d}" for i in range(12)], dtype=object)
+    writer = None
+    try:
+        for start in range(0, rows, CHUNK):
+            n = min(CHUNK, rows - start)
+            ids = pa.array(np.arange(start, start + n))
+            age = rng.integers(18, 91, n)
+            table = pa.table({
+                "person_id": pc.binary_join_element_wise("P", pc.cast(ids, pa.string()), ""),
+                "email": pc.binary_join_element_wise("user", pc.cast(ids, pa.string()), "@example.org", ""),
+                "age": pa.array(age).cast(pa.string()),
+                "sex": pa.array(np.where(rng.random(n) < 0.51, "F", "M")),
+                "zip_code": pa.array(zips[rng.zipf(1.3, n) % len(zips)]),
+                "education": pa.array(education[rng.integers(0, len(education), n)]),
+                "diagnosis": pa.array(diagnoses[rng.integers(0, len(diagnoses), n)]),
+                "income": pa.array(rng.integers(50, 2000, n) * 100).cast(pa.string()),
+                "hours_per_week": pa.array(rng.integers(5, 81, n)).cast(pa.string()),
+                "readmitted": pa.array(rng.integers(0, 2, n)).cast(pa.string()),
+            })
+            if writer is None:
+                writer = pacsv.CSVWriter(str(path), table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def child(csv_path: Path, algorithm: str, batch_rows: int | None, out: Path) -> None:
+    from privml.anonymize_stream import anonymize_stream
+    from privml.io.stream import TableStream
+    from privml.policy import parse_policy
+
+    stream = TableStream([csv_path], batch_rows=batch_rows)
+    t0 = time.perf_counter()
+    release = anonymize_stream(stream, parse_policy(policy(algorithm)), out, key_provider=None, seed=0)
+    seconds = time.perf_counter() - t0
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "rows_in": release.report["rows_in"],
+                      "rows_out": release.report["rows_out"], "k": release.report.get("k"),
+                      "partitions_or_node": release.report.get("transformation")}))
+
+
+def run_child(csv_path: Path, algorithm: str, batch_rows: int | None, out: Path) -> dict:
+    command = [sys.executable, __file__, "--child", str(csv_path), "--algorithm", algorithm, "--out", str(out)]
+    if batch_rows:
+        command += ["--batch-rows", str(batch_rows)]
+    env = {**os.environ, "PRIVML_KEY_PROVIDER": "none"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{algorithm} at {csv_path.name}: exit {done.returncode}\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def result(figure: str, value: float, unit: str, anchor: str, ratio: float) -> None:
+    print("RESULT " + json.dumps({"benchmark": "scale", "figure": figure, "value": value, "unit": unit,
+                                  "anchor": anchor, "ratio": round(ratio, 2)}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="1000000,10000000", help="comma-separated sizes")
+    parser.add_argument("--slow", action="store_true", help="add 50,000,000 rows (long; several GB of disk)")
+    parser.add_argument("--batch-rows", type=int, default=None)
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--algorithm", choices=ALGORITHMS, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.algorithm, args.batch_rows, args.out)
+        return
+    sizes = [int(s) for s in args.rows.split(",") if s.strip()] + ([50_000_000] if args.slow else [])
+    peaks: dict[str, list[tuple[int, float]]] = {a: [] for a in ALGORITHMS}
+    with tempfile.TemporaryDirectory(prefix="privml-bench-scale-") as tmp:
+        for rows in sizes:
+            csv_path = Path(tmp) / f"rows-{rows}.csv"
+            t0 = time.perf_counter()
+            write_rows(csv_path, rows)
+            print(f"{rows:,} rows: {csv_path.stat().st_size / 2**20:,.0f} MB of CSV written in "
+                  f"{time.perf_counter() - t0:.1f} s (not timed)", flush=True)
+            for algorithm in ALGORITHMS:
+                out = Path(tmp) / f"out-{algorithm}-{rows}"
+                figures = run_child(csv_path, algorithm, args.batch_rows, out)
+                rate = rows / figures["seconds"]
+                peaks[algorithm].append((rows, figures["peak_mb"]))
+                print(f"  {algorithm:<15} {figures['seconds']:8.1f} s = {rate:>10,.0f} rows/s | peak RSS "
+                      f"{figures['peak_mb']:,.0f} MB (anchor <= {RSS_ANCHOR_MB:,} MB) | {figures['rows_out']:,} rows "
+                      f"out, k={figures['k']}", flush=True)
+                result(f"streaming anonymize, {algorithm}, {rows:,} rows", round(rate), "rows/s",
+                       f">= {RATE_ANCHOR:,} rows/s (in-memory transform target)", rate / RATE_ANCHOR)
+                result(f"peak RSS, {algorithm}, {rows:,} rows", round(figures["peak_mb"]), "MB",
+                       f"<= {RSS_ANCHOR_MB:,} MB", figures["peak_mb"] / RSS_ANCHOR_MB)
+                import shutil
+
+                shutil.rmtree(out, ignore_errors=True)
+            csv_path.unlink()
+    if len(sizes) > 1:
+        for algorithm, points in peaks.items():
+            (small, low), (large, high) = points[0], points[-1]
+            growth = high / low
+            print(f"peak RSS growth, {algorithm}: {low:,.0f} MB at {small:,} rows -> {high:,.0f} MB at {large:,} rows "
+                  f"(x{growth:.2f} for x{large / small:.0f} rows; flat is x1)")
+            result(f"peak RSS growth {small:,} -> {large:,} rows, {algorithm}", round(growth, 2), "x",
+                   "<= 1.25 x (flat)", growth / 1.25)
+
+
+if __name__ == "__main__":
+    main()
