@@ -1,9 +1,9 @@
 """Mondrian on Spark: distributed top-level cuts, the in-memory Mondrian per partition, one stitched tree.
 
 1. The histogram of distinct (quasi-identifier, sensitive) tuples (one Spark aggregation) gives the axes
-   (the in-memory engine's own `_axes_for`) and, on the driver, the top-level cuts: Mondrian's median
-   cuts over the weighted tuples, each child meeting the targets, until every part holds at most
-   `max_partition_rows` rows (what one executor sorts in memory).
+   (the in-memory engine's own `_axes_for`, on the weighted tuples) and, on the driver, the top-level
+   cuts: Mondrian's median cuts over the weighted tuples, each child meeting the targets, until every
+   part holds at most `max_partition_rows` rows (what one executor sorts in memory).
 2. Every row is routed to its part (mapInPandas) and each part is partitioned by the in-memory Mondrian
    (`privml.anonymity.mondrian`, applyInPandas), with the sensitive attributes coded in the whole
    table's value order and the whole table's distribution: t-closeness is measured against the global
@@ -35,7 +35,7 @@ from privml.anonymity.mondrian import MondrianTree, mondrian, ncp
 from privml.anonymity.utility import average_class_size, discernibility
 from privml.errors import CheckFailed, PrivmlError
 from privml.spark.errors import driver_errors, in_worker, in_worker_frame
-from privml.spark.recoding import COUNT, rows_of, tuple_histogram
+from privml.spark.recoding import COUNT, tuple_histogram
 
 PART = "__privml_part"
 DEFAULT_MAX_PARTITION_ROWS = 1_000_000
@@ -199,12 +199,11 @@ def fit_mondrian(config: AnonymityConfig, frame: Any, *, max_partition_rows: int
     n = int(weights.sum())
     if constraints.k > n:
         raise PrivmlError(f"anonymity: k={constraints.k} is larger than the table ({n} rows)")
-    rows, _ = rows_of(histogram, columns)
     for col in [*([] if missing_cells.as_value(config) else qis), *sens]:
-        if rows[col].isna().any():
+        if histogram[col].isna().any():
             raise PrivmlError(f"column {col}: has empty cells (anonymity.missing decides what they mean)")
-    axes = engine._axes_for(rows[qis])
-    del rows
+    # the in-memory engine's axes, fitted on the weighted distinct tuples (no expansion to rows)
+    axes = engine._axes_for(histogram[qis], weights)
     x = _positions(axes, histogram, qis, strict=True)
     spread = x.max(axis=0) - x.min(axis=0)
     spread = np.where(spread == 0, 1.0, spread)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from privml.anonymity.config import AnonymityConfig
@@ -31,13 +30,6 @@ def tuple_histogram(frame: Any, columns: list[str]) -> pd.DataFrame:
         counted[column] = counted[column].where(counted[column].notna(), None)
     # a deterministic order, so the driver's fit does not depend on how the partitions were laid out
     return counted.sort_values(columns, na_position="first", kind="stable").reset_index(drop=True)
-
-
-def rows_of(histogram: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """The histogram as rows (each tuple repeated by its count) and each row's tuple."""
-    counts = histogram[COUNT].to_numpy(dtype=np.int64)
-    tuple_of_row = np.repeat(np.arange(len(histogram)), counts)
-    return histogram[columns].iloc[tuple_of_row].reset_index(drop=True), tuple_of_row
 
 
 def fit_recoding(config: AnonymityConfig, histogram: pd.DataFrame) -> tuple[AnonymityEngine, set[tuple]]:
