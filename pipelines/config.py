@@ -189,6 +189,26 @@ class Code(_Model):
         return raw
 
 
+class Anonymize(_Model):
+    """Which engine runs the Anonymize step: `pandas`, in memory in the processing image, or `spark`, a
+    PySparkProcessor in the SageMaker Spark processing image (`spark_image`), run under `run --local` by
+    pyspark in local mode (`local[*]`, the `spark` extra and a Java runtime). Same outputs, same controls."""
+
+    engine: Literal["pandas", "spark"] = "pandas"
+    spark_image: ImageChoice = ImageChoice(profile="spark-3.5-py312")
+    # Mondrian on Spark: the most rows one executor partitions in memory after the top-level cuts.
+    max_partition_rows: int = Field(default=1_000_000, ge=1000)
+
+    @field_validator("spark_image")
+    @classmethod
+    def _spark_profile(cls, value: ImageChoice) -> ImageChoice:
+        from pipelines.images.profiles import get_profile
+
+        if get_profile(value.profile).image.get("framework") != "spark":
+            raise ValueError(f"image profile {value.profile} is not a SageMaker Spark processing image")
+        return value
+
+
 class Privacy(_Model):
     k: int = Field(default=5, ge=2)
     dp_epsilon: float = Field(default=0.0, ge=0.0)
@@ -217,6 +237,7 @@ class PipelineConfig(_Model):
     instances: Instances = Instances()
     code: Code = Code()
     privacy: Privacy = Privacy()
+    anonymize: Anonymize = Anonymize()
     capture: Capture = Capture()
     input_data_uri: str | None = None
     policy_uri: str | None = None

@@ -48,6 +48,8 @@ JOB_SCRIPTS = {
     EVALUATE: Path("processing/evaluate.py"),
     PREPARE_KEYS: keyprep.SCRIPT,  # only when the config has the key-preparation path
 }
+# `anonymize.engine: spark`: the Anonymize job on Spark, a PySparkProcessor in the Spark processing image.
+SPARK_ANONYMIZE_SCRIPT = Path("processing/spark_anonymize.py")
 PROC = "/opt/ml/processing"
 # The serving toolkit `pip install`s the program's directory (code/) offline: "false" turns pip's build
 # isolation off (pip reads PIP_NO_BUILD_ISOLATION inverted), so that step builds with the image's own
@@ -107,6 +109,24 @@ def _tags(config: PipelineConfig) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in sorted(config.tags.items())]
 
 
+def job_script(config: PipelineConfig, step: str) -> Path:
+    """The entry script of a step's job: the Anonymize job's depends on `anonymize.engine`."""
+    if step == ANONYMIZE and config.anonymize.engine == "spark":
+        return SPARK_ANONYMIZE_SCRIPT
+    return JOB_SCRIPTS[step]
+
+
+def spark_image(config: PipelineConfig) -> str:
+    """The Spark processing image of the Anonymize step (`anonymize.spark_image`)."""
+    from pipelines.images import ecr_domain, get_profile
+
+    choice = config.anonymize.spark_image
+    profile = get_profile(choice.profile, field_name="anonymize.spark_image.profile")
+    return choice.uri or profile.uri(region=config.region, account=config.account_id,
+                                     domain=ecr_domain(config.partition), role="processing",
+                                     instance_type=config.instances.processing.type)
+
+
 def _upload_bundle(sess: Any, config: PipelineConfig, step: str, bundle: Path) -> str:
     """Upload a code bundle (content-addressed, SSE-KMS) and return the entry script's S3 URI."""
     digest = packaging.tree_digest(bundle)
@@ -120,14 +140,15 @@ def _upload_bundle(sess: Any, config: PipelineConfig, step: str, bundle: Path) -
             ServerSideEncryption="aws:kms",
             SSEKMSKeyId=_key(config, "data"),
         )
-    return f"s3://{config.bucket}/{key_prefix}/{JOB_SCRIPTS[step].name}"
+    return f"s3://{config.bucket}/{key_prefix}/{job_script(config, step).name}"
 
 
-def _bundle_processor_class() -> type:
+def _bundle_processor_class(spark: bool = False) -> type:
     from sagemaker.core.processing import ScriptProcessor
     from sagemaker.core.shapes import ProcessingInput, ProcessingS3Input
+    from sagemaker.core.spark.processing import PySparkProcessor
 
-    class BundleScriptProcessor(ScriptProcessor):
+    class BundleScriptProcessor(PySparkProcessor if spark else ScriptProcessor):  # type: ignore[misc]
         """A ScriptProcessor whose code input is the whole bundle prefix (script + wheels/), not the
         script alone, so the wheelhouse lands in /opt/ml/processing/input/code/wheels."""
 
@@ -195,6 +216,7 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
     for step, script in JOB_SCRIPTS.items():
         if step == PREPARE_KEYS and not keyed:
             continue
+        script = job_script(config, step)
         bundle = packaging.make_bundle(root / script, tmp / "bundles" / step, wheel, config.code.wheelhouse)
         code_uri[step] = bundle if step == TRAIN else _upload_bundle(sess, config, step, bundle)
 
@@ -202,11 +224,12 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
         return Join(on="/", values=[config.base_uri, "runs", ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
 
     def processor(name: str, env: dict[str, str], *, role: str | None = None, isolated: bool = True,
-                  output_key: str | None = None) -> Any:
-        return _bundle_processor_class()(
+                  output_key: str | None = None, spark: bool = False) -> Any:
+        # the Spark image's entry point is the processor's own (smspark-submit SCRIPT); every control the same
+        return _bundle_processor_class(spark)(
             role=role or config.role_arn,
-            image_uri=image["processing"],
-            command=["python3"],
+            image_uri=spark_image(config) if spark else image["processing"],
+            **({} if spark else {"command": ["python3"]}),
             instance_type=params["proc_type"],
             instance_count=params["proc_count"],
             # Instance types with NVMe instance storage take no volume key (the API refuses one; the
@@ -267,8 +290,10 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
 
     # --- Anonymize --------------------------------------------------------------------------------
     splits = ("train", "validation", "test", "report", "transformer")
-    anonymize_args = processor(ANONYMIZE, keyprep.anonymize_env(keyed)).run(
-        code=code_uri[ANONYMIZE],
+    on_spark = config.anonymize.engine == "spark"
+    anonymize_processor = processor(ANONYMIZE, keyprep.anonymize_env(keyed), spark=on_spark)
+    anonymize_args = anonymize_processor.run(
+        **({"submit_app": code_uri[ANONYMIZE]} if on_spark else {"code": code_uri[ANONYMIZE]}),
         inputs=[
             s3_in("data", params["input"], f"{PROC}/input/data"),
             s3_in("policy", params["policy"], f"{PROC}/input/policy"),
@@ -288,6 +313,7 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
             str(privacy.seed),
             # one argument, `--label=` when empty: an argument list item may not be an empty string
             Join(on="", values=["--label=", params["label"]]),
+            *(["--max-partition-rows", str(config.anonymize.max_partition_rows)] if on_spark else []),
         ],
     )
     anonymize = ProcessingStep(name=ANONYMIZE, step_args=anonymize_args)

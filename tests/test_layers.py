@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...], str]] = [
     ("core", ("privml.transforms", "privml.anonymity", "privml.detect", "privml.policy", "privml.models",
               "privml.serving", "privml.transformer", "privml.report", "privml.anonymize", "privml.anonymize_stream",
               "privml.key_needs",
-              "privml.sampledata"),
+              "privml.sampledata", "privml.spark"),
      "the privacy library: what the jobs, the endpoint and the CLI all run; it orchestrates nothing"),
     ("cli", ("privml.cli", "privml.__main__"),
      "the command line over the library; the orchestration's commands reach it as entry points, not imports"),

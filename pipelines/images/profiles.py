@@ -88,6 +88,14 @@ class ImageProfile:
                                             repository=self.image["repository"], tag=tag or _privml_version())
         from sagemaker.core import image_uris
 
+        if self.image["framework"] == "spark":  # the registry has Spark images for processing only, per Python
+            try:
+                return image_uris.retrieve("spark", region, version=self.image["version"],
+                                           py_version=self.image.get("py_version"), instance_type=instance_type,
+                                           image_scope="processing")
+            except ValueError as exc:
+                raise PrivmlError(f"image profile {self.name}: the SageMaker SDK's image registry has no Spark "
+                                  f"{self.image['version']} image in {region} ({exc})") from None
         try:
             return image_uris.retrieve(self.image["framework"], region, version=self.image["version"],
                                        instance_type=instance_type,
@@ -106,7 +114,7 @@ class ImageProfile:
         from sagemaker.core import image_uris
 
         found: set[str] = set()
-        for scope in ("training", "inference"):
+        for scope in ("training", "inference", "processing"):
             versions = image_uris.config_for_framework(self.image["framework"]).get(scope, {}).get("versions", {})
             found.update(versions.get(self.image["version"], {}).get("processors", ()))
         return tuple(sorted(found)) or ("cpu",)

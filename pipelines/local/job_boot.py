@@ -89,15 +89,16 @@ def _hook(event, args):
             _refuse_network(args[0], args[1] if event == "socket.getaddrinfo" else "-")
 
 
-def _die_with_parent():
-    """SIGKILL this job when the runner dies (set again here: namespace setup may have cleared it)."""
+def _die_with_parent(child=False):
+    """SIGKILL this job when the runner dies (set again here: namespace setup may have cleared it); a
+    child interpreter of the job (a Spark Python worker) dies with the process that started it."""
     try:
         import ctypes
 
         ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
     except (OSError, AttributeError):
         return
-    if os.getppid() != _CONFIG["parent_pid"]:
+    if not child and os.getppid() != _CONFIG["parent_pid"]:
         os._exit(137)  # the runner is already gone
 
 
@@ -128,7 +129,26 @@ def _guard_connect():
         setattr(socket.socket, name, guarded)
 
 
+CHILD_SANDBOX_ENV = "PRIVML_JOB_CHILD_SANDBOX"  # the sandbox of the Python processes the job starts
+BOOT_ENV = "PRIVML_JOB_BOOT"
+
+
+def _child_module():
+    """`boot.py -m MODULE ARGS`: a Python process the job itself starts (Spark's Python workers, through
+    the interpreter privml.spark.session points PYSPARK_PYTHON at) runs MODULE in the job's sandbox."""
+    _die_with_parent(child=True)
+    if _NETWORK_ISOLATION:
+        _guard_connect()
+    sys.path[:] = list(_CONFIG["sys_path"])
+    module, sys.argv = sys.argv[2], [sys.argv[2], *sys.argv[3:]]
+    sys.addaudithook(_hook)
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
 def main():
+    if sys.argv[1:2] == ["-m"]:
+        _child_module()
+        return
     _die_with_parent()
     import faulthandler
     import signal
@@ -138,6 +158,8 @@ def main():
         _loopback_up()
     if _NETWORK_ISOLATION:
         _guard_connect()
+    os.environ[CHILD_SANDBOX_ENV] = json.dumps(_CONFIG)
+    os.environ[BOOT_ENV] = os.path.abspath(__file__)
     sys.path[:] = list(_CONFIG["sys_path"])
     script = _CONFIG["script"]
     sys.path.insert(0, os.path.dirname(script))

@@ -103,10 +103,29 @@ def processing_command(hd: HostDir, request: Mapping[str, Any]) -> tuple[str, li
     app = request.get("AppSpecification", {})
     entry = list(app.get("ContainerEntrypoint") or [])
     args = [hd.map_string(str(a)) for a in app.get("ContainerArguments") or []]
+    if entry and Path(entry[0]).name == SPARK_SUBMIT:
+        return _spark_command(hd, entry, args)
     if not entry or Path(entry[0]).name not in ("python", "python3") or len(entry) < 2:
         raise PrivmlError(
             f"processing entrypoint {entry[:1]} is not emulated locally: only `python3 SCRIPT` entry points run"
         )
+    extra = [hd.map_string(str(a)) for a in entry[2:]]
+    return hd.map_string(entry[1]), extra + args
+
+
+# The SageMaker Spark processing image's entry point (PySparkProcessor): `smspark-submit [OPTIONS] APP.py`.
+SPARK_SUBMIT = "smspark-submit"
+SPARK_LOCAL_MASTER = "local[*]"
+
+
+def _spark_command(hd: HostDir, entry: list[str], args: list[str]) -> tuple[str, list[str]]:
+    """A PySparkProcessor job locally: its application runs as the job's own Python process, pyspark in
+    local mode (`local[*]`, $PRIVML_SPARK_MASTER) in it, under the same sandbox and controls as every job.
+    smspark-submit's own options (event logs, YARN settings) have no local meaning and are refused."""
+    apps = [i for i, part in enumerate(entry) if str(part).endswith(".py")]
+    if not apps or apps[0] != 1:
+        raise PrivmlError(f"{SPARK_SUBMIT}: only `{SPARK_SUBMIT} APP.py` is emulated locally (no options)")
+    hd.env["PRIVML_SPARK_MASTER"] = SPARK_LOCAL_MASTER
     extra = [hd.map_string(str(a)) for a in entry[2:]]
     return hd.map_string(entry[1]), extra + args
 

@@ -278,6 +278,10 @@ def run_local(
             raise PrivmlError(f"{path}: {what} file not found")
     ws = workspace_dir(workspace)
     config, local_defaults = _config(config_path)
+    if config.anonymize.engine == "spark":  # before any job: one line saying what to install, exit 2
+        from privml.spark.session import require_spark
+
+        require_spark()
     kms = LocalKms.open(ws)
     _keys(kms, config, create=local_defaults)
     store = LocalObjectStore(ws / "objects", kms)

@@ -1,0 +1,127 @@
+"""The anonymization step on Spark: policy + Spark DataFrame of raw rows → released DataFrame, report,
+fitted transformer — what `privml.anonymize.anonymize_table` gives in memory, partition by partition.
+
+    result = anonymize_frame(raw, policy, key_provider=provider)
+    result.data         # Spark DataFrame: anonymized columns and the label, suppressed rows left out
+    result.transformer  # the fitted PrivacyTransformer (the same type, the same state as in memory)
+
+Two passes over the input: the first applies the column techniques and aggregates the quasi-identifier
+histogram (the Mondrian parts too); the second applies the whole fitted transformer per partition
+(mapInPandas) and drops the rows of suppressed classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from privml.anonymize import SAFETY_NET_SAMPLE_ROWS, check_features
+from privml.errors import PrivmlError
+from privml.policy import Policy
+from privml.report import build_report
+from privml.spark.columns import apply_columns, as_text, fit_columns, output_columns
+from privml.spark.errors import driver_errors, in_worker
+from privml.spark.mondrian import DEFAULT_MAX_PARTITION_ROWS, fit_mondrian
+from privml.spark.recoding import fit_recoding, tuple_histogram
+from privml.transformer import PrivacyTransformer
+
+# rows the driver reads to fit the column techniques and for the identifier safety net
+SAMPLE_ROWS = 10 * SAFETY_NET_SAMPLE_ROWS
+
+
+@dataclass
+class SparkAnonymized:
+    data: Any  # pyspark DataFrame
+    report: dict[str, Any]
+    transformer: PrivacyTransformer
+    policy: Policy
+
+
+def _sample(frame: Any) -> pd.DataFrame:
+    with driver_errors("reading the first rows"):
+        sample = frame.limit(SAMPLE_ROWS).toPandas()
+    if sample.empty:
+        raise PrivmlError("input: has a header but no data rows")
+    return sample.astype(object).where(sample.notna(), None)
+
+
+def anonymize_frame(frame: Any, policy: Policy, *, key_provider: Any = None,
+                    max_partition_rows: int = DEFAULT_MAX_PARTITION_ROWS) -> SparkAnonymized:
+    from pyspark.sql import functions as F
+
+    sample = _sample(frame)
+    check_features(sample, policy)
+    qis = [c for c in policy.quasi_identifiers if c in frame.columns]
+    missing: dict[str, int] = {}
+    with driver_errors("counting the rows"):
+        any_missing = F.greatest(*[F.col(c).isNull().cast("long") for c in qis]) if qis else F.lit(0)
+        counts = frame.select(F.count(F.lit(1)).alias("rows"), F.sum(any_missing).alias("__any"),
+                              *[F.sum(F.col(c).isNull().cast("long")).alias(c) for c in qis]).first()
+    rows_in = int(counts["rows"])
+    rows_kept = rows_in
+    if policy.anonymity is not None and qis:
+        missing = {c: int(counts[c] or 0) for c in qis if counts[c]}
+        if missing and policy.anonymity.missing == "suppress":
+            frame = frame.dropna(how="any", subset=qis)
+            rows_kept = rows_in - int(counts["__any"] or 0)
+    transformer = PrivacyTransformer.from_policy(policy, suppressed_rows="drop")
+    if key_provider is not None:
+        transformer.set_key_provider(key_provider)
+    fit_columns(transformer, sample)
+    anonymized = apply_columns(frame, transformer, policy)
+    rows_fitted = rows_kept
+    suppressed: set[tuple] = set()
+    if policy.anonymity is not None and policy.quasi_identifiers:
+        from privml.policy.engine_config import anonymity_config
+
+        config = anonymity_config(policy)
+        if config.algorithm == "global_recoding":
+            columns = [*config.quasi_identifiers, *[s for s in config.sensitive if s not in config.quasi_identifiers]]
+            engine, suppressed = fit_recoding(config, tuple_histogram(anonymized, columns))
+        else:
+            engine = fit_mondrian(config, anonymized, max_partition_rows=max_partition_rows)
+        transformer.anonymity_state_ = engine.get_state()
+        transformer._engine = engine
+        rows_kept = int(engine.report()["rows_out"])
+    transformer.suppressed_labels_ = []
+    transformer.n_rows_fitted_ = rows_fitted
+    transformer.n_rows_out_ = rows_kept
+    released = release(frame, transformer, policy, suppressed)
+    report = build_report(policy, transformer, rows_in=rows_in, rows_out=rows_kept)
+    report["engine"] = "spark"
+    if missing:
+        report["missing_quasi_identifier_rule"] = policy.anonymity.missing if policy.anonymity else None
+        # suppressed for them: 0 unless `suppress`, as in memory
+        report["missing_quasi_identifier_rows"] = rows_in - rows_fitted
+        report["missing_quasi_identifier_cells"] = missing
+    return SparkAnonymized(data=released, report=report, transformer=transformer, policy=policy)
+
+
+def release_partitions(transformer: PrivacyTransformer, policy: Policy, suppressed: set[tuple],
+                       batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """mapInPandas body of the release: the fitted transformer, the label re-attached, the rows of
+    suppressed classes dropped."""
+    qis = list(policy.quasi_identifiers)
+    label = policy.label
+    for batch in batches:
+        batch = batch.astype(object).where(batch.notna(), None)
+        out = transformer.transform(batch)
+        if label is not None and label in batch.columns:
+            out[label] = batch[label]
+        if suppressed:
+            released = out[qis].astype(object).where(out[qis].notna(), None)
+            keep = [tuple(row) not in suppressed for row in released.itertuples(index=False)]
+            out = out.loc[keep]
+        yield as_text(out)
+
+
+def release(frame: Any, transformer: PrivacyTransformer, policy: Policy, suppressed: set[tuple]) -> Any:
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    columns = output_columns(policy, transformer, list(frame.columns))
+    schema = StructType([StructField(c, StringType(), True) for c in columns])
+    body = in_worker(lambda batches: release_partitions(transformer, policy, suppressed, batches))
+    return frame.mapInPandas(body, schema)
