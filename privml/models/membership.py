@@ -13,8 +13,9 @@ with a fixed seed, at most MAX_ROWS_PER_SIDE of each so Evaluate stays fast):
   threshold, as both report them.
 - **Shadow models calibrated per example** (LiRA: Carlini, Chien, Nasr, Song, Terzis, Tramèr,
   "Membership Inference Attacks From First Principles", IEEE S&P 2022, arXiv 2112.03570): SHADOW_MODELS
-  models of the same kind (a clone of the audited model step, same hyperparameters, same ε for a DP
-  model) are fitted on random halves of the audit pool such that every row is IN exactly half of them.
+  models of the same kind (a copy of the audited model's estimator, same hyperparameters, same ε for a
+  DP model, on the audited model's feature encoding) are fitted on random halves of the audit pool,
+  drawn so that every row is IN exactly half of them.
   For each row the logit-scaled confidence of its true label, φ = log p - log(1 - p) (regression:
   φ = -log squared error), is modelled as a Gaussian over the IN models and over the OUT models (online
   LiRA); with this few shadow models the paper's fixed-variance variant is used (one variance over
@@ -131,7 +132,8 @@ def lira_scores(model: Any, pool: AuditPool, target_phi: np.ndarray, *, task: st
     inside = np.argsort(rng.random((shadow_models, rows)), axis=0) < shadow_models // 2
     phi = np.empty((shadow_models, rows))
     for index in range(shadow_models):
-        shadow = fit_like(model, pool.X.iloc[np.flatnonzero(inside[index])], pool.y[inside[index]])
+        shadow = fit_like(model, pool.X.iloc[np.flatnonzero(inside[index])], pool.y[inside[index]],
+                          random_state=seed + 1 + index)
         phi[index], _ = _statistics(shadow, pool.X, pool.y, task)
     half = shadow_models // 2
     phi_in = phi.T[inside.T].reshape(rows, half)
@@ -142,30 +144,45 @@ def lira_scores(model: Any, pool: AuditPool, target_phi: np.ndarray, *, task: st
     return _log_normal(target_phi, mu_in, sigma_in) - _log_normal(target_phi, mu_out, sigma_out)
 
 
-def fit_like(model: Any, X: pd.DataFrame, y: np.ndarray) -> Any:
-    """A fresh, unfitted copy of `model` (same hyperparameters) fitted on (X, y).
+def fit_like(model: Any, X: pd.DataFrame, y: np.ndarray, *, random_state: int) -> Any:
+    """A fresh copy of `model`'s estimator (same hyperparameters but its own `random_state`: a shadow
+    model's noise and boosting draws are not the audited model's) fitted on (X, y).
 
-    A diffprivlib classifier at the end of a pipeline is fitted through privml.models.dp, as training
-    fits it (its label-code workaround, leaks refused); its accountant was detached when the model was
-    saved, so each shadow fit spends the same ε from a fresh accountant of its own.
+    The steps before the estimator (privml's FeatureEncoder) are the audited model's, already fitted:
+    every shadow model sees the same feature space, which a DP model's declared bounds are sized for.
+    A diffprivlib estimator is fitted through privml.models.dp, as training fits it (its label-code
+    workaround, leaks refused), and spends ε from a fresh accountant of its own.
     """
-    from diffprivlib.accountant import BudgetAccountant
-
     from privml.models import dp
 
-    shadow = clone(model)
-    steps = shadow.steps if isinstance(shadow, Pipeline) else [("model", shadow)]
-    *head, (_, last) = steps
-    matrix = Pipeline(head).fit_transform(X, y) if head else X
+    steps = model.steps if isinstance(model, Pipeline) else [("model", model)]
+    *head, (name, last) = steps
+    matrix = Pipeline(head).transform(X) if head else X
+    last = _unfitted(last)
+    if "random_state" in last.get_params(deep=False):
+        last.set_params(random_state=random_state)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence and budget chatter of the shadow fits
-        if type(last).__module__.startswith("diffprivlib"):
-            if "accountant" in last.get_params():
-                last.set_params(accountant=BudgetAccountant())  # unlimited, this fit's alone
+        if _is_diffprivlib(last):
             dp.fit_without_leaks(last, matrix, y)
         else:
             last.fit(matrix, y)
-    return shadow
+    return Pipeline([*head, (name, last)]) if head else last
+
+
+def _is_diffprivlib(estimator: Any) -> bool:
+    return type(estimator).__module__.startswith("diffprivlib")
+
+
+def _unfitted(estimator: Any) -> Any:
+    # diffprivlib's constructors replace accountant=None by the global default accountant, which
+    # sklearn's clone() refuses as a modified parameter: build it from its parameters instead
+    if _is_diffprivlib(estimator) and "accountant" in estimator.get_params(deep=False):
+        from diffprivlib.accountant import BudgetAccountant
+
+        params = {**estimator.get_params(deep=False), "accountant": BudgetAccountant()}  # unlimited, its own
+        return type(estimator)(**params)
+    return clone(estimator)
 
 
 def _statistics(model: Any, X: pd.DataFrame, y: np.ndarray, task: str) -> tuple[np.ndarray, np.ndarray]:
