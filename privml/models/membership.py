@@ -9,8 +9,8 @@ with a fixed seed, at most MAX_ROWS_PER_SIDE of each so Evaluate stays fast):
   low. Classification loss = cross-entropy of the true label, regression loss = squared error. This is
   the threshold attack on the loss that TensorFlow Privacy's `membership_inference_attack`
   (tensorflow_privacy/privacy/privacy_tests/membership_inference_attack, AttackType.THRESHOLD_ATTACK)
-  and ML Privacy Meter's population attack run; the figures are read off the ROC curve over every
-  threshold, as both report them.
+  and ML Privacy Meter's population attack (a loss threshold set on population data) run; the
+  figures are read off the ROC curve over every threshold, as both report them.
 - **Shadow models calibrated per example** (LiRA: Carlini, Chien, Nasr, Song, Terzis, Tramèr,
   "Membership Inference Attacks From First Principles", IEEE S&P 2022, arXiv 2112.03570): SHADOW_MODELS
   models of the same kind (a copy of the audited model's estimator, same hyperparameters, same ε for a
@@ -20,9 +20,10 @@ with a fixed seed, at most MAX_ROWS_PER_SIDE of each so Evaluate stays fast):
   φ = -log squared error), is modelled as a Gaussian over the IN models and over the OUT models (online
   LiRA); with this few shadow models the paper's fixed-variance variant is used (one variance over
   all rows per side, per-row means). The score is the log-likelihood ratio of the audited model's φ
-  under IN against OUT. ML Privacy Meter calls this the reference-model attack (its LiRA
-  implementation follows the same paper); the rows of the pool are the attacker's knowledge, which
-  makes this an upper bound on what an attacker without the data could do.
+  under IN against OUT. ML Privacy Meter (privacytrustlab/ml_privacy_meter) audits with reference
+  models the same way (its LiRA and RMIA attacks, Zarifzadeh et al. 2024). The rows of the pool
+  are the attacker's knowledge, which makes this an upper bound on what an attacker without the data
+  could do.
 
 Reported per attack: ROC AUC, the TPR at 0.1% and at 1% FPR (None when the pool has too few
 non-members to resolve that rate: with n non-members the lowest non-zero FPR is 1/n), and the
