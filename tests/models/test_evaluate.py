@@ -148,3 +148,16 @@ def test_missing_report_fails_the_job_with_no_output(tmp_path: Path, trained_job
     message = (tmp_path / "opt/ml/output/message").read_text()
     assert message.startswith("privml evaluation failed: report input: no report.json")
     assert list((proc / "output" / "evaluation").iterdir()) == []
+
+
+def test_an_empty_train_split_fails_the_job_with_no_output(
+    tmp_path: Path, trained_job: JobDir, anonymized: Path
+) -> None:
+    # the baseline's labels and the audit's members come from it: no silent fallback to the test split
+    proc = _processing_job(tmp_path, trained_job, anonymized)
+    (proc / "input/train/data.csv").unlink()
+    result = run_script(EVALUATE_SCRIPT, _args(proc), {}, tmp_path)
+    assert result.returncode == 2
+    message = (tmp_path / "opt/ml/output/message").read_text()
+    assert message.startswith("privml evaluation failed: train channel is empty")
+    assert list((proc / "output" / "evaluation").iterdir()) == []
