@@ -212,7 +212,16 @@ class Anonymize(_Model):
 class Privacy(_Model):
     k: int = Field(default=5, ge=2)
     dp_epsilon: float = Field(default=0.0, ge=0.0)
-    quality_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
+    # The quality gate: the model must beat the trivial predictor (majority class / training mean) on the
+    # test split by quality_margin on balanced accuracy (classification) or R² (regression). 0.05: above
+    # the sampling noise of balanced accuracy on a test split of a few hundred rows (about 0.03), far
+    # below what a model that learned anything reaches (Adult HGB: 0.78 against 0.5).
+    quality_margin: float = Field(default=0.05, ge=0.0, le=1.0)
+    # An absolute floor on accuracy (regression: R²) besides the margin; 0 = none (the default).
+    quality_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
+    # The membership-inference gate: the audit's advantage (max TPR - FPR over its attacks) allowed. None
+    # (= the parameter at 1): off unless the policy declares model_privacy.max_membership_advantage.
+    max_membership_advantage: float | None = Field(default=None, ge=0.0, le=1.0)
     model: Literal["hgb", "logreg", "dp_logreg", "dp_nb", "dp_rf", "ridge", "dp_linreg"] = "hgb"
     seed: int = 0
 

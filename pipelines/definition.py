@@ -2,7 +2,8 @@
 
 [PrepareKeys (processing, the key-preparation path: pipelines/key_preparation.py)] → Anonymize
 (processing) → Train (training) → Evaluate (processing, property file `EvaluationReport`) → Gates
-(condition: privacy gate AND quality threshold) → CreateModel, else Fail with the reason.
+(condition: `gates.passed`, the quality gate against the baseline AND the privacy gates, membership
+audit included) → CreateModel, else Fail with the reason.
 Every job: KMS volume key (or, on instance types with local NVMe storage, the hardware-encrypted instance
 store), KMS output key, a VPC, inter-container encryption, and network isolation except PrepareKeys (its
 own role, KMS only, no data). Every step names its key provider. No experiment config.
@@ -38,9 +39,12 @@ ANONYMIZE, TRAIN, EVALUATE, GATES, MODEL, FAIL = "Anonymize", "Train", "Evaluate
 PREPARE_KEYS = keyprep.STEP
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
 # JsonGet paths into evaluation.json (docs/architecture.md, The evaluation property file).
+# Every gate (quality against the baseline, absolute threshold, k/l/t/risk, membership advantage) is
+# decided by Evaluate and read from one path: nothing task-specific in the definition.
 GATE_PASSED_PATH = "gates.passed"
-ACCURACY_PATH = "metrics.accuracy"
 GATE_REASON_PATH = "gates.reason"
+# MaxMembershipAdvantage at 1.0 is "off": an advantage (max TPR - FPR) never exceeds 1.
+MEMBERSHIP_GATE_OFF = 1.0
 
 JOB_SCRIPTS = {
     ANONYMIZE: Path("processing/anonymize.py"),
@@ -173,7 +177,7 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
     from sagemaker.core.network import NetworkConfig
     from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output, Tag
     from sagemaker.core.training.configs import Compute, InputData, Networking, OutputDataConfig, SourceCode
-    from sagemaker.core.workflow.conditions import ConditionEquals, ConditionGreaterThanOrEqualTo
+    from sagemaker.core.workflow.conditions import ConditionEquals
     from sagemaker.core.workflow.execution_variables import ExecutionVariables
     from sagemaker.core.workflow.functions import Join, JsonGet
     from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
@@ -196,6 +200,9 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
         "epsilon": ParameterString("DpEpsilon", default_value=repr(float(privacy.dp_epsilon))),
         "model": ParameterString("ModelKind", default_value=privacy.model),
         "quality": ParameterFloat("QualityThreshold", default_value=float(privacy.quality_threshold)),
+        "margin": ParameterFloat("QualityMargin", default_value=float(privacy.quality_margin)),
+        "membership": ParameterFloat("MaxMembershipAdvantage", default_value=float(
+            MEMBERSHIP_GATE_OFF if privacy.max_membership_advantage is None else privacy.max_membership_advantage)),
         "proc_type": ParameterString("ProcessingInstanceType", default_value=config.instances.processing.type),
         "proc_count": ParameterInteger("ProcessingInstanceCount", default_value=config.instances.processing.count),
         "train_type": ParameterString("TrainingInstanceType", default_value=config.instances.training.type),
@@ -360,6 +367,8 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
         code=code_uri[EVALUATE],
         inputs=[
             s3_in("model", model_data, f"{PROC}/input/model"),
+            # the baseline's training labels and the membership audit's members
+            s3_in("train", output_uri(anonymize, "train"), f"{PROC}/input/train"),
             s3_in("test", output_uri(anonymize, "test"), f"{PROC}/input/test"),
             s3_in("report", output_uri(anonymize, "report"), f"{PROC}/input/report"),
         ],
@@ -367,14 +376,20 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
         arguments=[
             "--model-dir",
             f"{PROC}/input/model",
+            "--train",
+            f"{PROC}/input/train",
             "--test",
             f"{PROC}/input/test",
             "--report",
             f"{PROC}/input/report",
             "--output",
             f"{PROC}/output/evaluation",
+            "--quality-margin",
+            params["margin"].to_string(),
             "--quality-threshold",
             params["quality"].to_string(),
+            "--max-membership-advantage",
+            params["membership"].to_string(),
             "--k",
             params["k"].to_string(),
         ],
@@ -394,10 +409,7 @@ def _pipeline(config: PipelineConfig, tmp: Path, root: Path, boto_session: Any) 
     fail = FailStep(name=FAIL, error_message=Join(on="", values=["Gate failed: ", gate(GATE_REASON_PATH)]))
     gates = ConditionStep(
         name=GATES,
-        conditions=[  # a list is a conjunction: both must hold
-            ConditionEquals(left=gate(GATE_PASSED_PATH), right=1),
-            ConditionGreaterThanOrEqualTo(left=gate(ACCURACY_PATH), right=params["quality"]),
-        ],
+        conditions=[ConditionEquals(left=gate(GATE_PASSED_PATH), right=1)],
         if_steps=[model],
         else_steps=[fail],
     )

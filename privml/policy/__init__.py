@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from privml.errors import PrivmlError
 from privml.policy.anonymity import AnonymityPolicy
 from privml.policy.detection import CustomRecognizerPolicy, DetectionPolicy
+from privml.policy.model_privacy import ModelPrivacyPolicy
 
 __all__ = ["AnonymityPolicy", "ColumnPolicy", "CustomRecognizerPolicy", "DetectionPolicy", "Policy", "Role",
            "dump_policy", "load_detection", "load_policy", "parse_policy"]
@@ -94,6 +95,9 @@ class Policy(BaseModel):
     )
     detection: DetectionPolicy | None = Field(
         default=None, description="`privml scan --rules`: an organisation's own recognizers and value lists"
+    )
+    model_privacy: ModelPrivacyPolicy | None = Field(
+        default=None, description="privacy targets of the trained model (the membership-inference gate of Evaluate)"
     )
     bad_rows: Literal["error", "skip"] = Field(
         default="error", description="a row with more or fewer fields than the header: an error, or skipped and "

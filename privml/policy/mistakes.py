@@ -28,6 +28,7 @@ RIGHT_FORM = {
     "columns.*.categories": "`categories: [a, b, c]`",
     "keys": "`keys: {tokens: alias/privml-tokens}` (a name, then a key id, ARN or alias)",
     "detection": "`detection: {recognizers: [...], allow: [...], deny: [...]}`",
+    "model_privacy": "`model_privacy: {max_membership_advantage: 0.1}`",
     "detection.recognizers": "`recognizers: [{name: employee_id, regex: 'EMP-\\d{6}'}]`",
 }
 # A field written where another was meant: the name people use, and the field it belongs in.

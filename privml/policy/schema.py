@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from privml.policy import AnonymityPolicy, ColumnPolicy, CustomRecognizerPolicy, DetectionPolicy, Policy
 from privml.policy.anonymity import LDiversity, TCloseness
 from privml.policy.mistakes import RIGHT_FORM
+from privml.policy.model_privacy import ModelPrivacyPolicy
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _INTERNAL_FIELDS = {"base_dir"}  # set by the loader, never written in a policy
@@ -33,6 +34,8 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
      "when they cannot be met."),
     ("anonymity.l_diversity", LDiversity, "l-diversity of each sensitive column within each class."),
     ("anonymity.t_closeness", TCloseness, "t-closeness of each sensitive column within each class."),
+    ("model_privacy", ModelPrivacyPolicy,
+     "Privacy targets of the trained model: Evaluate's membership-inference audit fails the gate above them."),
     ("detection", DetectionPolicy, "For `privml scan --rules FILE`: an organisation's own identifiers."),
     ("detection.recognizers[]", CustomRecognizerPolicy, "One custom identifier type."),
 ]

@@ -36,6 +36,8 @@ def build_report(policy: Policy, transformer: PrivacyTransformer, *, rows_in: in
         "columns": columns,
         "keys": {name: transformer.key_ids_.get(name, ref) for name, ref in policy.keys.items()},
         "anonymity": policy.anonymity.model_dump(mode="json") if policy.anonymity else None,
+        # Evaluate's membership gate reads it from here (privml/models/gates.py)
+        "model_privacy": policy.model_privacy.model_dump(mode="json") if policy.model_privacy else None,
     }
     engine = transformer.anonymity_engine()
     if engine is not None:

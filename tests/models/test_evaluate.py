@@ -9,6 +9,7 @@ import shutil
 import tarfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from privml.models.evaluation import evaluate
@@ -36,6 +37,7 @@ def _processing_job(root: Path, trained: JobDir, anonymized: Path) -> Path:
     with tarfile.open(proc / "input" / "model" / "model.tar.gz", "w:gz") as tar:
         for path in sorted(trained.model_dir.rglob("*")):
             tar.add(path, arcname=path.relative_to(trained.model_dir).as_posix(), recursive=False)
+    shutil.copytree(anonymized / "train", proc / "input" / "train")
     shutil.copytree(anonymized / "test", proc / "input" / "test")
     shutil.copytree(anonymized / "report", proc / "input" / "report")
     (proc / "output" / "evaluation").mkdir(parents=True)
@@ -45,7 +47,8 @@ def _processing_job(root: Path, trained: JobDir, anonymized: Path) -> Path:
 
 
 def _args(proc: Path, *extra: str) -> list[str]:
-    return ["--model-dir", str(proc / "input" / "model"), "--test", str(proc / "input" / "test"),
+    return ["--model-dir", str(proc / "input" / "model"), "--train", str(proc / "input" / "train"),
+            "--test", str(proc / "input" / "test"),
             "--report", str(proc / "input" / "report"), "--output", str(proc / "output" / "evaluation"), *extra]
 
 
@@ -58,7 +61,23 @@ def test_evaluation_job_writes_the_property_file_and_the_card(
     out = proc / "output" / "evaluation"
     evaluation = json.loads((out / "evaluation.json").read_text())
     # exactly the shape the ConditionStep's JsonGet paths read (docs/architecture.md, The evaluation property file)
-    assert set(evaluation) == {"metrics", "privacy", "gates"}
+    assert set(evaluation) == {"task", "metrics", "baseline", "quality", "privacy", "membership", "gates"}
+    assert evaluation["task"] == "binary"
+    assert evaluation["baseline"]["predictor"] == "majority class"
+    assert set(evaluation["baseline"]["metrics"]) == set(evaluation["metrics"])
+    assert evaluation["baseline"]["metrics"]["balanced_accuracy"] == 0.5  # the majority class: 1 / classes
+    assert evaluation["quality"] == {
+        "metric": "balanced_accuracy", "model": evaluation["metrics"]["balanced_accuracy"], "baseline": 0.5,
+        "margin": 0.05, "threshold": 0.5, "threshold_metric": "accuracy"}
+    audit = evaluation["membership"]
+    assert audit["members"] == audit["non_members"] == len(pd.read_csv(proc / "input/test/data.csv"))
+    assert set(audit["attacks"]) == {"loss_threshold", "shadow"}
+    for figures in audit["attacks"].values():
+        assert set(figures) == {"auc", "tpr_at_0.1pct_fpr", "tpr_at_1pct_fpr", "advantage"}
+        assert figures["tpr_at_0.1pct_fpr"] is None  # a few hundred non-members cannot resolve 0.1% FPR
+    assert audit["advantage"] == max(a["advantage"] for a in audit["attacks"].values())
+    assert any("cannot resolve 0.1% FPR" in note for note in audit["notes"])
+    assert audit["gate"] == {"max_advantage": None, "source": "off", "passed": None}
     assert set(evaluation["metrics"]) == {"accuracy", "balanced_accuracy", "roc_auc", "f1", "brier"}
     assert all(isinstance(v, float) for v in evaluation["metrics"].values())
     assert set(evaluation["privacy"]) == {"k", "l", "t", "prosecutor_max", "epsilon_spent"}
@@ -71,6 +90,7 @@ def test_evaluation_job_writes_the_property_file_and_the_card(
     card = json.loads((out / "model_card.json").read_text())
     assert card["metrics"]["test"] == evaluation["metrics"]
     lineage = {(i["input"], i["file"]): i["sha256"] for i in card["data_lineage"]["evaluation_inputs"]}
+    assert ("train", "data.csv") in lineage
     assert lineage[("test", "data.csv")] == hashlib.sha256((proc / "input/test/data.csv").read_bytes()).hexdigest()
     assert ("model", "model.tar.gz") in lineage and ("report", "report.json") in lineage
     assert {i["input"] for i in card["data_lineage"]["training_inputs"]} == {"train", "validation", "transformer"}
@@ -98,8 +118,9 @@ def test_gates_fail_with_a_reason_the_fail_step_can_show(
     tmp_path: Path, trained_job: JobDir, anonymized: Path
 ) -> None:
     proc = _processing_job(tmp_path, trained_job, anonymized)
-    result = evaluate(model_dir=proc / "input/model", test_dir=proc / "input/test", report_dir=proc / "input/report",
-                      output_dir=proc / "output/evaluation", quality_threshold=0.99, k_required=5)
+    result = evaluate(model_dir=proc / "input/model", train_dir=proc / "input/train", test_dir=proc / "input/test",
+                      report_dir=proc / "input/report", output_dir=proc / "output/evaluation",
+                      quality_threshold=0.99, k_required=5)
     assert result["gates"]["passed"] == 0
     assert result["gates"]["quality_passed"] == 0 and result["gates"]["privacy_passed"] == 0
     assert "< quality threshold 0.99" in result["gates"]["reason"]
@@ -111,8 +132,8 @@ def test_privacy_targets_from_the_report_are_gated(tmp_path: Path, trained_job: 
     report = {"k": 12, "l": 2.0, "t": 0.4, "risk": {"prosecutor_max": 1 / 12},
               "anonymity": {"k": 10, "l_diversity": {"l": 3}, "t_closeness": {"t": 0.3}, "max_risk": 0.1}}
     (proc / "input/report/report.json").write_text(json.dumps(report))
-    result = evaluate(model_dir=proc / "input/model", test_dir=proc / "input/test", report_dir=proc / "input/report",
-                      output_dir=proc / "output/evaluation", quality_threshold=0.0)
+    result = evaluate(model_dir=proc / "input/model", train_dir=proc / "input/train", test_dir=proc / "input/test",
+                      report_dir=proc / "input/report", output_dir=proc / "output/evaluation", quality_margin=0.0)
     assert result["privacy"] == {"k": 12, "l": 2.0, "t": 0.4, "prosecutor_max": pytest.approx(1 / 12),
                                  "epsilon_spent": None}
     assert result["gates"]["privacy_passed"] == 0 and result["gates"]["quality_passed"] == 1
@@ -126,4 +147,17 @@ def test_missing_report_fails_the_job_with_no_output(tmp_path: Path, trained_job
     assert result.returncode == 2
     message = (tmp_path / "opt/ml/output/message").read_text()
     assert message.startswith("privml evaluation failed: report input: no report.json")
+    assert list((proc / "output" / "evaluation").iterdir()) == []
+
+
+def test_an_empty_train_split_fails_the_job_with_no_output(
+    tmp_path: Path, trained_job: JobDir, anonymized: Path
+) -> None:
+    # the baseline's labels and the audit's members come from it: no silent fallback to the test split
+    proc = _processing_job(tmp_path, trained_job, anonymized)
+    (proc / "input/train/data.csv").unlink()
+    result = run_script(EVALUATE_SCRIPT, _args(proc), {}, tmp_path)
+    assert result.returncode == 2
+    message = (tmp_path / "opt/ml/output/message").read_text()
+    assert message.startswith("privml evaluation failed: train channel is empty")
     assert list((proc / "output" / "evaluation").iterdir()) == []

@@ -83,6 +83,8 @@ def test_steps_and_parameters(built: Built) -> None:
         "K",
         "DpEpsilon",
         "QualityThreshold",
+        "QualityMargin",
+        "MaxMembershipAdvantage",
         "ModelKind",
         "ProcessingInstanceType",
         "ProcessingInstanceCount",
@@ -91,6 +93,10 @@ def test_steps_and_parameters(built: Built) -> None:
     }
     assert params["K"]["Type"] == "Integer" and params["K"]["DefaultValue"] == built.config.privacy.k
     assert params["QualityThreshold"]["Type"] == "Float"
+    assert params["QualityThreshold"]["DefaultValue"] == 0.0  # no absolute floor: the baseline margin gates
+    assert params["QualityMargin"] == {"Name": "QualityMargin", "Type": "Float", "DefaultValue": 0.05}
+    # off unless the config (or the policy, in the job) sets it: an advantage never exceeds 1
+    assert params["MaxMembershipAdvantage"] == {"Name": "MaxMembershipAdvantage", "Type": "Float", "DefaultValue": 1.0}
     assert params["InputDataUri"]["DefaultValue"].startswith("s3://privml-test-bucket/")
 
 
@@ -151,18 +157,24 @@ def test_condition_step_reads_the_evaluation_property_file(built: Built) -> None
     ]
     ref = {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"}
     conditions = steps["Gates"]["Arguments"]["Conditions"]
+    # every gate (baseline margin, threshold, k/l/t/risk, membership) is decided by Evaluate: one path,
+    # nothing task-specific (no metrics.accuracy, which a regression model does not have)
     assert conditions == [
         {
             "Type": "Equals",
             "LeftValue": {"Std:JsonGet": {"PropertyFile": ref, "Path": "gates.passed"}},
             "RightValue": 1,
         },
-        {
-            "Type": "GreaterThanOrEqualTo",
-            "LeftValue": {"Std:JsonGet": {"PropertyFile": ref, "Path": "metrics.accuracy"}},
-            "RightValue": {"Get": "Parameters.QualityThreshold"},
-        },
     ]
+    inputs = {i["InputName"]: i["S3Input"] for i in evaluate["Arguments"]["ProcessingInputs"]}
+    assert inputs["train"]["S3Uri"] == {
+        "Get": "Steps.Anonymize.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"}
+    assert inputs["train"]["LocalPath"] == "/opt/ml/processing/input/train"
+    args = evaluate["Arguments"]["AppSpecification"]["ContainerArguments"]
+    for flag, parameter in (("--quality-margin", "QualityMargin"), ("--quality-threshold", "QualityThreshold"),
+                            ("--max-membership-advantage", "MaxMembershipAdvantage")):
+        assert args[args.index(flag) + 1] == {"Std:Join": {"On": "", "Values": [{"Get": f"Parameters.{parameter}"}]}}
+    assert args[args.index("--train") + 1] == "/opt/ml/processing/input/train"
     message = steps["GateFailed"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
     assert message == ["Gate failed: ", {"Std:JsonGet": {"PropertyFile": ref, "Path": "gates.reason"}}]
     outputs = {o["OutputName"]: o for o in evaluate["Arguments"]["ProcessingOutputConfig"]["Outputs"]}
