@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -13,7 +13,8 @@ from sklearn.pipeline import Pipeline
 
 from privml.errors import PrivmlError
 from privml.models import dp
-from privml.models.features import FeatureEncoder
+from privml.models.dp_domain import DomainSpec, PrivateDomain, private_domain
+from privml.models.features import FeatureEncoder, is_numeric_column
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ class FittedModel:
     pipeline: Pipeline  # [("encode", FeatureEncoder), ("classifier", estimator)]
     kind: str
     epsilon_spent: float | None
+    # DP only: how the input domain was obtained, and ε per part ("bounds", "categories", "model")
+    domain: PrivateDomain | None = None
+    epsilon_parts: dict[str, float] | None = None
 
 
 def fit_model(
@@ -78,25 +82,40 @@ def fit_model(
     epsilon: float = 0.0,
     seed: int = 0,
     categories: Mapping[str, Sequence[str]] | None = None,
+    domain: DomainSpec | None = None,
 ) -> FittedModel:
     """Encode and fit one model kind on an (anonymized) table; `bounds` and `categories` are what the
-    policy declares."""
+    policy declares; `domain` (DP models): the policy's declarations and ε shares for the input domain
+    (default: `bounds` and `categories` only, no share)."""
     spec = MODEL_KINDS[kind]
+    found: PrivateDomain | None = None
+    if spec.private:
+        # the input domain first, from the same accountant: the model spends what is left of ε
+        accountant = dp.make_accountant(epsilon)
+        domain = domain or DomainSpec(bounds=dict(bounds), categories=dict(categories or {}))
+        if kind in dp.LABEL_BOUNDED_KINDS:
+            domain = replace(domain, label_bounds=True)
+        numeric = list(numeric) if numeric is not None else [c for c in columns if is_numeric_column(X[c])]
+        found = private_domain(X, y, columns=columns, numeric=numeric, spec=domain, epsilon=epsilon,
+                               accountant=accountant, seed=seed)
+        bounds, categories = found.bounds, found.categories
     encoder = FeatureEncoder(
-        columns=list(columns), numeric=numeric, bounds=dict(bounds),
-        require_bounds=spec.private, block_norm=kind == "dp_logreg", categories=dict(categories or {}),
+        columns=list(columns), numeric=numeric, bounds=dict(bounds), require_bounds=spec.private,
+        block_norm=kind == "dp_logreg", categories=dict(categories or {}), require_categories=spec.private,
     )
     matrix = encoder.fit_transform(X)
     classes = np.unique(y)
-    if spec.private:
-        accountant = dp.make_accountant(epsilon)
+    if spec.private and found is not None:
+        model_epsilon = float(accountant.remaining()[0])
         clf = dp.make_dp_classifier(
-            kind, epsilon=epsilon, accountant=accountant, bounds=encoder.output_bounds(),
+            kind, epsilon=model_epsilon, accountant=accountant, bounds=encoder.output_bounds(),
             classes=classes, seed=seed,
         )
         dp.fit_without_leaks(clf, matrix, y)
         spent: float | None = dp.epsilon_spent(accountant)
         dp.detach_accountant(clf)
+        parts = {**found.epsilon_parts, "model": model_epsilon}
+        return FittedModel(Pipeline([("encode", encoder), ("classifier", clf)]), kind, spent, found, parts)
     else:
         clf = _plain_classifier(kind, seed, len(matrix))
         clf.fit(matrix, y)
