@@ -103,7 +103,7 @@ def test_dp_encoding_refuses_categories_from_the_data_and_scope_says_what_was_fo
     from privml.models.training import dp_scope
 
     train = pd.DataFrame({"sex": ["F", "M"], "edu": ["BA", "MA"], "n": ["1", "2"]})
-    with pytest.raises(PrivmlError, match="needs declared categories .*: missing for edu$"):
+    with pytest.raises(PrivmlError, match=r"needs declared categories .*: missing for edu$"):
         FeatureEncoder(bounds={"n": (0, 10)}, require_bounds=True, require_categories=True,
                        categories={"sex": ["F", "M"]}).fit(train)
     fully = FeatureEncoder(bounds={"n": (0, 10)}, require_bounds=True, require_categories=True,
