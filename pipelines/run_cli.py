@@ -139,6 +139,12 @@ def summary(record: dict[str, Any]) -> str:
         lines.append(f"  privacy: k={privacy.get('k')} l={_fmt(privacy.get('l'))} t={_fmt(privacy.get('t'))} "
                      f"prosecutor risk max={percent(risk.get('prosecutor_max'))}")
         lines += warning_lines(privacy.get("warnings") or [], indent="    ")
+    dp = record.get("dp") or {}
+    if dp.get("epsilon_spent") is not None:
+        parts = dp.get("epsilon_parts") or {}
+        lines.append(f"  differential privacy: ε {_fmt(float(dp['epsilon_spent']))} spent"
+                     + (" (" + ", ".join(f"{k} {_fmt(float(v))}" for k, v in parts.items()) + ")" if parts else "")
+                     + "; `privml runs list` adds up ε over runs on the same data")
     metrics = record.get("metrics") or {}
     if metrics:
         lines.append("  model: " + " ".join(f"{k}={_fmt(v)}" for k, v in metrics.items()))
