@@ -110,7 +110,9 @@ def private_domain(X: pd.DataFrame, y: np.ndarray | None, *, columns: Sequence[s
     PrivmlError naming the columns that have neither and no ε share to find them."""
     numeric_set = set(numeric)
     categorical = [c for c in columns if c not in numeric_set]
-    intervals = [c for c in categorical if is_interval_column(_present_labels(X[c]))]
+    intervals = [c for c in categorical if is_interval_column(_present_labels(X[c]))
+                 # a range column with declared labels and no bounds to find is one-hot over those labels
+                 and (c in spec.bounds or c not in spec.categories or (c in spec.ranges and spec.bounds_share > 0))]
     # a generalized range is encoded by its midpoint alone under DP (see FeatureEncoder.require_categories)
     needs_bounds = [c for c in columns if c in numeric_set or c in intervals]
     needs_categories = [c for c in categorical if c not in intervals]

@@ -105,7 +105,8 @@ def fit_model(
     )
     matrix = encoder.fit_transform(X)
     classes = np.unique(y)
-    if spec.private and found is not None:
+    parts: dict[str, float] | None = None
+    if found is not None:
         model_epsilon = float(accountant.remaining()[0])
         clf = dp.make_dp_classifier(
             kind, epsilon=model_epsilon, accountant=accountant, bounds=encoder.output_bounds(),
@@ -115,12 +116,11 @@ def fit_model(
         spent: float | None = dp.epsilon_spent(accountant)
         dp.detach_accountant(clf)
         parts = {**found.epsilon_parts, "model": model_epsilon}
-        return FittedModel(Pipeline([("encode", encoder), ("classifier", clf)]), kind, spent, found, parts)
     else:
         clf = _plain_classifier(kind, seed, len(matrix))
         clf.fit(matrix, y)
         spent = None
-    return FittedModel(Pipeline([("encode", encoder), ("classifier", clf)]), kind, spent)
+    return FittedModel(Pipeline([("encode", encoder), ("classifier", clf)]), kind, spent, found, parts)
 
 
 # Above this many training rows the default model stops boosting when the loss on a held-out

@@ -117,3 +117,12 @@ def test_a_domain_left_to_the_data_is_refused_naming_columns_never_values(spec: 
     assert caught.value.exit_code == 2
     assert not {"12***", "13***", "[20-50)", "[50-80)"} & set(str(caught.value).replace(",", " ").split())
     assert accountant.total()[0] == 0  # refused before anything was spent
+
+
+def test_a_range_column_with_declared_labels_and_no_bounds_is_one_hot_over_those_labels() -> None:
+    X, y = _table()
+    fitted = fit_model("dp_nb", X, y, columns=["age", "zip", "band"], numeric=["age"], bounds={"age": (0, 150)},
+                       categories={"zip": ZIPS, "band": ["[20-50)", "[50-80)"]}, epsilon=1.0)
+    encoder = fitted.pipeline.named_steps["encode"]
+    assert encoder.interval_columns_ == [] and encoder.declared_categories_ == ["zip", "band"]
+    assert fitted.epsilon_parts == {"bounds": 0.0, "categories": 0.0, "model": pytest.approx(1.0)}

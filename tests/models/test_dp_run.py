@@ -71,3 +71,5 @@ def test_epsilon_across_two_retrains_of_the_same_data_shows_in_runs_list(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[-1] == "run/data"
     assert lines[1].split()[5] == "1/1" and lines[2].split()[5] == "0.5/1.5"  # id status started N steps ε
+    assert main(["runs", "show", second["run_id"]]) == 0
+    assert "differential privacy: ε 0.5 spent (bounds 0.05, categories 0.05, model 0.4)" in capsys.readouterr().out
