@@ -99,9 +99,17 @@ def accuracy(model: object, X: pd.DataFrame, y: np.ndarray) -> float:
     return float(np.mean(model.predict(X) == y))
 
 
+def declared_categories(columns: list[str]) -> dict[str, list[str]]:
+    """Each categorical column's values as a DP model must have them declared: the leaves of its ARX
+    hierarchy file (a public code list), never the values found in the data."""
+    return {col: [row.split(";")[0] for row in (ADULT / f"adult_hierarchy_{col}.csv").read_text().splitlines()
+                  if row.strip()] for col in columns if col != "age"}
+
+
 def fit_default(X: pd.DataFrame, y: np.ndarray, kind: str = "hgb", epsilon: float = 0.0, seed: int = SEED):
+    categories = declared_categories(list(X.columns)) if kind.startswith("dp_") else None
     return fit_model(kind, X, y, columns=list(X.columns), numeric=None, bounds={"age": AGE_BOUNDS},
-                     epsilon=epsilon, seed=seed).pipeline
+                     epsilon=epsilon, seed=seed, categories=categories).pipeline
 
 
 def anonymized_run(algorithm: str, k: int, X_train, X_test, y_train, y_test,

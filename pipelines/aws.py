@@ -53,6 +53,7 @@ def run_on_aws(
     sagemaker = session.client("sagemaker", **client_args)
     if not config.key_preparation:  # a keyed policy needs PrepareKeys: refused before any upload
         _refuse_keyed_policy(s3, config)
+    _refuse_dp_policy_without_domain(s3, config, parameters or {})
     endpoint_config = endpoint_config_request(config, f"{config.pipeline_name}-model")
     result = audit(definition, config=config, endpoint_configs=[endpoint_config], waivers=requested_waivers)
     if result.blocking:
@@ -133,6 +134,27 @@ def check_images(config: PipelineConfig) -> dict[str, dict]:
     return {role: {**role_image.to_dict(), "check": by_profile[role_image.profile.name].how,
                    "detail": by_profile[role_image.profile.name].detail}
             for role, role_image in chosen.items()}
+
+
+def _refuse_dp_policy_without_domain(s3: Any, config: PipelineConfig, parameters: dict[str, str]) -> None:
+    """A DP run whose policy (at the config's policy URI) leaves an input's bounds or categories to the
+    data is refused before anything is uploaded (pipelines/dp_preflight.py); a policy not uploaded yet is
+    checked by Train, which refuses it with the same words."""
+    from botocore.exceptions import ClientError
+
+    from pipelines.dp_preflight import check_dp_policy_text, is_dp_run
+
+    if not is_dp_run(parameters, default_model=config.privacy.model, default_epsilon=config.privacy.dp_epsilon):
+        return
+    bucket, key = config.default_policy_uri[len("s3://") :].split("/", 1)
+    try:
+        text = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        log.warning("policy %s not readable (%s): its DP domain is checked by Train",
+                    config.default_policy_uri, exc.response.get("Error", {}).get("Code", "error"))
+        return
+    check_dp_policy_text(text, source=config.default_policy_uri, parameters=parameters,
+                         default_model=config.privacy.model, default_epsilon=config.privacy.dp_epsilon)
 
 
 def _refuse_keyed_policy(s3: Any, config: PipelineConfig) -> None:

@@ -162,6 +162,12 @@ def summary(record: dict[str, Any]) -> str:
         lines.append(f"  privacy: k={privacy.get('k')} l={_fmt(privacy.get('l'))} t={_fmt(privacy.get('t'))} "
                      f"prosecutor risk max={percent(risk.get('prosecutor_max'))}")
         lines += warning_lines(privacy.get("warnings") or [], indent="    ")
+    dp = record.get("dp") or {}
+    if dp.get("epsilon_spent") is not None:
+        parts = dp.get("epsilon_parts") or {}
+        lines.append(f"  differential privacy: ε {_fmt(float(dp['epsilon_spent']))} spent"
+                     + (" (" + ", ".join(f"{k} {_fmt(float(v))}" for k, v in parts.items()) + ")" if parts else "")
+                     + "; `privml runs list` adds up ε over runs on the same data")
     metrics = record.get("metrics") or {}
     if metrics:
         lines.append("  model: " + " ".join(f"{k}={_fmt(v)}" for k, v in metrics.items()))
@@ -182,20 +188,28 @@ def summary(record: dict[str, Any]) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from pipelines.local.records import list_records
+    from pipelines.local.records import epsilon_on_data, list_records
     from privml.workspace import workspace_dir
 
+    records = list_records(workspace_dir())
+    totals = epsilon_on_data(records)
     rows = [{"run_id": r.get("run_id"), "status": r.get("status"), "started_at": r.get("started_at"),
-             "steps": len(r.get("steps", [])), "failure_reason": r.get("failure_reason")}
-            for r in list_records(workspace_dir())]
+             "steps": len(r.get("steps", [])), "failure_reason": r.get("failure_reason"),
+             "epsilon": (r.get("dp") or {}).get("epsilon_spent"),
+             "epsilon_total_on_data": totals.get(str(r.get("run_id")))}
+            for r in records]
     if args.json:
         emit_json(rows)
         return 0
     if not rows:
         print("no runs yet (privml run --local)")
+    else:  # ε: this run's / all runs' so far on the same input data (a retrain spends the budget again)
+        print(f"{'run':<22}  {'status':<10} {'started':<32} {'steps':<8} ε run/data")
     for r in rows:
-        print(f"{r['run_id']}  {r['status']:<10} {r['started_at'] or '':<32} {r['steps']} steps"
-              + (f"  — {r['failure_reason']}" if r["failure_reason"] else ""))
+        spent = (f"{_fmt(float(r['epsilon']))}/{_fmt(float(r['epsilon_total_on_data']))}"
+                 if r["epsilon"] is not None and r["epsilon_total_on_data"] is not None else "-")
+        print(f"{r['run_id']}  {r['status']:<10} {r['started_at'] or '':<32} {str(r['steps']) + ' steps':<8} "
+              f"{spent}" + (f"  — {r['failure_reason']}" if r["failure_reason"] else ""))
     return 0
 
 

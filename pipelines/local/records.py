@@ -115,3 +115,19 @@ def mark_interrupted(workspace: Path) -> list[str]:
             _settled(workspace, record)
             fixed.append(record["run_id"])
     return fixed
+
+
+def epsilon_on_data(records: list[dict[str, Any]]) -> dict[str, float]:
+    """run id → ε spent on that run's input data by it and every earlier run on the same data (the same
+    SHA-256 of the input table), in start order; runs that trained no DP model are left out. Sequential
+    composition: retraining on the same rows spends the budget again."""
+    totals: dict[str, float] = {}
+    out = {}
+    for record in sorted(records, key=lambda r: str(r.get("started_at", ""))):
+        dp = record.get("dp") or {}
+        spent, data = dp.get("epsilon_spent"), dp.get("data_sha256")
+        if spent is None or not data:
+            continue
+        totals[data] = totals.get(data, 0.0) + float(spent)
+        out[str(record.get("run_id"))] = totals[data]
+    return out

@@ -7,6 +7,7 @@ telemetry off, the jobs run without network, the endpoint listens on 127.0.0.1.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import ssl
@@ -192,6 +193,20 @@ def _figures(store: Any, artifacts: dict[str, Any]) -> tuple[dict[str, Any] | No
     return privacy, metrics
 
 
+def _dp_spend(store: Any, artifacts: dict[str, Any], data_sha256: str) -> dict[str, Any]:
+    """ε this run spent on its input data (None: no DP model was trained), from the model's metadata:
+    a model that failed a gate still spent its ε. `runs list` adds it up over runs on the same data."""
+    import tarfile
+
+    spent = parts = None
+    if "model" in artifacts:
+        with tarfile.open(fileobj=io.BytesIO(store.get_bytes(artifacts["model"])), mode="r:gz") as archive:
+            member = archive.extractfile("metadata.json")
+            metadata = json.loads(member.read()) if member is not None else {}
+        spent, parts = metadata.get("epsilon_spent"), metadata.get("epsilon_parts")
+    return {"data_sha256": data_sha256, "epsilon_spent": spent, "epsilon_parts": parts}
+
+
 def _endpoint(model_uri: str, workspace: Path, df: Any, policy_text: bytes, store: Any,
               serving_keys: str | None = None, label: str | None = None,
               serve_artifact: ServeArtifact | None = None) -> dict[str, Any]:
@@ -290,10 +305,15 @@ def run_local(
     run_dir = records.run_dir(ws, run_id)
 
     df, raw, raw_name, described = _raw_table(data, rows, seed)
+    data_sha256 = hashlib.sha256(raw).hexdigest()  # which runs trained on the same data: ε adds up across them
     policy_text, policy_source = _policy(df, policy, run_dir, quiet, label)
     if label:
         parameters["Label"] = label
     task = _checked_task(df, policy_text, label, parameters, kind_given, quiet)
+    from pipelines.dp_preflight import check_dp_policy_text
+
+    check_dp_policy_text(policy_text, source=policy_source, parameters=parameters,
+                         default_model=config.privacy.model, default_epsilon=config.privacy.dp_epsilon)
     config = check_key_preparation(config, policy_text, local_defaults=local_defaults)
     _policy_keys(kms, policy_text, create=local_defaults, quiet=quiet)
     base = f"s3://{config.bucket}/{config.prefix}/runs/{run_id}/input"
@@ -337,6 +357,7 @@ def run_local(
         record["parameters"]["DpEpsilon"] = float(epsilon)
     record["artifacts"] = _artifacts(record)
     record["privacy"], record["metrics"] = _figures(store, record["artifacts"])
+    record["dp"] = _dp_spend(store, record["artifacts"], data_sha256)
     if endpoint and record["status"] == "Succeeded" and "model" in record["artifacts"]:
         _say(quiet, "serving the model artifact as the serving container loads it, for a smoke request …")
         try:

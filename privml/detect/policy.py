@@ -12,7 +12,15 @@ import textwrap
 
 import yaml
 
-from privml.detect.proposals import DEFAULT_K, KEY_NAME, KEY_REFERENCE, PROPOSALS, Proposal, proposal_for
+from privml.detect.proposals import (
+    DEFAULT_K,
+    KEY_NAME,
+    KEY_REFERENCE,
+    PROPOSALS,
+    Proposal,
+    domain_placeholder,
+    proposal_for,
+)
 from privml.detect.results import ScanResult
 from privml.detect.verdict import value_digest
 from privml.policy import AnonymityPolicy, ColumnPolicy, DetectionPolicy, Policy, Role, dump_policy
@@ -52,9 +60,11 @@ def propose_policy(scan: ScanResult, *, k: int = DEFAULT_K, detection: Detection
 
 def policy_yaml(policy: Policy, scan: ScanResult) -> str:
     """The proposed policy as YAML with each column's evidence as a comment above it: a reviewer sees
-    why scan proposed what it did (counts, shares and statistics only, never a value)."""
+    why scan proposed what it did (counts, shares and statistics only, never a value), and below it, for a
+    column a DP model would read, a commented `bounds` or `categories` line saying what to declare."""
     data = yaml.safe_load(dump_policy(policy))
     evidence = {c.name: c.evidence for c in scan.columns}
+    numeric = {c.name: c.numeric for c in scan.columns}
     columns = data.pop("columns")
     head = {k: data.pop(k) for k in ("version", "keys") if k in data}
     out = [yaml.safe_dump(head, sort_keys=False).rstrip("\n"), "columns:"]
@@ -63,8 +73,13 @@ def policy_yaml(policy: Policy, scan: ScanResult) -> str:
         if why:
             lines = textwrap.wrap(f"evidence: {why}", width=100, break_long_words=False)
             out += [f"  # {line}" for line in lines]
-        block = yaml.safe_dump({name: spec}, sort_keys=False).rstrip("\n")
-        out += ["  " + line for line in block.splitlines()]
+        block = ["  " + line for line in yaml.safe_dump({name: spec}, sort_keys=False).rstrip("\n").splitlines()]
+        col = policy.columns.get(name)
+        placeholder = None if col is None or col.bounds or col.categories else domain_placeholder(
+            name, role=col.role, action=col.action, numeric=numeric.get(name, False), params=col.params)
+        if placeholder and len(block) > 1:  # first in the column's block: the evidence above stays the next column's
+            block[1:1] = [f"    # {line}" for line in textwrap.wrap(placeholder, width=100, break_long_words=False)]
+        out += block
     if data:
         out.append(yaml.safe_dump(data, sort_keys=False).rstrip("\n"))
     return "\n".join(out) + "\n"

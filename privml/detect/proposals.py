@@ -13,7 +13,7 @@ from typing import Any
 from privml.policy import Role
 from privml.transforms import technique_class
 
-__all__ = ["DEFAULT_K", "KEY_NAME", "KEY_REFERENCE", "PROPOSALS", "Proposal", "proposal_for"]
+__all__ = ["DEFAULT_K", "KEY_NAME", "KEY_REFERENCE", "PROPOSALS", "Proposal", "domain_placeholder", "proposal_for"]
 
 KEY_NAME = "tokens"
 KEY_REFERENCE = "alias/privml-tokens"
@@ -75,3 +75,37 @@ PROPOSALS: dict[str | None, Proposal] = {
 
 def proposal_for(pii_type: str | None) -> Proposal:
     return PROPOSALS.get(pii_type, PROPOSALS[None])
+
+
+# What a DP model needs to know of a column without reading the data. `scan` cannot supply it (the
+# sample's min, max or values would leak outside ε), so the policy it writes says what to fill in.
+BOUNDS_PLACEHOLDER = (
+    "bounds: [MIN, MAX]  # for a DP model (ModelKind=dp_*): the public limits of {name}'s values (what the "
+    "field can hold, e.g. [0, 150] for an age), NOT the data's min and max, which would leak outside ε; or "
+    "give a public `range:` and `differential_privacy: {{bounds_share: 0.1}}` to spend that share of ε on DP bounds"
+)
+LABEL_BOUNDS_PLACEHOLDER = (
+    "bounds: [MIN, MAX]  # for DP regression (ModelKind=dp_linreg): the public limits of the label {name}, "
+    "NOT the data's min and max; or a public `range:` and `differential_privacy: {{bounds_share: 0.1}}`"
+)
+CATEGORIES_PLACEHOLDER = (
+    "categories: [...]  # for a DP model: every value {name} can take, from its definition (a code list), "
+    "not from the data; or public `candidates:` and `differential_privacy: {{categories_share: 0.1}}` to select "
+    "them under DP"
+)
+
+
+def domain_placeholder(name: str, *, role: Role, action: str, numeric: bool,
+                       params: dict[str, Any] | None = None) -> str | None:
+    """The commented `bounds` / `categories` line a proposed policy carries for a column a DP model would
+    read (a feature, quasi-identifier, sensitive attribute or label that is not dropped); None for others.
+    A numeric column stays numeric when kept or generalized to ranges (`width`); a postcode cut to a
+    prefix or a date to a month is categorical."""
+    if role is Role.IDENTIFIER or action == "drop":
+        return None
+    stays_numeric = action == "keep" or (action == "generalize" and not {"prefix", "date"} & set(params or {}))
+    if numeric and stays_numeric:
+        return (LABEL_BOUNDS_PLACEHOLDER if role is Role.LABEL else BOUNDS_PLACEHOLDER).format(name=name)
+    if role is Role.LABEL:
+        return None  # a categorical label's classes are the model's outputs, not an input domain
+    return CATEGORIES_PLACEHOLDER.format(name=name)

@@ -25,6 +25,7 @@ class ColumnScan:
     hierarchy: dict[str, Any] | None = None
     example: str = ""  # masked to the value's shape; never a raw value
     evidence: str = ""  # counts and shares; never a value
+    numeric: bool = False  # every sampled value is a number (a DP model then needs the column's bounds)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

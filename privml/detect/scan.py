@@ -86,6 +86,7 @@ def scan_table(df: pd.DataFrame, *, sample_rows: int = DEFAULT_SAMPLE_ROWS, seed
             hierarchy=dict(proposal.hierarchy) if proposal.hierarchy else None,
             example=mask_example(present.iloc[0]) if len(present) else "",
             evidence=evidence,
+            numeric=bool(len(present)) and bool(pd.to_numeric(present, errors="coerce").notna().all()),
         ))
     columns = propose_quasi_identifiers(sample, columns)
     return ScanResult(columns=columns, rows_total=len(df) if rows_total is None else rows_total,

@@ -6,8 +6,9 @@ Privacy comes from three things, none of them learned from the training data:
 - the data norm: the encoder divides each row by sqrt(number of columns), so every row has L2 norm <= 1
   and logistic regression is told `data_norm=1` (the plain use, sqrt of the one-hot feature count,
   overstates the norm ~4x on adult and pays for it in noise);
-- the budget: one BudgetAccountant per training run with the declared ε as its budget; the model
-  spends all of it, and the run reports `accountant.total()`.
+- the budget: one BudgetAccountant per training run with the declared ε as its budget; the input domain
+  (bounds and categories the policy does not declare, privml.models.dp_domain) spends its declared share
+  first, the model spends the rest, and the run reports `accountant.total()` (= ε) with the parts.
 
 Regularization of DP logistic regression follows ε (public): objective perturbation's noise is fixed by
 ε and the data norm, and low-curvature directions (rare categories) are pushed furthest, so the less
@@ -30,6 +31,8 @@ from diffprivlib.utils import PrivacyLeakWarning
 from privml.errors import PrivmlError
 
 DP_KINDS = ("dp_logreg", "dp_nb", "dp_rf")
+# DP models whose sensitivity also needs the label's bounds (declared, or DP bounds: privml.models.dp_domain)
+LABEL_BOUNDED_KINDS = ("dp_linreg",)
 
 
 def logreg_c(epsilon: float) -> float:

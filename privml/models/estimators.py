@@ -9,7 +9,7 @@ task, so models saved before regression existed load and score as they did."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,8 @@ from sklearn.pipeline import Pipeline
 
 from privml.errors import PrivmlError
 from privml.models import dp, progress
-from privml.models.features import FeatureEncoder
+from privml.models.dp_domain import DomainSpec, PrivateDomain, private_domain
+from privml.models.features import FeatureEncoder, is_numeric_column
 from privml.models.tasks import CLASSIFICATION, TASKS, is_classification
 
 
@@ -93,6 +94,9 @@ class FittedModel:
     kind: str
     epsilon_spent: float | None
     task: str = "binary"
+    # DP only: how the input domain was obtained, and ε per part ("bounds", "categories", "model")
+    domain: PrivateDomain | None = None
+    epsilon_parts: dict[str, float] | None = None
 
 
 def fit_model(
@@ -108,27 +112,52 @@ def fit_model(
     categories: Mapping[str, Sequence[str]] | None = None,
     task: str | None = None,
     label_bounds: tuple[float, float] | None = None,
+    domain: DomainSpec | None = None,
 ) -> FittedModel:
     """Encode and fit one model kind on an (anonymized) table; `bounds`, `categories` and `label_bounds`
-    (the label's, for dp_linreg) are what the policy declares. task None: binary or multiclass from y;
-    for "regression" y holds numbers."""
+    (the label's, for dp_linreg) are what the policy declares; `domain` (DP models): the policy's
+    declarations and ε shares for the input domain (default: `bounds`, `categories` and `label_bounds`
+    only, no share). task None: binary or multiclass from y; for "regression" y holds numbers."""
     if task is None:
         task = "binary" if len(np.unique(y)) == 2 else "multiclass"
     check_kind_task(kind, task)
     spec = MODEL_KINDS[kind]
+    found: PrivateDomain | None = None
+    accountant = None
+    if spec.private:
+        # the input domain first, from the same accountant: the model spends what is left of ε
+        accountant = dp.make_accountant(epsilon)
+        domain = domain or DomainSpec(bounds=dict(bounds), categories=dict(categories or {}))
+        if kind in dp.LABEL_BOUNDED_KINDS:
+            label = domain.label or LABEL_PLACEHOLDER
+            declared = {label: tuple(label_bounds)} if label_bounds is not None else {}
+            domain = replace(domain, label_bounds=True, label=label, bounds={**declared, **domain.bounds})
+        numeric = list(numeric) if numeric is not None else [c for c in columns if is_numeric_column(X[c])]
+        found = private_domain(X, y, columns=columns, numeric=numeric, spec=domain, epsilon=epsilon,
+                               accountant=accountant, seed=seed)
+        bounds, categories = found.bounds, found.categories
+        if kind in dp.LABEL_BOUNDED_KINDS:
+            label_bounds = found.bounds[domain.label]
     encoder = FeatureEncoder(
-        columns=list(columns), numeric=numeric, bounds=dict(bounds),
+        columns=list(columns), numeric=numeric,
+        bounds=dict(bounds),
         require_bounds=spec.private, block_norm=kind == "dp_logreg", categories=dict(categories or {}),
+        require_categories=spec.private,
     )
     matrix = encoder.fit_transform(X)
+    parts: dict[str, float] | None = None
+    if found is not None:
+        model_epsilon = float(accountant.remaining()[0])
+        parts = {**found.epsilon_parts, "model": model_epsilon}
     if not is_classification(task):
-        return _fit_regressor(kind, encoder, matrix, np.asarray(y, dtype=float), epsilon=epsilon, seed=seed,
-                              label_bounds=label_bounds)
+        reg, spent = _fit_regressor(kind, encoder, matrix, np.asarray(y, dtype=float), accountant=accountant,
+                                    seed=seed, label_bounds=label_bounds)
+        return FittedModel(Pipeline([("encode", encoder), ("classifier", reg)]), kind, spent, "regression",
+                           found, parts)
     classes = np.unique(y)
-    if spec.private:
-        accountant = dp.make_accountant(epsilon)
+    if found is not None:
         clf = dp.make_dp_classifier(
-            kind, epsilon=epsilon, accountant=accountant, bounds=encoder.output_bounds(),
+            kind, epsilon=model_epsilon, accountant=accountant, bounds=encoder.output_bounds(),
             classes=classes, seed=seed,
         )
         dp.fit_without_leaks(clf, matrix, y)
@@ -138,26 +167,30 @@ def fit_model(
         clf = _plain_classifier(kind, seed, len(matrix))
         progress.fit(clf, matrix, y, what=f"training {kind}")
         spent = None
-    return FittedModel(Pipeline([("encode", encoder), ("classifier", clf)]), kind, spent, task)
+    return FittedModel(Pipeline([("encode", encoder), ("classifier", clf)]), kind, spent, task, found, parts)
 
 
-def _fit_regressor(kind: str, encoder: FeatureEncoder, matrix: np.ndarray, y: np.ndarray, *, epsilon: float,
-                   seed: int, label_bounds: tuple[float, float] | None) -> FittedModel:
+# The label's key in a DomainSpec built without a policy (a direct fit_model call): never a column name.
+LABEL_PLACEHOLDER = "<label>"
+
+
+def _fit_regressor(kind: str, encoder: FeatureEncoder, matrix: np.ndarray, y: np.ndarray, *, accountant: Any,
+                   seed: int, label_bounds: tuple[float, float] | None) -> tuple[Any, float | None]:
+    """The fitted regressor and the ε it spent (None: not DP); a DP one spends what `accountant` has left."""
     if MODEL_KINDS[kind].private:
         if label_bounds is None:
-            raise PrivmlError(f"model '{kind}' needs declared bounds for the label (`bounds: [min, max]` on the "
-                              "label column in the policy): learning them from the data would leak")
-        accountant = dp.make_accountant(epsilon)
-        reg = dp.dp_linreg(epsilon=epsilon, accountant=accountant, bounds_X=encoder.output_bounds(),
-                           bounds_y=label_bounds, seed=seed)
+            raise PrivmlError(f"model '{kind}' needs bounds for the label (`bounds: [min, max]` on the label "
+                              "column in the policy, or a `differential_privacy.bounds_share` with a `range`): "
+                              "learning them from the data would leak")
+        reg = dp.dp_linreg(epsilon=float(accountant.remaining()[0]), accountant=accountant,
+                           bounds_X=encoder.output_bounds(), bounds_y=label_bounds, seed=seed)
         dp.fit_without_leaks(reg, matrix, y)
-        spent: float | None = dp.epsilon_spent(accountant)
+        spent = dp.epsilon_spent(accountant)
         dp.detach_accountant(reg)
-    else:
-        reg = _plain_regressor(kind, seed, len(matrix))
-        reg.fit(matrix, y)
-        spent = None
-    return FittedModel(Pipeline([("encode", encoder), ("classifier", reg)]), kind, spent, "regression")
+        return reg, spent
+    reg = _plain_regressor(kind, seed, len(matrix))
+    progress.fit(reg, matrix, y, what=f"training {kind}")
+    return reg, None
 
 
 # Above this many training rows the default model stops boosting when the loss on a held-out

@@ -101,6 +101,9 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         encoded over exactly these values (plus missing), and a value-set column's members are these, so
         the encoding does not depend on which values occur in the data; unlisted columns use the values
         seen at fit. Values outside the declared list encode as all zeros.
+    require_categories: differential privacy: nothing of the layout may come from the data. A categorical
+        column without `categories` is refused, and a range column with bounds is encoded by its bounded
+        midpoint alone (the one-hot of its labels would list which ranges occur).
     """
 
     def __init__(
@@ -112,6 +115,7 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         block_norm: bool = False,
         expand_generalized: bool = True,
         categories: Mapping[str, Sequence[str]] | None = None,
+        require_categories: bool = False,
     ) -> None:
         self.columns = columns
         self.numeric = numeric
@@ -120,6 +124,7 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         self.block_norm = block_norm
         self.expand_generalized = expand_generalized
         self.categories = categories
+        self.require_categories = require_categories
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
@@ -149,6 +154,17 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         if self.expand_generalized:
             intervals = [c for c in categorical if is_interval_column(frame[c].where(frame[c] != MISSING))
                          and (c in bounds or not self.require_bounds)]
+        midpoint_only = [c for c in intervals if c in bounds] if self.require_categories else []
+        if midpoint_only:
+            categorical = [c for c in categorical if c not in midpoint_only]
+            frame = frame[categorical]
+        undeclared = [c for c in categorical if c not in declared]
+        if self.require_categories and undeclared:
+            raise PrivmlError(
+                "differentially private training needs declared categories for categorical columns "
+                f"(policy columns.<name>.categories, or selected under DP): missing for {', '.join(undeclared)}"
+            )
+        if self.expand_generalized:
             for c in categorical:
                 labels = pd.unique(frame[c])
                 if any("|" in v for v in labels):
@@ -169,7 +185,8 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
             self.onehot_ = OneHotEncoder(categories=levels, handle_unknown="ignore", sparse_output=False,
                                          dtype=np.float64)
             self.onehot_.fit(frame)
-        parts = len(columns) + len(intervals) + len(members)
+        # a midpoint-only range column is one part (its midpoint), not two
+        parts = len(columns) + len(intervals) - len(midpoint_only) + len(members)
         self.row_scale_ = 1.0 / math.sqrt(parts) if self.block_norm and parts else 1.0
         self.n_features_out_ = (
             len(numeric) + len(intervals) + sum(len(m) for m in members.values())

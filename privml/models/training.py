@@ -32,6 +32,7 @@ from sklearn.pipeline import Pipeline
 from privml.errors import PrivmlError
 from privml.io import atomic_write_bytes
 from privml.models import data as splits
+from privml.models.dp_policy import domain_spec
 from privml.models.estimators import MODEL_KINDS, fit_model, resolve_kind
 from privml.models.features import numeric_view
 from privml.models.jobenv import TrainingEnv, job_controls
@@ -65,15 +66,19 @@ class TrainingRequest:
     model_given: bool = True  # False: `model` is the default, re-chosen for the task Train decides
 
 
-def dp_scope(encoder: Any) -> str:
-    """What ε covers, for the model card: the numeric bounds are declared; a categorical column's values
-    are declared (`categories` in the policy) or read from the anonymized training split (outside ε)."""
+def dp_scope(encoder: Any, sources: Mapping[str, str] | None = None) -> str:
+    """What ε covers, for the model card: every numeric input is clipped to bounds and every categorical
+    input encoded over values that were declared or found under DP (Train refuses anything else)."""
+    found = sorted(c for c, how in (sources or {}).items() if how.startswith("DP"))
+    text = ("ε covers what the model learns from the encoded rows and how its input domain was found: numeric "
+            "features are clipped to bounds and categorical features encoded over values that are "
+            "declared in the policy")
+    if found:
+        text += f" or found under DP from a declared share of ε ({', '.join(found)})"
     learned = [c for c in encoder.categorical_columns_ if c not in encoder.declared_categories_]
-    text = "ε covers what the model learns from the encoded rows; numeric features are clipped to declared bounds"
-    if not learned:
-        return text + ", and every categorical feature's values are declared in the policy"
-    return (text + f"; the values of {', '.join(learned)} are taken from the anonymized training data and "
-            "are not covered by ε (declare them with `categories` in the policy)")
+    if learned:  # FeatureEncoder(require_categories=True) refuses this; said, should an old model be read
+        text += f"; the values of {', '.join(learned)} were taken from the data and are not covered by ε"
+    return text
 
 
 def parse_hyperparameters(hps: Mapping[str, str]) -> TrainingRequest:
@@ -195,11 +200,15 @@ def train_on_splits(
     categories = {name: col.categories for name, col in policy.columns.items() if col.categories is not None}
     spec = policy.columns.get(label)
     label_bounds = spec.bounds if spec is not None else None
+    private = MODEL_KINDS[kind].private
     fitted = fit_model(
         kind, train[features], y_train, columns=features, numeric=numeric, bounds=bounds,
         epsilon=request.dp_epsilon, seed=request.seed, categories=categories, task=task,
         label_bounds=label_bounds,
+        domain=domain_spec(policy, label=label, transformer=transformer) if private else None,
     )
+    if fitted.domain is not None and label in fitted.domain.bounds:  # declared, or DP bounds
+        label_bounds = fitted.domain.bounds[label]
     metrics = {"train": model_metrics(fitted.pipeline, train[features], y_train, task)}
     rows = {"train": len(train)}
     if validation is not None:
@@ -212,7 +221,6 @@ def train_on_splits(
     # transformed, so the endpoint derives (and is given) no secret for them.
     transformer.serve_only(features)
     pipeline = Pipeline([("privacy", transformer), ("model", fitted.pipeline)])
-    private = MODEL_KINDS[kind].private
     estimator = fitted.pipeline.named_steps["classifier"]
     metadata = {
         "model": kind,
@@ -223,11 +231,17 @@ def train_on_splits(
         "differential_privacy": private,
         "dp_epsilon": request.dp_epsilon if private else None,
         "epsilon_spent": fitted.epsilon_spent,
-        "dp_scope": dp_scope(fitted.pipeline.named_steps["encode"]) if private else None,
+        "epsilon_parts": fitted.epsilon_parts,
+        "dp_domain": fitted.domain.sources if fitted.domain is not None else None,
+        "dp_scope": (dp_scope(fitted.pipeline.named_steps["encode"], fitted.domain.sources if fitted.domain else None)
+                     if private else None),
         "feature_columns": features,
         "excluded_identifier_columns": identifiers,
         "numeric_columns": numeric,
         "declared_bounds": {c: list(b) for c, b in bounds.items() if c in numeric},
+        # DP: the bounds every bounded input was encoded with (declared or DP bounds; public either way)
+        "dp_bounds": ({c: list(b) for c, b in fitted.domain.bounds.items()} if fitted.domain is not None
+                      else None),
         "input_columns": [str(c) for c in getattr(transformer, "feature_names_in_", [])],
         "label": label,
         "label_bounds": list(label_bounds) if label_bounds is not None and not is_classification(task) else None,

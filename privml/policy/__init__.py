@@ -16,10 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from privml.errors import PrivmlError
 from privml.policy.anonymity import AnonymityPolicy
 from privml.policy.detection import CustomRecognizerPolicy, DetectionPolicy
+from privml.policy.differential_privacy import DifferentialPrivacyPolicy
 from privml.policy.model_privacy import ModelPrivacyPolicy
 
-__all__ = ["AnonymityPolicy", "ColumnPolicy", "CustomRecognizerPolicy", "DetectionPolicy", "Policy", "Role",
-           "dump_policy", "load_detection", "load_policy", "parse_policy"]
+__all__ = ["AnonymityPolicy", "ColumnPolicy", "CustomRecognizerPolicy", "DetectionPolicy",
+           "DifferentialPrivacyPolicy", "Policy", "Role", "dump_policy", "load_detection", "load_policy",
+           "parse_policy"]
 
 
 class Role(StrEnum):
@@ -51,8 +53,13 @@ class ColumnPolicy(BaseModel):
     )
     bounds: tuple[float, float] | None = Field(
         default=None,
-        description="declared [min, max] of a numeric feature; differentially private training clips to it "
-        "instead of learning bounds from the data (which would leak)",
+        description="declared [min, max] of a numeric feature (or label); differentially private training clips "
+        "to it instead of learning bounds from the data (which would leak). A public fact, never the data's min/max",
+    )
+    range: tuple[float, float] | None = Field(
+        default=None,
+        description="public outer [min, max] of a numeric column that declares no `bounds`: DP bounds are "
+        "searched within it, spending `differential_privacy.bounds_share` of ε",
     )
 
     categories: list[str] | None = Field(
@@ -61,18 +68,25 @@ class ColumnPolicy(BaseModel):
         "training encodes exactly these instead of the categories found in the data (which would leak)",
     )
 
-    @field_validator("categories")
+    candidates: list[str] | None = Field(
+        default=None,
+        description="public candidate values of a categorical feature (a superset, e.g. every label its "
+        "hierarchy can release): a DP model keeps those whose noisy count passes, spending "
+        "`differential_privacy.categories_share` of ε",
+    )
+
+    @field_validator("categories", "candidates")
     @classmethod
     def _distinct_categories(cls, value: list[str] | None) -> list[str] | None:
         if value is not None and (not value or len(set(value)) != len(value)):
-            raise ValueError("categories must be a non-empty list of distinct values")
+            raise ValueError("must be a non-empty list of distinct values")
         return value
 
-    @field_validator("bounds")
+    @field_validator("bounds", "range")
     @classmethod
     def _ordered_bounds(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
         if value is not None and not value[0] < value[1]:
-            raise ValueError("bounds must be [min, max] with min < max")
+            raise ValueError("must be [min, max] with min < max")
         return value
 
     @field_validator("params", mode="before")
@@ -98,6 +112,10 @@ class Policy(BaseModel):
     )
     model_privacy: ModelPrivacyPolicy | None = Field(
         default=None, description="privacy targets of the trained model (the membership-inference gate of Evaluate)"
+    )
+    differential_privacy: DifferentialPrivacyPolicy | None = Field(
+        default=None, description="the share of a DP model's ε spent finding bounds and categories the columns "
+        "do not declare",
     )
     bad_rows: Literal["error", "skip"] = Field(
         default="error", description="a row with more or fewer fields than the header: an error, or skipped and "

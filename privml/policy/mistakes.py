@@ -26,6 +26,8 @@ RIGHT_FORM = {
     "columns.*.params": "`params: {keep_last: 4}` (each action's parameters: docs/policy.md)",
     "columns.*.bounds": "`bounds: [0, 120]` ([min, max])",
     "columns.*.categories": "`categories: [a, b, c]`",
+    "columns.*.range": "`range: [0, 1000000]` ([min, max], public)",
+    "differential_privacy": "`differential_privacy: {bounds_share: 0.1, categories_share: 0.1}`",
     "keys": "`keys: {tokens: alias/privml-tokens}` (a name, then a key id, ARN or alias)",
     "detection": "`detection: {recognizers: [...], allow: [...], deny: [...]}`",
     "model_privacy": "`model_privacy: {max_membership_advantage: 0.1}`",

@@ -17,7 +17,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from privml.policy import AnonymityPolicy, ColumnPolicy, CustomRecognizerPolicy, DetectionPolicy, Policy
+from privml.policy import (
+    AnonymityPolicy,
+    ColumnPolicy,
+    CustomRecognizerPolicy,
+    DetectionPolicy,
+    DifferentialPrivacyPolicy,
+    Policy,
+)
 from privml.policy.anonymity import LDiversity, TCloseness
 from privml.policy.mistakes import RIGHT_FORM
 from privml.policy.model_privacy import ModelPrivacyPolicy
@@ -36,6 +43,9 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("anonymity.t_closeness", TCloseness, "t-closeness of each sensitive column within each class."),
     ("model_privacy", ModelPrivacyPolicy,
      "Privacy targets of the trained model: Evaluate's membership-inference audit fails the gate above them."),
+    ("differential_privacy", DifferentialPrivacyPolicy,
+     "For a differentially private model (`ModelKind=dp_*`): the share of ε spent finding the bounds and "
+     "categories the columns do not declare; the model spends the rest, so the run spends exactly ε."),
     ("detection", DetectionPolicy, "For `privml scan --rules FILE`: an organisation's own identifiers."),
     ("detection.recognizers[]", CustomRecognizerPolicy, "One custom identifier type."),
 ]

@@ -17,6 +17,8 @@ from privml.models.estimators import fit_model, resolve_kind
 from privml.models.features import FeatureEncoder
 
 DP_KINDS = ["dp_logreg", "dp_nb", "dp_rf"]
+# the zip values are declared: a DP model's categories never come from the data
+ZIPS = {"zip": ["12***", "13***", "*"]}
 
 
 def _table(low: float, high: float, n: int = 200, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -51,7 +53,7 @@ def test_diffprivlib_models_import_and_fit_on_this_scikit_learn() -> None:
 def test_accountant_spends_exactly_the_declared_budget(kind: str, epsilon: float) -> None:
     X, y = _table(17, 90)
     fitted = fit_model(kind, X, y, columns=["age", "zip"], numeric=["age"], bounds={"age": (17, 90)},
-                       epsilon=epsilon, seed=0)
+                       epsilon=epsilon, seed=0, categories=ZIPS)
     assert fitted.epsilon_spent == pytest.approx(epsilon, rel=1e-12)
     assert fitted.pipeline.predict(X).shape == (len(X),)
 
@@ -77,7 +79,8 @@ def test_bounds_come_from_the_policy_not_the_data(kind: str) -> None:
     encoders, models = [], []
     for low, high in ((20, 40), (60, 90)):
         X, y = _table(low, high)
-        fitted = fit_model(kind, X, y, columns=["age", "zip"], numeric=["age"], bounds=declared, epsilon=1.0)
+        fitted = fit_model(kind, X, y, columns=["age", "zip"], numeric=["age"], bounds=declared, epsilon=1.0,
+                           categories=ZIPS)
         encoders.append(fitted.pipeline.named_steps["encode"])
         models.append(fitted.pipeline.named_steps["classifier"])
     for enc in encoders:
@@ -94,7 +97,7 @@ def test_bounds_come_from_the_policy_not_the_data(kind: str) -> None:
 def test_logreg_rows_have_norm_at_most_one_even_out_of_bounds() -> None:
     X, y = _table(17, 90)
     fitted = fit_model("dp_logreg", X, y, columns=["age", "zip"], numeric=["age"], bounds={"age": (17, 90)},
-                       epsilon=1.0)
+                       epsilon=1.0, categories=ZIPS)
     model = fitted.pipeline.named_steps["classifier"]
     assert model.data_norm == 1.0
     wild = pd.DataFrame({"age": ["1000", "-50", "40"], "zip": ["99***", "*", "12***"]})
@@ -104,8 +107,8 @@ def test_logreg_rows_have_norm_at_most_one_even_out_of_bounds() -> None:
 
 def test_numeric_feature_without_declared_bounds_is_refused_under_dp() -> None:
     X, y = _table(17, 90)
-    with pytest.raises(PrivmlError, match=r"needs declared bounds .*: missing for age"):
-        fit_model("dp_nb", X, y, columns=["age", "zip"], numeric=["age"], bounds={}, epsilon=1.0)
+    with pytest.raises(PrivmlError, match=r"without declared bounds .*: age$"):
+        fit_model("dp_nb", X, y, columns=["age", "zip"], numeric=["age"], bounds={}, epsilon=1.0, categories=ZIPS)
 
 
 def test_model_and_epsilon_resolution() -> None:

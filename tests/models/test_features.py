@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from privml.errors import PrivmlError
-from privml.models.features import FeatureEncoder, is_interval_column, range_midpoint
+from privml.models.features import MISSING, FeatureEncoder, is_interval_column, range_midpoint
 
 
 def test_range_labels() -> None:
@@ -99,13 +99,30 @@ def test_policy_categories_must_be_distinct_values() -> None:
             parse_policy({"columns": {"sex": {"role": "feature", "categories": bad}}}, source="t")
 
 
-def test_dp_scope_names_the_columns_whose_values_come_from_the_data() -> None:
+def test_dp_encoding_refuses_categories_from_the_data_and_scope_says_what_was_found() -> None:
     from privml.models.training import dp_scope
 
     train = pd.DataFrame({"sex": ["F", "M"], "edu": ["BA", "MA"], "n": ["1", "2"]})
-    partly = FeatureEncoder(bounds={"n": (0, 10)}, require_bounds=True, categories={"sex": ["F", "M"]}).fit(train)
-    assert "values of edu are taken from the anonymized training data" in dp_scope(partly)
-    assert "sex" not in dp_scope(partly).split("values of")[1]
-    fully = FeatureEncoder(bounds={"n": (0, 10)}, require_bounds=True,
+    with pytest.raises(PrivmlError, match=r"needs declared categories .*: missing for edu$"):
+        FeatureEncoder(bounds={"n": (0, 10)}, require_bounds=True, require_categories=True,
+                       categories={"sex": ["F", "M"]}).fit(train)
+    fully = FeatureEncoder(bounds={"n": (0, 10)}, require_bounds=True, require_categories=True,
                            categories={"sex": ["F", "M"], "edu": ["BA", "MA", "PhD"]}).fit(train)
-    assert dp_scope(fully).endswith("every categorical feature's values are declared in the policy")
+    assert "not covered by ε" not in dp_scope(fully)
+    assert "found under DP from a declared share of ε (edu)" in dp_scope(fully, {"edu": "DP selection",
+                                                                                 "sex": "declared categories"})
+    # a model saved before categories were required still says which values came from the data
+    legacy = FeatureEncoder(bounds={"n": (0, 10)}, require_bounds=True, categories={"sex": ["F", "M"]}).fit(train)
+    assert "the values of edu were taken from the data and are not covered by ε" in dp_scope(legacy)
+
+
+def test_dp_encodes_a_bounded_range_column_by_its_midpoint_alone() -> None:
+    """Under DP the one-hot of generalized ranges would list which ranges occur: the bounded midpoint is
+    the column's only feature, and it counts once in the row norm."""
+    train = pd.DataFrame({"age": ["[20-30)", "[30-40)", "*"], "sex": ["F", "M", "F"]})
+    enc = FeatureEncoder(bounds={"age": (0, 100)}, require_bounds=True, require_categories=True, block_norm=True,
+                         categories={"sex": ["F", "M"]}).fit(train)
+    assert enc.interval_columns_ == ["age"] and enc.categorical_columns_ == ["sex"]
+    assert list(enc.get_feature_names_out()) == ["age_midpoint", "sex_F", "sex_M", f"sex_{MISSING}"]
+    assert enc.row_scale_ == pytest.approx(1 / np.sqrt(2))
+    assert np.allclose(enc.transform(train)[:2, 0] / enc.row_scale_, [0.25, 0.35])

@@ -113,3 +113,29 @@ def test_a_keyed_policy_without_the_key_preparation_path_is_refused_before_any_u
     pipelines = aws["sagemaker"].list_pipelines()["PipelineSummaries"]
     assert "privml-keyed-no-path" not in [p["PipelineName"] for p in pipelines]
     aws["s3"].delete_object(Bucket=bucket, Key=key)
+
+
+DP_POLICY_WITHOUT_DOMAIN = b"""version: 1
+columns:
+  email: {role: identifier, action: drop}
+  income: {role: feature, action: keep}
+  region: {role: feature, action: keep, categories: [north, south]}
+  label: {role: label}
+"""
+
+
+def test_a_dp_run_whose_policy_leaves_bounds_to_the_data_is_refused_before_any_upload(
+    aws: dict[str, Any], sdk_config_file: Path
+) -> None:
+    config = make_config(images={"profile": "privml"}, pipeline_name="privml-dp-no-bounds")
+    bucket, key = config.default_policy_uri.removeprefix("s3://").split("/", 1)
+    aws["s3"].put_object(Bucket=bucket, Key=key, Body=DP_POLICY_WITHOUT_DOMAIN)
+    before = {o["Key"] for o in aws["s3"].list_objects_v2(Bucket=bucket).get("Contents", [])}
+    with pytest.raises(PrivmlError, match=r"differentially private model .*: missing for income$") as caught:
+        run_on_aws(config, boto_session=aws["session"], endpoint_url=aws["endpoint"],
+                   parameters={"ModelKind": "dp_nb", "DpEpsilon": "1"})
+    assert caught.value.exit_code == 2
+    assert {o["Key"] for o in aws["s3"].list_objects_v2(Bucket=bucket).get("Contents", [])} == before
+    pipelines = aws["sagemaker"].list_pipelines()["PipelineSummaries"]
+    assert "privml-dp-no-bounds" not in [p["PipelineName"] for p in pipelines]
+    aws["s3"].delete_object(Bucket=bucket, Key=key)
