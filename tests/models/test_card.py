@@ -46,7 +46,8 @@ def local_processing_config(root: Path) -> Path:
 def evaluated(tmp_path_factory: pytest.TempPathFactory, trained_job: JobDir, anonymized: Path) -> Path:
     tmp = tmp_path_factory.mktemp("card")
     out = tmp / "evaluation"
-    evaluate(model_dir=trained_job.model_dir, test_dir=anonymized / "test", report_dir=anonymized / "report",
+    evaluate(model_dir=trained_job.model_dir, train_dir=anonymized / "train", test_dir=anonymized / "test",
+             report_dir=anonymized / "report",
              output_dir=out, quality_threshold=0.5, config_dir=local_processing_config(tmp / "job"))
     return out
 
@@ -74,11 +75,12 @@ def test_a_classification_card_has_every_section(evaluated: Path, anonymized: Pa
     assert "k, l and t protect the released table" in limits
     assert "name" in card["data_policy"]["identifiers"] and "date_of_birth" in card["data_policy"]["dropped"]
     assert "they do not check calibration, differences between groups" in limits
-    # no audit on this branch's Evaluate: said so, not hidden
-    assert card["membership"] is None and "Membership audit: not run." in markdown
-    assert "not run for this model" in limits
+    # Evaluate ran the membership audit: its figures are in the card, in words and on the page
+    assert card["membership"]["advantage"] == json.loads((evaluated / "evaluation.json").read_text())[
+        "membership"]["advantage"]
+    assert "Membership audit: not run." not in markdown and "not run for this model" not in limits
     page = (evaluated / "model_card.html").read_text()
-    assert page.count('<svg class="chart"') >= 3 and "Membership audit: not run." in page
+    assert page.count('<svg class="chart"') >= 3 and "Membership audit: not run." not in page
 
 
 def test_a_local_run_says_local(evaluated: Path) -> None:

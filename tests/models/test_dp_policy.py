@@ -23,7 +23,7 @@ def test_scan_proposes_commented_bounds_and_categories_placeholders_not_the_data
     assert all(col.bounds is None and col.categories is None for col in parsed.columns.values())
     comments = [line.strip() for line in text.splitlines() if line.strip().startswith("#")]
     joined = " ".join(line.removeprefix("#").strip() for line in comments)  # placeholders wrap over lines
-    assert joined.count("bounds: [MIN, MAX]") == 5  # age, income, hours_per_week, num_visits, the label
+    assert joined.count("bounds: [MIN, MAX]") == 6  # age, income, hours_per_week, num_visits, total_charges, the label
     assert joined.count("categories: [...]") == 6  # sex, zip_code (a prefix), two dates, diagnosis, education
     assert joined.count("public limits of income's values") == 1
     assert joined.count("public limits of the label readmitted") == 1
