@@ -130,6 +130,11 @@ def fit_model(
         domain = domain or DomainSpec(bounds=dict(bounds), categories=dict(categories or {}))
         if kind in dp.LABEL_BOUNDED_KINDS:
             label = domain.label or LABEL_PLACEHOLDER
+            findable = domain.bounds_share > 0 and label in domain.ranges
+            if label_bounds is None and label not in domain.bounds and not findable:
+                raise PrivmlError(f"model '{kind}' needs declared bounds for the label (`bounds: [min, max]` on the "
+                                  "label column in the policy, or a public `range` on it and "
+                                  "`differential_privacy.bounds_share`): learning them from the data would leak")
             declared = {label: tuple(label_bounds)} if label_bounds is not None else {}
             domain = replace(domain, label_bounds=True, label=label, bounds={**declared, **domain.bounds})
         numeric = list(numeric) if numeric is not None else [c for c in columns if is_numeric_column(X[c])]

@@ -49,8 +49,10 @@ def test_a_dp_model_at_epsilon_1_is_not_flagged() -> None:
     adult = pd.read_csv(ADULT, sep=";", dtype=str, keep_default_na=False).sample(n=8000, random_state=0)
     y = adult.pop("salary-class").to_numpy()
     X_train, X_test, y_train, y_test = adult[:4000], adult[4000:], y[:4000], y[4000:]
+    # a DP model's categories are declared (here: every value the Adult file holds, as its documentation lists)
+    categories = {c: sorted(adult[c].unique()) for c in adult.columns if c != "age"}
     fitted = fit_model("dp_logreg", X_train, y_train, columns=list(adult.columns), numeric=None,
-                       bounds={"age": (17.0, 90.0)}, epsilon=1.0, seed=0)
+                       bounds={"age": (17.0, 90.0)}, epsilon=1.0, seed=0, categories=categories)
     result = audit(fitted.pipeline, (X_train, y_train), (X_test, y_test), task="binary", seed=0)
     for name, figures in result["attacks"].items():
         assert abs(figures["auc"] - 0.5) < 0.03, name
