@@ -106,6 +106,9 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         midpoint alone (the one-hot of its labels would list which ranges occur).
     """
 
+    # an encoder saved before this parameter existed loads without it: it read its categories as given
+    require_categories: bool = False
+
     def __init__(
         self,
         columns: Sequence[str] = (),

@@ -46,9 +46,11 @@ def test_every_model_kind_round_trips(kind: str, tmp_path: Path) -> None:
     regression = "binary" not in MODEL_KINDS[kind].tasks
     if regression:  # a regression-only kind: a numeric target
         y = X["age"].astype(float).to_numpy() * 2 + np.arange(len(X)) % 7
+    private = MODEL_KINDS[kind].private  # a DP model's categories are declared, never read from the data
     fitted = fit_model(kind, X, y, columns=list(X.columns), numeric=["age"], bounds={"age": (0, 100)},
-                       epsilon=1.0 if MODEL_KINDS[kind].private else 0.0, seed=0,
-                       task="regression" if regression else None, label_bounds=(0, 250))
+                       epsilon=1.0 if private else 0.0, seed=0,
+                       task="regression" if regression else None, label_bounds=(0, 250),
+                       categories={"band": ["[30-40)", "[40-50)", "*"], "city": ["a", "b", "c"]} if private else None)
     path = tmp_path / "model.skops"
     save_model(fitted.pipeline, path)
     loaded = load_model(path)
