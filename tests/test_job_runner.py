@@ -95,9 +95,10 @@ def prepare_keys_job(tmp: Path, outcome: str) -> Layout:
 
 def evaluate_job(tmp: Path, outcome: str) -> Layout:
     proc = tmp / "opt" / "ml" / "processing"
-    for name in ("model", "test", "report"):
+    for name in ("model", "train", "test", "report"):
         (proc / "input" / name).mkdir(parents=True)  # bad input as it is: no model.tar.gz
-    return _processing(tmp, ["--model-dir", str(proc / "input" / "model"), "--test", str(proc / "input" / "test"),
+    return _processing(tmp, ["--model-dir", str(proc / "input" / "model"), "--train", str(proc / "input" / "train"),
+                             "--test", str(proc / "input" / "test"),
                              "--report", str(proc / "input" / "report"), "--output", str(proc / "output")])
 
 

@@ -101,9 +101,10 @@ def domain_placeholder(name: str, *, role: Role, action: str, numeric: bool,
     read (a feature, quasi-identifier, sensitive attribute or label that is not dropped); None for others.
     A numeric column stays numeric when kept or generalized to ranges (`width`); a postcode cut to a
     prefix or a date to a month is categorical."""
-    if role is Role.IDENTIFIER or action == "drop":
+    technique = technique_class(action)
+    if role is Role.IDENTIFIER or technique.drops_column:
         return None
-    stays_numeric = action == "keep" or (action == "generalize" and not {"prefix", "date"} & set(params or {}))
+    stays_numeric = technique.keeps_numbers(params)
     if numeric and stays_numeric:
         return (LABEL_BOUNDS_PLACEHOLDER if role is Role.LABEL else BOUNDS_PLACEHOLDER).format(name=name)
     if role is Role.LABEL:

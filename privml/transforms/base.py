@@ -11,7 +11,7 @@ form, `cell_function()`: the same mapping for one cell, for scoring a few rows w
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -57,6 +57,12 @@ class Technique(ABC):
     def __init__(self, params: BaseModel | dict[str, Any] | None = None, state: dict[str, Any] | None = None):
         self.params = params if isinstance(params, BaseModel) else self.Params.model_validate(params or {})
         self.state: dict[str, Any] = dict(state or {})
+
+    @classmethod
+    def keeps_numbers(cls, params: Mapping[str, Any] | None = None) -> bool:
+        """Whether a numeric column leaves this technique as numbers or numeric ranges (a DP model then
+        needs bounds for it, not categories)."""
+        return cls.releases_unchanged
 
     def fit(self, values: pd.Series, ctx: Context) -> dict[str, Any]:
         """Learn what `apply` needs from the training column; returns the state (JSON-able, no secrets)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Mapping
 from itertools import pairwise
 from typing import Any, Literal
 
@@ -98,6 +99,12 @@ def cut_labels(numbers: pd.Series, cuts: list[float]) -> pd.Series:
 class Generalize(Technique):
     name = "generalize"
     Params = GeneralizeParams
+
+    @classmethod
+    def keeps_numbers(cls, params: Mapping[str, Any] | None = None) -> bool:
+        # a postcode cut to a prefix or a date to a month is categorical; widths, cuts and hierarchies of
+        # a numeric column release numbers or numeric ranges
+        return not {"prefix", "date"} & set(params or {})
 
     def fit(self, values: pd.Series, ctx: Context) -> dict[str, Any]:
         params: GeneralizeParams = self.params  # type: ignore[assignment]

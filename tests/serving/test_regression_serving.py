@@ -40,8 +40,12 @@ def _build(kind: str, rows: int = 900) -> Pipeline:
     anonymized = privacy.fit_transform(raw)
     y = raw.loc[anonymized.index, TARGET].astype(float).to_numpy()
     private = kind == "dp_linreg"
+    # a DP model's categories are declared: the test declares the released values of the categorical features
+    categorical = [c for c in FEATURES if c not in BOUNDS]
+    categories = {c: sorted(anonymized[c].astype(str).unique()) for c in categorical} if private else None
     fitted = fit_model(kind, anonymized, y, columns=FEATURES, numeric=None, bounds=BOUNDS if private else {},
-                       seed=0, task="regression", epsilon=5.0 if private else 0.0, label_bounds=(0, 40000))
+                       seed=0, task="regression", epsilon=5.0 if private else 0.0, label_bounds=(0, 40000),
+                       categories=categories)
     privacy.serve_only(FEATURES)
     return Pipeline([("privacy", privacy), ("model", fitted.pipeline)])
 
