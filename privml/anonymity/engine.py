@@ -137,15 +137,16 @@ class AnonymityEngine:
                                              risk_mod.row_keys(self.transform(population), qis), threshold))
             before.update(risk_mod.journalist(risk_mod.row_keys(df, qis), risk_mod.row_keys(population, qis),
                                               threshold))
-        self._finish(constraints, n, int(suppressed.sum()), sizes, before_sizes, achieved, after, before,
+        self.record_fit(constraints, n, int(suppressed.sum()), sizes, before_sizes, achieved, after, before,
                      utility, transformation)
         return released
 
-    def _finish(self, constraints: Constraints, n: int, suppressed: int, sizes: np.ndarray,
+    def record_fit(self, constraints: Constraints, n: int, suppressed: int, sizes: np.ndarray,
                 before_sizes: np.ndarray, achieved: Any, after: dict[str, Any], before: dict[str, Any],
                 utility: dict[str, Any], transformation: dict[str, Any]) -> None:
         """Check max_risk and write the report, from the released classes' sizes and the figures
-        measured on them (shared by the in-memory fit and the histogram's, `fit_histogram`)."""
+        measured on them: every fit ends here (in memory, on a histogram, on Spark), so the report
+        has one shape whichever engine fitted."""
         if self.config.max_risk and after["prosecutor_max"] > float(self.config.max_risk) + 1e-12:
             raise CheckFailed(
                 f"anonymity: highest prosecutor risk {after['prosecutor_max']:.4g} exceeds max_risk "
@@ -159,7 +160,7 @@ class AnonymityEngine:
             "quasi_identifiers": self.quasi_identifiers,
             "sensitive_attributes": self.sensitive,
             **achieved.as_dict(),
-            "targets": self._targets(constraints),
+            "targets": self.targets(constraints),
             "risk": after,
             "risk_before": before,
             "utility": {
@@ -193,7 +194,7 @@ class AnonymityEngine:
             return self._fit_mondrian_histogram(histogram, constraints)
         found = search_histogram(histogram, self.config, constraints)
         if found is None:
-            raise CheckFailed(_unmet_message(constraints, float(self.config.max_suppression),
+            raise CheckFailed(unmet_message(constraints, float(self.config.max_suppression),
                                              "no generalization of the quasi-identifiers"))
         self.hierarchies_ = found.hierarchies
         suppressed, utility, transformation = self._recoded(found.table, found.metric, found.result)
@@ -210,7 +211,7 @@ class AnonymityEngine:
         sizes = np.bincount(ids, weights=kept_weights, minlength=n_classes).astype(np.int64)
         achieved = measure(ids, n_classes, [s.subset(kept) for s in found.sensitive], constraints.t_distance,
                            weights=kept_weights)
-        self._finish(constraints, n, int(histogram.counts[suppressed].sum()), sizes, before_sizes, achieved,
+        self.record_fit(constraints, n, int(histogram.counts[suppressed].sum()), sizes, before_sizes, achieved,
                      risk_mod.prosecutor(sizes, threshold), risk_mod.prosecutor(before_sizes, threshold),
                      utility, transformation)
         return suppressed
@@ -239,7 +240,7 @@ class AnonymityEngine:
         before_sizes = np.bincount(before_ids.ravel(), weights=counts).astype(np.int64)
         achieved = measure(ids, n_classes, sensitive, constraints.t_distance, weights=counts)
         threshold = float(self.config.risk_threshold)
-        self._finish(constraints, histogram.n_rows, 0, sizes, before_sizes, achieved,
+        self.record_fit(constraints, histogram.n_rows, 0, sizes, before_sizes, achieved,
                      risk_mod.prosecutor(sizes, threshold), risk_mod.prosecutor(before_sizes, threshold),
                      utility, transformation)
         return np.zeros(len(lines), dtype=bool)
@@ -254,7 +255,7 @@ class AnonymityEngine:
                 raise PrivmlError(f"column {col}: not in the population table")
         return population[self.quasi_identifiers].fillna("")
 
-    def _targets(self, constraints: Constraints) -> dict[str, Any]:
+    def targets(self, constraints: Constraints) -> dict[str, Any]:
         config = self.config
         return {
             "k": constraints.k,
@@ -282,7 +283,7 @@ class AnonymityEngine:
         max_supp = float(self.config.max_suppression)
         result = search(table, constraints, sensitive, max_supp, metric)
         if result is None:
-            raise CheckFailed(_unmet_message(constraints, max_supp, "no generalization of the quasi-identifiers"))
+            raise CheckFailed(unmet_message(constraints, max_supp, "no generalization of the quasi-identifiers"))
         return self._recoded(table, metric, result)
 
     def _recoded(self, table: EncodedTable, metric: Metric, result: SearchResult):
@@ -311,22 +312,17 @@ class AnonymityEngine:
         """`weights`: the rows each line of `df` stands for (a tuple histogram's lines, in first-appearance
         order, with `sensitive` weighted alike): the same axes, cuts and figures as on those rows."""
         qis = self.quasi_identifiers
-        self.axes_ = self._axes_for(df[qis], weights)
+        self.axes_ = self.axes_for(df[qis], weights)
         x = np.column_stack([missing_cells.positions(self.axes_[col], df[col], strict=True) for col in qis])
         n = len(df) if weights is None else int(weights.sum())
         root_ok = classes_ok(np.zeros(len(df), dtype=np.int64), 1, np.array([n]), constraints, sensitive)
         if not root_ok[0]:
-            raise CheckFailed(_whole_table_message(constraints, sensitive))
+            raise CheckFailed(whole_table_message(constraints, sensitive))
         if any("missing" in self.axes_[col] for col in qis):
             result = missing_cells.mondrian_regions(x, [self.axes_[c] for c in qis], constraints, sensitive, weights)
         else:
             result = mondrian(x, constraints, sensitive, weights)
-        self.tree_ = result.tree
-        self.labels_ = [
-            [missing_cells.box_label(self.axes_[col], result.low[part, j], result.high[part, j])
-             or box_label(self.axes_[col], result.low[part, j], result.high[part, j]) for j, col in enumerate(qis)]
-            for part in range(result.n_partitions)
-        ]
+        self.set_mondrian_boxes(self.axes_, result.tree, result.low, result.high)
         sizes = np.bincount(result.partition_of_row, weights=weights, minlength=result.n_partitions).astype(np.int64)
         spread = x.max(axis=0) - x.min(axis=0)
         spread = np.where(spread == 0, 1.0, spread)
@@ -337,7 +333,21 @@ class AnonymityEngine:
                    "ncp_per_column": per_column}
         return np.zeros(len(df), dtype=bool), utility, {"algorithm": "mondrian", "partitions": result.n_partitions}
 
-    def _axes_for(self, df: pd.DataFrame, weights: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
+    def set_mondrian_boxes(self, axes: dict[str, dict[str, Any]], tree: MondrianTree, low: np.ndarray,
+                           high: np.ndarray) -> None:
+        """The fitted Mondrian state: the axes, the tree that routes a row to its partition, and each
+        partition's label per quasi-identifier from its box (`low`, `high`: partitions x quasi-identifiers,
+        in axis positions). A fit by another engine over the same axes (privml.spark) ends here too."""
+        qis = self.quasi_identifiers
+        self.axes_ = axes
+        self.tree_ = tree
+        self.labels_ = [
+            [missing_cells.box_label(axes[col], low[part, j], high[part, j])
+             or box_label(axes[col], low[part, j], high[part, j]) for j, col in enumerate(qis)]
+            for part in range(len(low))
+        ]
+
+    def axes_for(self, df: pd.DataFrame, weights: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
         """Every quasi-identifier's axis. A categorical axis without a hierarchy is ordered by how its
         categories co-occur with the OTHER quasi-identifiers (`cooccurrence_order`), never by the
         label or a sensitive column, so a median cut groups categories whose rows look alike."""
@@ -357,7 +367,7 @@ class AnonymityEngine:
 
     def _axis_for(self, col: str, values: pd.Series) -> dict[str, Any]:
         """How a column becomes a Mondrian axis: numeric, or categories (hierarchy leaf order, else
-        first appearance until `_axes_for` reorders them)."""
+        first appearance until `axes_for` reorders them)."""
         dtype = self.config.dtypes.get(col, "auto")
         spec = self.config.hierarchies.get(col)
         if dtype == "date" or (isinstance(spec, dict) and spec.get("type") == "date"):
@@ -472,7 +482,7 @@ class AnonymityEngine:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def _unmet_message(c: Constraints, max_supp: float, what: str) -> str:
+def unmet_message(c: Constraints, max_supp: float, what: str) -> str:
     parts = [f"k={c.k}"]
     if c.l_kind:
         parts.append(f"{c.l_kind} l-diversity l={c.l:g}" + (f" c={c.c:g}" if c.c else ""))
@@ -481,7 +491,7 @@ def _unmet_message(c: Constraints, max_supp: float, what: str) -> str:
     return f"anonymity: {what} meets {', '.join(parts)} within a suppression budget of {max_supp:.2%}"
 
 
-def _whole_table_message(c: Constraints, sensitive: list[SensitiveColumn]) -> str:
+def whole_table_message(c: Constraints, sensitive: list[SensitiveColumn]) -> str:
     """Why Mondrian cannot start: even the whole table as one class misses a target. Only l-diversity
     can (k is checked against the row count first; one class is at distance 0 from the table), so the
     message names the sensitive column, what the whole table reaches, and the policy field to change."""
@@ -507,7 +517,7 @@ def _whole_table_message(c: Constraints, sensitive: list[SensitiveColumn]) -> st
                     "class (its most common value outweighs the rest). Raise `anonymity.l_diversity.c` or "
                     "lower `anonymity.l_diversity.l`")
     return "anonymity: the targets cannot be met even with every row in one class: " + \
-        _unmet_message(c, 0.0, "no partition").removeprefix("anonymity: ")
+        unmet_message(c, 0.0, "no partition").removeprefix("anonymity: ")
 
 
 def _plain(value: Any) -> Any:

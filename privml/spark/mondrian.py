@@ -1,7 +1,7 @@
 """Mondrian on Spark: distributed top-level cuts, the in-memory Mondrian per partition, one stitched tree.
 
 1. The histogram of distinct (quasi-identifier, sensitive) tuples (one Spark aggregation) gives the axes
-   (the in-memory engine's own `_axes_for`, on the weighted tuples) and, on the driver, the top-level
+   (the in-memory engine's own `axes_for`, on the weighted tuples) and, on the driver, the top-level
    cuts: Mondrian's median cuts over the weighted tuples, each child meeting the targets, until every
    part holds at most `max_partition_rows` rows (what one executor sorts in memory).
 2. Every row is routed to its part (mapInPandas) and each part is partitioned by the in-memory Mondrian
@@ -27,9 +27,8 @@ import pandas as pd
 
 from privml.anonymity import missing as missing_cells
 from privml.anonymity import risk as risk_mod
-from privml.anonymity.axes import box_label
 from privml.anonymity.config import AnonymityConfig
-from privml.anonymity.engine import AnonymityEngine, _whole_table_message
+from privml.anonymity.engine import AnonymityEngine, whole_table_message
 from privml.anonymity.models import Constraints, SensitiveColumn, classes_ok, measure
 from privml.anonymity.mondrian import MondrianTree, mondrian, ncp
 from privml.anonymity.utility import average_class_size, discernibility
@@ -203,7 +202,7 @@ def fit_mondrian(config: AnonymityConfig, frame: Any, *, max_partition_rows: int
         if histogram[col].isna().any():
             raise PrivmlError(f"column {col}: has empty cells (anonymity.missing decides what they mean)")
     # the in-memory engine's axes, fitted on the weighted distinct tuples (no expansion to rows)
-    axes = engine._axes_for(histogram[qis], weights)
+    axes = engine.axes_for(histogram[qis], weights)
     x = _positions(axes, histogram, qis, strict=True)
     spread = x.max(axis=0) - x.min(axis=0)
     spread = np.where(spread == 0, 1.0, spread)
@@ -213,7 +212,7 @@ def fit_mondrian(config: AnonymityConfig, frame: Any, *, max_partition_rows: int
     tuple_sensitive = [g.column(histogram[g.name]) for g in global_sensitive]
     whole = [SensitiveColumn(c.name, np.repeat(c.codes, weights), c.n_values, c.q) for c in tuple_sensitive]
     if not classes_ok(np.zeros(n, dtype=np.int64), 1, np.array([n]), constraints, whole)[0]:
-        raise CheckFailed(_whole_table_message(constraints, whole))
+        raise CheckFailed(whole_table_message(constraints, whole))
     top, _ = top_level_cuts(x, weights, tuple_sensitive, constraints, spread, max(max_partition_rows, 2))
 
     def route(batches: Any) -> Any:
@@ -235,13 +234,7 @@ def fit_mondrian(config: AnonymityConfig, frame: Any, *, max_partition_rows: int
     low = np.concatenate([np.asarray(payloads[p]["low"], dtype=float).reshape(-1, len(qis)) for p in order])
     high = np.concatenate([np.asarray(payloads[p]["high"], dtype=float).reshape(-1, len(qis)) for p in order])
     sizes = np.concatenate([np.asarray(payloads[p]["sizes"], dtype=np.int64) for p in order])
-    engine.axes_ = axes
-    engine.tree_ = tree
-    engine.labels_ = [
-        [missing_cells.box_label(axes[col], low[part, j], high[part, j])
-         or box_label(axes[col], low[part, j], high[part, j]) for j, col in enumerate(qis)]
-        for part in range(len(sizes))
-    ]
+    engine.set_mondrian_boxes(axes, tree, low, high)
     engine.report_ = _report(engine, constraints, histogram, weights, payloads, first, sizes, low, high, spread,
                              global_sensitive, n, top)
     return engine
@@ -286,7 +279,7 @@ def _report(engine: AnonymityEngine, constraints: Constraints, histogram: pd.Dat
         "quasi_identifiers": qis,
         "sensitive_attributes": list(config.sensitive),
         **achieved.as_dict(),
-        "targets": engine._targets(constraints),
+        "targets": engine.targets(constraints),
         "risk": after,
         "risk_before": risk_mod.prosecutor(before_sizes, threshold),
         "utility": {"metric": "ncp", "information_loss": total, "ncp": total, "per_column": per_column,
