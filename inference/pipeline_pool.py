@@ -5,10 +5,13 @@ A thread pool takes the pipeline off the event loop, but pandas and scikit-learn
 a call, so under load the loop waits for it (the bench measured /ping p99 at 59-74 ms with the pipeline
 on a thread). Here each worker is a process with one native (OpenMP, BLAS) thread.
 
-- The model reaches a worker through the pool's start pipe, pickled in memory: nothing decrypted is
-  written to disk. Pickling a `PrivacyTransformer` leaves out its runtime state (derived secrets, the
-  bound key provider), so each worker binds its own provider as the endpoint did: the one the parent
-  bound when it can be pickled, else the one PRIVML_KEY_PROVIDER names, else the transformer's default.
+- The model reaches a worker through the pool's start pipe as skops bytes in memory, loaded by the
+  same trusted-type loader as `model.skops` (`privml.models.persistence`): nothing decrypted is written
+  to disk, and the worker constructs only types privml trusts. Serializing a `PrivacyTransformer` leaves
+  out its runtime state (derived secrets, the bound key provider), so each worker binds its own provider
+  as the endpoint did: the one the parent bound when it can be pickled (an object of the parent's own
+  making, never read from a file or a request), else the one PRIVML_KEY_PROVIDER names, else the
+  transformer's default.
 - Workers are started with `spawn` (a fresh interpreter: no lock or thread of the parent is copied)
   when the pool is created, before the first request needs them.
 - A worker exits when its parent does: a watchdog thread polls the parent's pid; SIGINT is ignored
@@ -35,6 +38,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from privml.errors import KeyUnavailable
+from privml.models.persistence import dumps_model
 from privml.serving.model import ModelFailed, Prediction, ServedModel
 from privml.serving.payloads import Batch, InvalidInput
 
@@ -48,7 +52,8 @@ class WorkerLost(Exception):
 
 
 class Unpicklable(Exception):
-    """The model cannot be sent to a worker process (e.g. a step patched with a local function)."""
+    """The model cannot be sent to a worker process: skops cannot write it with trusted types only (e.g. a
+    step patched with a local function)."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -73,8 +78,10 @@ def _worker_start(model_bytes: bytes, provider_bytes: bytes | None, parent: int)
 
         threadpool_limits(limits=1, user_api="openmp")
         threadpool_limits(limits=1, user_api="blas")
-    model = pickle.loads(model_bytes)  # noqa: S301 - from the parent process, through its own pipe
     from inference.handler import bind_key_provider
+    from privml.models.persistence import loads_model
+
+    model = loads_model(model_bytes, "<the endpoint's model>")
 
     bind_key_provider(model, pickle.loads(provider_bytes) if provider_bytes else None)  # noqa: S301
     _WORKER_MODEL = ServedModel(model, compiled=False)
@@ -133,8 +140,8 @@ class PipelinePool:
 
     def __init__(self, model: Any, workers: int = PIPELINE_WORKERS) -> None:
         try:
-            self._model_bytes = pickle.dumps(model)
-        except Exception as exc:
+            self._model_bytes = dumps_model(model)
+        except Exception as exc:  # skops raises several types for what it cannot write; PrivmlError if untrusted
             raise Unpicklable(type(exc).__name__) from None
         self._provider_bytes = _provider_bytes(model)
         self.workers = workers
