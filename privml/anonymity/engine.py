@@ -138,12 +138,12 @@ class AnonymityEngine:
             before.update(risk_mod.journalist(risk_mod.row_keys(df, qis), risk_mod.row_keys(population, qis),
                                               threshold))
         self.record_fit(constraints, n, int(suppressed.sum()), sizes, before_sizes, achieved, after, before,
-                     utility, transformation)
+                        utility, transformation)
         return released
 
     def record_fit(self, constraints: Constraints, n: int, suppressed: int, sizes: np.ndarray,
-                before_sizes: np.ndarray, achieved: Any, after: dict[str, Any], before: dict[str, Any],
-                utility: dict[str, Any], transformation: dict[str, Any]) -> None:
+                   before_sizes: np.ndarray, achieved: Any, after: dict[str, Any], before: dict[str, Any],
+                   utility: dict[str, Any], transformation: dict[str, Any]) -> None:
         """Check max_risk and write the report, from the released classes' sizes and the figures
         measured on them: every fit ends here (in memory, on a histogram, on Spark), so the report
         has one shape whichever engine fitted."""
@@ -195,7 +195,7 @@ class AnonymityEngine:
         found = search_histogram(histogram, self.config, constraints)
         if found is None:
             raise CheckFailed(unmet_message(constraints, float(self.config.max_suppression),
-                                             "no generalization of the quasi-identifiers"))
+                                            "no generalization of the quasi-identifiers"))
         self.hierarchies_ = found.hierarchies
         suppressed, utility, transformation = self._recoded(found.table, found.metric, found.result)
         threshold = float(self.config.risk_threshold)
@@ -212,8 +212,8 @@ class AnonymityEngine:
         achieved = measure(ids, n_classes, [s.subset(kept) for s in found.sensitive], constraints.t_distance,
                            weights=kept_weights)
         self.record_fit(constraints, n, int(histogram.counts[suppressed].sum()), sizes, before_sizes, achieved,
-                     risk_mod.prosecutor(sizes, threshold), risk_mod.prosecutor(before_sizes, threshold),
-                     utility, transformation)
+                        risk_mod.prosecutor(sizes, threshold), risk_mod.prosecutor(before_sizes, threshold),
+                        utility, transformation)
         return suppressed
 
     def _fit_mondrian_histogram(self, histogram: TupleHistogram, constraints: Constraints) -> np.ndarray:
@@ -241,8 +241,8 @@ class AnonymityEngine:
         achieved = measure(ids, n_classes, sensitive, constraints.t_distance, weights=counts)
         threshold = float(self.config.risk_threshold)
         self.record_fit(constraints, histogram.n_rows, 0, sizes, before_sizes, achieved,
-                     risk_mod.prosecutor(sizes, threshold), risk_mod.prosecutor(before_sizes, threshold),
-                     utility, transformation)
+                        risk_mod.prosecutor(sizes, threshold), risk_mod.prosecutor(before_sizes, threshold),
+                        utility, transformation)
         return np.zeros(len(lines), dtype=bool)
 
     def _population(self) -> pd.DataFrame:
