@@ -1,18 +1,25 @@
-"""The streaming Anonymize job at scale: rows/s and peak RSS at 1M, 10M (and 50M) generated rows.
+"""The Anonymize step at scale: rows/s and peak RSS at 1M, 10M (and 50M) generated rows, and Spark against it.
 
     python bench/bench_scale.py [--rows 1000000,10000000] [--slow] [--batch-rows 131072]
+                                [--spark-rows 10000000] [--master local[2]]
 
 Per size, a CSV of generated rows (an identifier, an email, four quasi-identifiers, a sensitive
 diagnosis, two numeric features and a label) is written first (not timed); then the whole streaming
 job (`privml.anonymize_stream.anonymize_stream`: column techniques + the anonymity model + the
-chunked train/validation/test files, report and transformer) runs in a fresh process per algorithm:
-global recoding (k=10, 1% suppression, loss metric) and Mondrian (k=10, distinct 2-diversity). Each
-child reports its wall time and its peak RSS (ru_maxrss). `--slow` adds 50M rows (several GB of disk
-and a long run; left out of `python -m bench`, whose quick run measures 200k and 1M).
+chunked train/validation/test files, report and transformer) runs in a fresh process per case:
+column techniques only (`transform`), global recoding (k=10, 1% suppression, loss metric) and Mondrian
+(k=10, distinct 2-diversity). Each child reports its wall time, CPU time and peak RSS (ru_maxrss).
+`--slow` adds 50M rows (about 5 GB of CSV and a long run; left out of `python -m bench`).
 
-CPU time is reported beside wall time (rows per CPU-second; the job runs on one core), since a shared
-host's load moves wall time several-fold. Anchors: peak RSS <= 2 GB whatever the rows (issue 20), and
-flat as rows grow (ratio of the largest size's peak to the smallest's); rows/s against the in-memory
+At `--spark-rows` (one of the sizes; 0: none) the same CSV and the same policies also run as the Spark
+Anonymize job (`processing/spark_anonymize.py`'s path: privml.spark read, fit, release, write) on
+`--master` (`local[2]`: both cores), and the bench prints Spark's rows/s and wall time against the
+single process's as ratios (>1: Spark is faster). Spark's wall time includes its JVM's start, which a
+job pays too; its peak RSS is the Python driver's (the JVM and the Python workers are other processes).
+
+CPU time is reported beside wall time (rows per CPU-second; the streaming job runs on one core), since a
+shared host's load moves wall time several-fold. Anchors: peak RSS <= 2 GB whatever the rows (issue 20),
+and flat as rows grow (ratio of the largest size's peak to the smallest's); rows/s against the in-memory
 transform's 300,000 rows/s target.
 """
 
@@ -22,6 +29,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 RSS_ANCHOR_MB = 2048
 RATE_ANCHOR = 300_000
-ALGORITHMS = ("global_recoding", "mondrian")
+ALGORITHMS = ("transform", "global_recoding", "mondrian")
+SPARK_FRACTIONS = (0.7, 0.15, 0.15)
 CHUNK = 500_000
 
 
@@ -48,6 +57,9 @@ def policy(algorithm: str) -> dict:
         "hours_per_week": {"role": "feature", "action": "keep"},
         "readmitted": {"role": "label"},
     }
+    if algorithm == "transform":  # column techniques only: no anonymity model
+        columns["age"] = {"role": "quasi_identifier", "action": "keep"}
+        return {"version": 1, "columns": columns}
     if algorithm == "global_recoding":
         columns["age"] = {"role": "quasi_identifier", "action": "keep",
                           "hierarchy": {"type": "interval", "widths": [5, 10, 20, 40]}}
@@ -114,10 +126,31 @@ def child(csv_path: Path, algorithm: str, batch_rows: int | None, out: Path) -> 
                       "partitions_or_node": release.report.get("transformation")}))
 
 
-def run_child(csv_path: Path, algorithm: str, batch_rows: int | None, out: Path) -> dict:
+def spark_child(csv_path: Path, algorithm: str, master: str, out: Path) -> None:
+    from privml.policy import parse_policy
+    from privml.spark.job import anonymize_frame
+    from privml.spark.output import spark_read, write_release
+    from privml.spark.session import spark_session
+
+    t0 = time.perf_counter()
+    spark = spark_session(master)
+    try:
+        result = anonymize_frame(spark_read(spark, [csv_path]), parse_policy(policy(algorithm)), key_provider=None)
+        written = write_release(result, out, fractions=SPARK_FRACTIONS, seed=0)
+    finally:
+        spark.stop()
+    seconds = time.perf_counter() - t0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024, "rows_in": result.report["rows_in"],
+                      "rows_out": sum(written.values()), "k": result.report.get("k")}))
+
+
+def run_child(csv_path: Path, algorithm: str, batch_rows: int | None, out: Path, master: str | None = None) -> dict:
     command = [sys.executable, __file__, "--child", str(csv_path), "--algorithm", algorithm, "--out", str(out)]
     if batch_rows:
         command += ["--batch-rows", str(batch_rows)]
+    if master:
+        command += ["--spark-master-child", master]
     env = {**os.environ, "PRIVML_KEY_PROVIDER": "none"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
@@ -130,19 +163,46 @@ def result(figure: str, value: float, unit: str, anchor: str, ratio: float) -> N
                                   "anchor": anchor, "ratio": round(ratio, 2)}))
 
 
+def compare_spark(csv_path: Path, rows: int, master: str, single: dict[str, dict], tmp: Path) -> None:
+    """Spark on `master` against the single process's figures for the same CSV and policies."""
+    print(f"  Spark {master} on the same {rows:,} rows (wall time includes the JVM's start):", flush=True)
+    for algorithm in ALGORITHMS:
+        out = tmp / f"out-spark-{algorithm}-{rows}"
+        figures = run_child(csv_path, algorithm, None, out, master=master)
+        shutil.rmtree(out, ignore_errors=True)
+        base = single[algorithm]
+        speedup = base["seconds"] / figures["seconds"]
+        print(f"  {algorithm:<15} {figures['seconds']:8.1f} s = {rows / figures['seconds']:>10,.0f} rows/s | single "
+              f"process {base['seconds']:.1f} s | Spark/single rows/s x{speedup:.2f} (wall x{1 / speedup:.2f}) | "
+              f"driver peak RSS {figures['peak_mb']:,.0f} MB | {figures['rows_out']:,} rows out, k={figures['k']}",
+              flush=True)
+        result(f"Spark {master}, {algorithm}, {rows:,} rows", round(rows / figures["seconds"]), "rows/s",
+               "the single streaming process on the same rows (ratio = Spark rows/s / single rows/s)", speedup)
+        result(f"Spark {master}, {algorithm}, {rows:,} rows, wall", round(figures["seconds"], 1), "s",
+               f"single process {base['seconds']:.1f} s (ratio = Spark wall / single wall)", 1 / speedup)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="1000000,10000000", help="comma-separated sizes")
     parser.add_argument("--slow", action="store_true", help="add 50,000,000 rows (long; several GB of disk)")
     parser.add_argument("--batch-rows", type=int, default=None)
+    parser.add_argument("--spark-rows", type=int, default=10_000_000,
+                        help="the size at which Spark runs against the single process (0: never)")
+    parser.add_argument("--master", default="local[2]", help="Spark master of that comparison")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--spark-master-child", help=argparse.SUPPRESS)
     parser.add_argument("--algorithm", choices=ALGORITHMS, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child and args.spark_master_child:
+        spark_child(args.child, args.algorithm, args.spark_master_child, args.out)
+        return
     if args.child:
         child(args.child, args.algorithm, args.batch_rows, args.out)
         return
     sizes = [int(s) for s in args.rows.split(",") if s.strip()] + ([50_000_000] if args.slow else [])
+    sizes = sorted(set(sizes) | ({args.spark_rows} if args.spark_rows else set()))
     peaks: dict[str, list[tuple[int, float]]] = {a: [] for a in ALGORITHMS}
     with tempfile.TemporaryDirectory(prefix="privml-bench-scale-") as tmp:
         for rows in sizes:
@@ -151,6 +211,7 @@ def main() -> None:
             write_rows(csv_path, rows)
             print(f"{rows:,} rows: {csv_path.stat().st_size / 2**20:,.0f} MB of CSV written in "
                   f"{time.perf_counter() - t0:.1f} s (not timed)", flush=True)
+            single: dict[str, dict] = {}
             for algorithm in ALGORITHMS:
                 out = Path(tmp) / f"out-{algorithm}-{rows}"
                 figures = run_child(csv_path, algorithm, args.batch_rows, out)
@@ -167,9 +228,10 @@ def main() -> None:
                        "rows/CPU-s", f">= {RATE_ANCHOR:,} rows/s (in-memory transform target)", cpu_rate / RATE_ANCHOR)
                 result(f"peak RSS, {algorithm}, {rows:,} rows", round(figures["peak_mb"]), "MB",
                        f"<= {RSS_ANCHOR_MB:,} MB", figures["peak_mb"] / RSS_ANCHOR_MB)
-                import shutil
-
                 shutil.rmtree(out, ignore_errors=True)
+                single[algorithm] = figures
+            if rows == args.spark_rows:
+                compare_spark(csv_path, rows, args.master, single, Path(tmp))
             csv_path.unlink()
     if len(sizes) > 1:
         for algorithm, points in peaks.items():

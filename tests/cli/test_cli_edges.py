@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-import time
+import threading
 from importlib.metadata import version
 from pathlib import Path
 
@@ -73,15 +73,23 @@ def test_figures_are_rounded_for_people_and_exact_in_json(tmp_path: Path, capsys
     assert len(repr(exact["t"])) > len(sig3(exact["t"]))  # --json keeps full precision
 
 
-def test_pipeline_definition_says_what_it_does_within_a_second(tmp_path: Path) -> None:
-    started = time.monotonic()
+def test_pipeline_definition_says_what_it_does_before_the_sdk_loads(tmp_path: Path) -> None:
+    """The line comes before the SageMaker SDK's import (the slow part), checked by order, not by a clock:
+    a `sagemaker` package that never finishes importing shadows the real one, and the line must still come.
+    (How long the SDK takes is the bench's business, not a unit test's.)"""
+    blocker = tmp_path / "shadow" / "sagemaker"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("import time\ntime.sleep(300)\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocker.parent), *sys.path])}
     proc = subprocess.Popen([sys.executable, "-m", "privml", "pipeline", "definition", "-o", str(tmp_path / "d.json")],
-                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ})
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stderr is not None
-    first = proc.stderr.readline()
-    said = time.monotonic() - started
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(proc.stderr.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout=120)  # generous: a loaded host's interpreter start, never the SDK (it never loads)
     proc.kill()
     proc.wait(timeout=60)
-    assert "building the pipeline definition" in first
-    # Python's own start and argparse take ~0.3 s here; allow the shared machine's load on top
-    assert said < 3.0, f"first word after {said:.1f} s"
+    assert lines, "no line before the SDK's import"
+    assert "building the pipeline definition" in lines[0]
+    assert not (tmp_path / "d.json").exists()
