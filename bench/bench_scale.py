@@ -2,6 +2,7 @@
 
     python bench/bench_scale.py [--rows 1000000,10000000] [--slow] [--batch-rows 131072]
                                 [--spark-rows 10000000] [--master local[2]]
+                                [--cases transform,global_recoding,mondrian]
 
 Per size, a CSV of generated rows (an identifier, an email, four quasi-identifiers, a sensitive
 diagnosis, two numeric features and a label) is written first (not timed); then the whole streaming
@@ -166,7 +167,7 @@ def result(figure: str, value: float, unit: str, anchor: str, ratio: float) -> N
 def compare_spark(csv_path: Path, rows: int, master: str, single: dict[str, dict], tmp: Path) -> None:
     """Spark on `master` against the single process's figures for the same CSV and policies."""
     print(f"  Spark {master} on the same {rows:,} rows (wall time includes the JVM's start):", flush=True)
-    for algorithm in ALGORITHMS:
+    for algorithm in single:
         out = tmp / f"out-spark-{algorithm}-{rows}"
         figures = run_child(csv_path, algorithm, None, out, master=master)
         shutil.rmtree(out, ignore_errors=True)
@@ -187,6 +188,8 @@ def main() -> None:
     parser.add_argument("--rows", default="1000000,10000000", help="comma-separated sizes")
     parser.add_argument("--slow", action="store_true", help="add 50,000,000 rows (long; several GB of disk)")
     parser.add_argument("--batch-rows", type=int, default=None)
+    parser.add_argument("--cases", default=",".join(ALGORITHMS),
+                        help="comma-separated subset of " + ", ".join(ALGORITHMS))
     parser.add_argument("--spark-rows", type=int, default=10_000_000,
                         help="the size at which Spark runs against the single process (0: never)")
     parser.add_argument("--master", default="local[2]", help="Spark master of that comparison")
@@ -202,8 +205,11 @@ def main() -> None:
         child(args.child, args.algorithm, args.batch_rows, args.out)
         return
     sizes = [int(s) for s in args.rows.split(",") if s.strip()] + ([50_000_000] if args.slow else [])
+    cases = [c for c in args.cases.split(",") if c]
+    if unknown := sorted(set(cases) - set(ALGORITHMS)):
+        parser.error(f"--cases: unknown {', '.join(unknown)}")
     sizes = sorted(set(sizes) | ({args.spark_rows} if args.spark_rows else set()))
-    peaks: dict[str, list[tuple[int, float]]] = {a: [] for a in ALGORITHMS}
+    peaks: dict[str, list[tuple[int, float]]] = {a: [] for a in cases}
     with tempfile.TemporaryDirectory(prefix="privml-bench-scale-") as tmp:
         for rows in sizes:
             csv_path = Path(tmp) / f"rows-{rows}.csv"
@@ -212,7 +218,7 @@ def main() -> None:
             print(f"{rows:,} rows: {csv_path.stat().st_size / 2**20:,.0f} MB of CSV written in "
                   f"{time.perf_counter() - t0:.1f} s (not timed)", flush=True)
             single: dict[str, dict] = {}
-            for algorithm in ALGORITHMS:
+            for algorithm in cases:
                 out = Path(tmp) / f"out-{algorithm}-{rows}"
                 figures = run_child(csv_path, algorithm, args.batch_rows, out)
                 rate = rows / figures["seconds"]
