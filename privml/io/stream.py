@@ -18,9 +18,10 @@ from pathlib import Path
 import pandas as pd
 
 from privml.errors import PrivmlError
+from privml.io import DEFAULT_BATCH_ROWS
 from privml.io.tables import _check_columns, _sniff_delimiter
 
-DEFAULT_BATCH_ROWS = 1 << 17
+__all__ = ["DEFAULT_BATCH_ROWS", "TableStream"]
 _PARQUET = {".parquet", ".pq"}
 
 
@@ -46,6 +47,8 @@ class TableStream:
         if not self.paths:
             raise PrivmlError("no input files")
         for path in self.paths:
+            if path.is_dir():
+                raise PrivmlError(f"{path}: is a directory, expected a CSV or Parquet file")
             if not path.is_file():
                 raise PrivmlError(f"{path}: no such file")
             if path.stat().st_size == 0:
