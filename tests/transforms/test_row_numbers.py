@@ -59,6 +59,14 @@ def test_an_index_that_is_not_the_tables_positions_names_the_position():
     assert "bob" not in message(err) and "CANARY" not in message(err)
 
 
+def test_a_named_integer_index_is_the_callers_column_and_never_named():
+    frame = pd.DataFrame({"patient_id": [90417, 90533], "income": ["1", "CANARY"]}).set_index("patient_id")
+    with pytest.raises(PrivmlError) as err:
+        parse_numbers(frame["income"], "income")
+    assert "(rows 2)" in message(err)
+    assert "9053" not in message(err) and "CANARY" not in message(err)
+
+
 def test_a_float_index_is_no_position():
     from privml.transforms.base import table_rows
 
