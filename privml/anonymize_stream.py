@@ -81,12 +81,15 @@ class StreamedRelease:
 
 
 def anonymize_stream(stream: TableStream, policy: Policy, outdir: Path, *, key_provider: Any = None,
-                     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15), seed: int = 0,
+                     fractions: tuple[float, float, float] | None = (0.7, 0.15, 0.15), seed: int = 0,
                      label: str = "") -> StreamedRelease:
-    """Anonymize `stream` with `policy` into `outdir` (train/, validation/, test/ each with data.csv,
-    report.json, report.html, transformer.skops, policy.yaml): two passes (three when global recoding
-    suppresses rows); nothing appears in `outdir` unless every pass completes."""
-    split_of(np.zeros(1, dtype=np.int64), fractions, seed)  # bad fractions: refused before any pass
+    """Anonymize `stream` with `policy` into `outdir` (train/, validation/, test/ each with data.csv, or
+    one data.csv when `fractions` is None, as `write_anonymized` without splits; report.json, report.html,
+    transformer.skops, policy.yaml): two passes (three when global recoding suppresses rows); nothing
+    appears in `outdir` unless every pass completes."""
+    if fractions is not None:
+        split_of(np.zeros(1, dtype=np.int64), fractions, seed)  # bad fractions: refused before any pass
+    parts = SPLITS if fractions is not None else ("",)  # "": the one data.csv at the top of `outdir`
     with contextlib.closing(stream.batches()) as batches_of_the_table:
         first = next(batches_of_the_table)
     if label:
@@ -112,14 +115,14 @@ def anonymize_stream(stream: TableStream, policy: Policy, outdir: Path, *, key_p
     transformer.fit_stream(batches)
     suppressed = np.sort(np.asarray(transformer.suppressed_labels_, dtype=np.int64))
     qis = [c for c in policy.quasi_identifiers]
-    counts = {name: _SplitCounts(qis) for name in SPLITS}
+    counts = {name: _SplitCounts(qis) for name in parts}
     with atomic_output_dir(outdir) as tmp:
         files = {}
-        for name in SPLITS:
-            (tmp / name).mkdir()
+        for name in parts:
+            (tmp / name).mkdir(exist_ok=not name)
             files[name] = os.fdopen(os.open(tmp / name / "data.csv", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600),
                                     "w", encoding="utf-8", newline="")
-        header = {name: True for name in SPLITS}
+        header = {name: True for name in parts}
         try:
             for frame in batches():
                 released = transformer.transform(frame)
@@ -128,8 +131,9 @@ def anonymize_stream(stream: TableStream, policy: Policy, outdir: Path, *, key_p
                 released = released.loc[keep]
                 if policy.label is not None and policy.label in frame.columns:
                     released[policy.label] = frame.loc[released.index, policy.label]
-                assigned = split_of(positions[keep], fractions, seed)
-                for code, name in enumerate(SPLITS):
+                assigned = (split_of(positions[keep], fractions, seed) if fractions is not None
+                            else np.zeros(int(keep.sum()), dtype=np.int8))
+                for code, name in enumerate(parts):
                     part = released.loc[assigned == code]
                     if len(part) or header[name]:
                         part.to_csv(files[name], index=False, header=header[name], lineterminator="\n")
@@ -146,11 +150,11 @@ def anonymize_stream(stream: TableStream, policy: Policy, outdir: Path, *, key_p
             report["missing_quasi_identifier_cells"] = dict(missing)
         if stream.bad_rows_skipped:
             report["bad_rows_skipped"] = int(stream.bad_rows_skipped)
-        if qis:
+        if qis and fractions is not None:
             target = policy.anonymity.k if policy.anonymity is not None else None
             report["splits"] = {name: counts[name].figures(target) for name in SPLITS}
         report["engine"] = "streaming"
         write_reports(tmp, report)
         transformer.save(tmp / "transformer.skops")
         (tmp / "policy.yaml").write_text(dump_policy(policy), encoding="utf-8")
-    return StreamedRelease(report, transformer, policy, {name: counts[name].rows for name in SPLITS})
+    return StreamedRelease(report, transformer, policy, {name or "data": counts[name].rows for name in parts})

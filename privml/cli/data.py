@@ -7,12 +7,17 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from privml.cli.numbers import percent, sig3
 from privml.cli.output import add_json_flag, emit_json, print_privacy_warnings
 from privml.errors import PrivmlError
+from privml.io import DEFAULT_BATCH_ROWS
 
+if TYPE_CHECKING:
+    from privml.policy import Policy
+
+ENGINES = ("auto", "memory", "streaming")
 log = logging.getLogger("privml")
 
 
@@ -67,7 +72,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--k", type=int, help="override the policy's anonymity.k")
     p.add_argument("--sep", help="CSV delimiter (default: detected)")
-    p.add_argument("--max-size", type=_size, default=None, help="largest input accepted (default 1G)")
+    p.add_argument("--max-size", type=_size, default=None,
+                   help="largest input the memory engine reads (default 1G); over it, auto streams")
+    p.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="memory: the whole table in RAM; streaming: in batches, bounded memory; auto (default): "
+                        "streaming when the input is over --max-size or --batch-rows is given")
+    p.add_argument("--batch-rows", type=int, default=None,
+                   help=f"rows per batch of the streaming engine (default {DEFAULT_BATCH_ROWS:,})")
     p.add_argument("--label", help="the label column (checked before anything runs; overrides the policy's)")
     add_json_flag(p)
     p.set_defaults(func=cmd_anonymize)
@@ -150,36 +161,50 @@ def _print_scan(payload: dict[str, Any]) -> None:
             print(f"{'':<22} why: {r['evidence']}")
 
 
+def _anonymize_engine(args: argparse.Namespace) -> str:
+    """The engine `cmd_anonymize` runs: the one asked for, or under auto the streaming engine when the
+    input is over the in-memory limit (which the memory engine refuses) or batches were asked for.
+    Options the chosen engine could not honour are refused, never ignored."""
+    from privml.io import DEFAULT_MAX_BYTES
+
+    if args.batch_rows is not None and args.batch_rows < 1:
+        raise PrivmlError("--batch-rows must be at least 1")
+    if args.engine == "memory" and args.batch_rows is not None:
+        raise PrivmlError("--batch-rows is for the streaming engine; drop it or use --engine streaming")
+    if args.engine == "streaming" and args.max_size is not None:
+        raise PrivmlError("--max-size limits the memory engine; the streaming engine reads any size (drop it)")
+    if args.engine != "auto":
+        return str(args.engine)
+    path = Path(args.file)
+    over_limit = path.is_file() and path.stat().st_size > (args.max_size or DEFAULT_MAX_BYTES)
+    return "streaming" if over_limit or args.batch_rows is not None else "memory"
+
+
 def cmd_anonymize(args: argparse.Namespace) -> int:
-    from privml.anonymize import anonymize_table, ensure_local_keys, split_rows, write_anonymized
+    from privml.anonymize import ensure_local_keys
     from privml.crypto.providers import PROVIDER_ENV
-    from privml.io import DEFAULT_MAX_BYTES, read_table
     from privml.policy import load_policy
 
+    engine = _anonymize_engine(args)
     policy = load_policy(args.policy)
     if args.k is not None:
         if policy.anonymity is None:
             raise PrivmlError(f"{args.policy}: --k given but the policy has no `anonymity:` section")
         policy.anonymity.k = args.k
-    frame = read_table(args.file, sep=args.sep, max_bytes=args.max_size or DEFAULT_MAX_BYTES,
-                       bad_rows=policy.bad_rows)
-    if args.label:
-        from privml.anonymize import with_label
-
-        policy = with_label(policy, frame, args.label)
-
     if os.environ.get(PROVIDER_ENV, "local") == "local":
         for ref in ensure_local_keys(policy.keys.values()):
             log.warning("created local key %s for this policy", ref)
-    result = anonymize_table(frame, policy)
-    splits = split_rows(result.data, args.split, label=policy.label, seed=args.seed) if args.split else None
-    write_anonymized(result, Path(args.output), splits=splits)
+    if engine == "streaming":
+        _anonymize_streaming(args, policy)
+    else:
+        _anonymize_in_memory(args, policy)
     # the report as written: with the splits' own figures and the privacy warnings they raise
     report = json.loads((Path(args.output) / "report.json").read_text(encoding="utf-8"))
     if args.json:
         emit_json({"output": str(args.output), **report})
     else:
-        print(f"anonymized {report['rows_in']} rows → {report['rows_out']} ({report['suppressed_rows']} suppressed)")
+        print(f"anonymized {report['rows_in']} rows → {report['rows_out']} ({report['suppressed_rows']} suppressed)"
+              f"{' (streaming engine)' if engine == 'streaming' else ''}")
         for key in ("k", "l", "t"):
             if report.get(key) is not None:
                 print(f"  {key} = {sig3(report[key])}")
@@ -190,6 +215,30 @@ def cmd_anonymize(args: argparse.Namespace) -> int:
         print(f"wrote {args.output}/ (data, report.json, report.html, transformer.skops, policy.yaml)")
         print_privacy_warnings(report.get("warnings") or [])
     return 0
+
+
+def _anonymize_in_memory(args: argparse.Namespace, policy: Policy) -> None:
+    from privml.anonymize import anonymize_table, split_rows, with_label, write_anonymized
+    from privml.io import DEFAULT_MAX_BYTES, read_table
+
+    frame = read_table(args.file, sep=args.sep, max_bytes=args.max_size or DEFAULT_MAX_BYTES,
+                       bad_rows=policy.bad_rows)
+    if args.label:
+        policy = with_label(policy, frame, args.label)
+    result = anonymize_table(frame, policy)
+    splits = split_rows(result.data, args.split, label=policy.label, seed=args.seed) if args.split else None
+    write_anonymized(result, Path(args.output), splits=splits)
+
+
+def _anonymize_streaming(args: argparse.Namespace, policy: Policy) -> None:
+    """The same outputs as `_anonymize_in_memory` (one data.csv, or train/validation/test with --split,
+    all written atomically), read in batches of --batch-rows rows (privml.anonymize_stream)."""
+    from privml.anonymize_stream import anonymize_stream
+    from privml.io.stream import TableStream
+
+    stream = TableStream([Path(args.file)], batch_rows=args.batch_rows, bad_rows=policy.bad_rows, sep=args.sep)
+    anonymize_stream(stream, policy, Path(args.output), fractions=args.split, seed=args.seed,
+                     label=args.label or "")
 
 
 def cmd_reidentify(args: argparse.Namespace) -> int:

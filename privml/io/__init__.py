@@ -10,7 +10,12 @@ from typing import Any
 
 from privml.io.atomic import atomic_output, atomic_output_dir, atomic_write_bytes, atomic_write_text
 
+# Rows per batch of `privml.io.stream.TableStream`; here, not there, so that the CLI can show it in its
+# help without loading pandas.
+DEFAULT_BATCH_ROWS = 1 << 17
+
 __all__ = [
+    "DEFAULT_BATCH_ROWS",
     "DEFAULT_MAX_BYTES",
     "atomic_output",
     "atomic_output_dir",

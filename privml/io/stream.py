@@ -18,9 +18,10 @@ from pathlib import Path
 import pandas as pd
 
 from privml.errors import PrivmlError
+from privml.io import DEFAULT_BATCH_ROWS
 from privml.io.tables import _check_columns, _sniff_delimiter
 
-DEFAULT_BATCH_ROWS = 1 << 17
+__all__ = ["DEFAULT_BATCH_ROWS", "TableStream"]
 _PARQUET = {".parquet", ".pq"}
 
 
@@ -46,6 +47,8 @@ class TableStream:
         if not self.paths:
             raise PrivmlError("no input files")
         for path in self.paths:
+            if path.is_dir():
+                raise PrivmlError(f"{path}: is a directory, expected a CSV or Parquet file")
             if not path.is_file():
                 raise PrivmlError(f"{path}: no such file")
             if path.stat().st_size == 0:
@@ -122,9 +125,11 @@ class TableStream:
 
         read = pacsv.ReadOptions(block_size=1 << 24, use_threads=False)
         parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=invalid)
+        # An empty cell, quoted or not, is missing as `read_table` reads it, and nothing else is: no "NA",
+        # "null" or "NaN" becomes missing. Arrow decides it while parsing, so no pass over each batch.
         convert = pacsv.ConvertOptions(column_types=dict.fromkeys(self.columns, pa.string()),
-                                       include_columns=columns, strings_can_be_null=False,
-                                       quoted_strings_can_be_null=False)
+                                       include_columns=columns, null_values=[""], strings_can_be_null=True,
+                                       quoted_strings_can_be_null=True)
         try:
             reader = pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
             pending: list[pd.DataFrame] = []
@@ -134,22 +139,17 @@ class TableStream:
                 held += batch.num_rows
                 while held >= batch_rows:
                     frame = pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
-                    yield _missing(frame.iloc[:batch_rows])
+                    yield frame.iloc[:batch_rows]
                     rest = frame.iloc[batch_rows:].reset_index(drop=True)
                     pending, held = ([rest], len(rest)) if len(rest) else ([], 0)
             if held:
-                yield _missing(pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0])
+                yield pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
         except pa.ArrowInvalid as exc:
             raise PrivmlError(_csv_error(path, delimiter, str(exc))) from None
         except UnicodeDecodeError:
             raise PrivmlError(f"{path}: not UTF-8 text; re-encode it as UTF-8") from None
         finally:
             self.bad_rows_skipped += len(skipped)
-
-
-def _missing(frame: pd.DataFrame) -> pd.DataFrame:
-    """Empty cells as missing, as `read_table` reads them."""
-    return frame.mask(frame == "")
 
 
 def _dedupe(names: list[str]) -> list[str]:

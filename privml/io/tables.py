@@ -62,7 +62,7 @@ def read_table(
     if size > max_bytes:
         raise PrivmlError(
             f"{path}: {_human(size)} is over the {_human(max_bytes)} limit for one table; "
-            "split the file or raise the limit with --max-size"
+            "stream it (--engine streaming), split the file or raise the limit with --max-size"
         )
     if path.suffix.lower() in {".parquet", ".pq"}:
         frame = _read_parquet(path, nrows)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -147,12 +148,24 @@ def parse_numbers(values: pd.Series, column: str) -> pd.Series:
     return numbers.astype("float64")
 
 
+def table_rows(values: pd.Series, positions: Sequence[int] | np.ndarray) -> list[int]:
+    """The 1-based table rows of `values` at these positions. An unnamed integer index holds the rows'
+    positions in the table (a streamed batch starts where the previous one ended, a split keeps the rows
+    it took), so the row is the index + 1. Any other index says nothing about the table, and a named one
+    is a column of the caller's (`set_index("patient_id")`) whose values must never reach a message: the
+    position + 1."""
+    at = np.asarray(positions, dtype=np.int64)
+    if pd.api.types.is_integer_dtype(values.index.dtype) and values.index.name is None:
+        return [int(i) + 1 for i in values.index.to_numpy()[at]]
+    return [int(i) + 1 for i in at]
+
+
 def _refuse_unparsed(values: pd.Series, failed: pd.Series, column: str, what: str, hint: str = "") -> None:
     """Raise naming the data rows (1-based) whose present value did not parse; never the values."""
     bad = failed & values.notna()
     if bad.any():
         count = int(bad.sum())
-        rows = ", ".join(str(int(i) + 1) for i in bad.to_numpy().nonzero()[0][:5])
+        rows = ", ".join(str(row) for row in table_rows(values, bad.to_numpy().nonzero()[0][:5]))
         more = ", ..." if count > 5 else ""
         raise PrivmlError(f"column '{column}': {count} value(s) are not {what} (rows {rows}{more}){hint}")
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from pydantic import BaseModel, ConfigDict, Field
 
 from privml.errors import IntegrityError
-from privml.transforms.base import Context, Technique, map_distinct, register
+from privml.transforms.base import Context, Technique, map_distinct, register, table_rows
 
 _AD = b"privml/encrypt/v1"
 
@@ -71,11 +71,12 @@ class Encrypt(Technique):
 
 
 def _first_bad_row(values: pd.Series, fn) -> int:  # type: ignore[no-untyped-def]
-    for row, value in enumerate(values.tolist(), start=1):
+    """The table row (1-based, `table_rows`) of the first present value `fn` refuses; 0 when none does."""
+    for position, value in enumerate(values.tolist()):
         if value is None or value != value:
             continue
         try:
             fn(str(value))
         except Exception:
-            return row
+            return table_rows(values, [position])[0]
     return 0
