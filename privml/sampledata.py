@@ -36,7 +36,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from privml.detect.patterns import US_ZIP3_UNASSIGNED
+from privml.recognizers.patterns import US_ZIP3_UNASSIGNED
 
 __all__ = ["COLUMNS", "generate"]
 

@@ -10,8 +10,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from privml.detect import patterns as p
-from privml.detect.text import find_pii_spans
+from privml.recognizers import patterns as p
+from privml.recognizers.text import find_pii_spans
 from privml.sampledata import COLUMNS, generate
 
 

@@ -19,11 +19,11 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from privml.detect import patterns as p
-from privml.detect.lexicons import HEALTH_TERMS, SEX_VALUES
 from privml.detect.names import single_names
-from privml.detect.recognizers import far_above_chance, recognize
-from privml.detect.text import find_pii_spans
+from privml.recognizers import patterns as p
+from privml.recognizers.identifiers import far_above_chance, recognize
+from privml.recognizers.lexicons import HEALTH_TERMS, SEX_VALUES
+from privml.recognizers.text import find_pii_spans
 
 __all__ = ["ColumnClass", "as_text", "classify_values"]
 

@@ -19,8 +19,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from privml.detect.lexicons import name_lexicon, reference_proper_nouns
-from privml.detect.recognizers import far_above_chance
+from privml.recognizers.identifiers import far_above_chance
+from privml.recognizers.lexicons import name_lexicon, reference_proper_nouns
 
 _WORD = re.compile(r"^[^\W\d_][^\W\d_'’\-]*(?:['’\-][^\W\d_]+)*$")
 # A column of single names has at least this many distinct values: a bounded list (brands, colours, the

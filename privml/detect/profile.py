@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from privml.detect.patterns import count_matches, fullmatch
+from privml.recognizers.patterns import count_matches, fullmatch
 
 __all__ = ["ColumnProfile", "profile_values"]
 

@@ -7,7 +7,7 @@ hold whatever the patterns say:
    never proposed as `keep`: it is that identifier even where no value validates;
 2. a near-unique column of codes or integers (not a continuous measurement, privml.detect.profile) is
    an identifier: it singles out its rows whatever its format;
-3. a column whose validator pass rate is far above chance is that type (privml.detect.recognizers),
+3. a column whose validator pass rate is far above chance is that type (privml.recognizers.identifiers),
    with the rate in the evidence.
 
 User-declared recognizers and allow/deny lists (the policy's `detection:` section) come first. Every
@@ -27,7 +27,7 @@ import pandas as pd
 from privml.detect.columns import ColumnClass, as_text, classify_values
 from privml.detect.hints import fold_name, identifier_hint, name_hints
 from privml.detect.profile import looks_like_code, profile_values
-from privml.detect.recognizers import VALIDATORS
+from privml.recognizers.identifiers import VALIDATORS
 
 __all__ = ["IDENTIFIER_TYPES", "CustomRecognizer", "DetectionRules", "classify_column", "rules_from_policy",
            "value_digest"]

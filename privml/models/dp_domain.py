@@ -38,7 +38,8 @@ from diffprivlib.mechanisms import Laplace
 from diffprivlib.tools import quantile
 
 from privml.errors import PrivmlError
-from privml.models.features import MISSING, SUPPRESSED, is_interval_column, numeric_view, range_midpoint, set_members
+from privml.models.cell_labels import MISSING, SUPPRESSED, range_midpoint, set_members
+from privml.models.features import is_interval_column, numeric_view
 
 __all__ = ["DomainSpec", "PrivateDomain", "dp_bounds", "private_domain", "select_categories"]
 

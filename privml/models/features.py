@@ -17,9 +17,7 @@ unrelated and waste most of what k-anonymous data still says.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -29,13 +27,8 @@ from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 
 from privml.errors import PrivmlError
-
-if TYPE_CHECKING:
-    from privml.models.row_encoder import RowEncoder
-
-MISSING = "<missing>"
-SUPPRESSED = "*"
-_RANGE = re.compile(r"^[\[(]?\s*(-?\d+(?:\.\d+)?)\s*(?:-|,|–)\s*(-?\d+(?:\.\d+)?)\s*[\])]?$")
+from privml.models.cell_labels import MISSING, SUPPRESSED, is_range_label, range_midpoint, set_members
+from privml.models.row_encoder import RowEncoder
 
 
 def numeric_view(values: pd.Series) -> pd.Series:
@@ -45,20 +38,6 @@ def numeric_view(values: pd.Series) -> pd.Series:
     return pd.to_numeric(values, errors="coerce").astype(float)
 
 
-def range_midpoint(label: str) -> float:
-    """The midpoint of a number or a range label ("[30-40)", "25-34", "39"); NaN for anything else."""
-    text = label.strip()
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    match = _RANGE.match(text)
-    if match is None:
-        return math.nan
-    low, high = float(match.group(1)), float(match.group(2))
-    return (low + high) / 2 if low <= high else math.nan
-
-
 def is_interval_column(values: pd.Series) -> bool:
     """Numbers and ranges only (with "*" for fully generalized), at least one of them a range."""
     labels = [str(v) for v in pd.unique(values.dropna())]
@@ -66,11 +45,7 @@ def is_interval_column(values: pd.Series) -> bool:
     if not labels:
         return False
     mids = [range_midpoint(v) for v in labels]
-    return all(not math.isnan(m) for m in mids) and any(_RANGE.match(v.strip()) for v in labels)
-
-
-def set_members(label: str) -> list[str]:
-    return [] if label in (SUPPRESSED, MISSING) else label.split("|")
+    return all(not math.isnan(m) for m in mids) and any(is_range_label(v) for v in labels)
 
 
 def is_numeric_column(values: pd.Series) -> bool:
@@ -272,8 +247,6 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         released cells of `feature_columns_` → the same features); raises `privml.rowform.NotCompiled`
         for an input or a fitted layout it does not cover."""
         check_is_fitted(self, "feature_columns_")
-        from privml.models.row_encoder import RowEncoder
-
         return RowEncoder(self)
 
     def output_bounds(self) -> tuple[np.ndarray, np.ndarray]:

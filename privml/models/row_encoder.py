@@ -8,24 +8,58 @@ member block, times the row scale. Cells that are not plain numbers in numeric c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 import numpy as np
 
-from privml.models.features import MISSING, SUPPRESSED, range_midpoint, set_members
+from privml.models.cell_labels import MISSING, SUPPRESSED, range_midpoint, set_members
 from privml.rowform import Cell, NotCompiled, plain_number
 
-if TYPE_CHECKING:
-    from privml.models.features import FeatureEncoder
-
 _MAX_MIDPOINTS = 4096  # labels of generalized ranges: a small, fixed set
+
+
+class FittedOneHot(Protocol):
+    """The part of a fitted `sklearn.preprocessing.OneHotEncoder` the row encoder reads."""
+
+    @property
+    def categories_(self) -> Sequence[np.ndarray]: ...
+
+
+class FittedFeatureLayout(Protocol):
+    """The fitted state of a `privml.models.features.FeatureEncoder` that the row encoder reads. Named
+    here rather than imported: the encoder builds this module's RowEncoder, so this module stays below it."""
+
+    @property
+    def feature_columns_(self) -> Sequence[str]: ...
+    @property
+    def numeric_columns_(self) -> Sequence[str]: ...
+    @property
+    def interval_columns_(self) -> Sequence[str]: ...
+    @property
+    def categorical_columns_(self) -> Sequence[str]: ...
+    @property
+    def set_members_(self) -> Mapping[str, Sequence[str]]: ...
+    @property
+    def numeric_low_(self) -> np.ndarray: ...
+    @property
+    def numeric_high_(self) -> np.ndarray: ...
+    @property
+    def numeric_fill_(self) -> np.ndarray: ...
+    @property
+    def numeric_clipped_(self) -> np.ndarray: ...
+    @property
+    def onehot_(self) -> FittedOneHot | None: ...
+    @property
+    def n_features_out_(self) -> int: ...
+    @property
+    def row_scale_(self) -> float: ...
 
 
 class RowEncoder:
     """Columns of released cells (in `columns` order) → the encoder's feature matrix."""
 
-    def __init__(self, encoder: FeatureEncoder) -> None:
+    def __init__(self, encoder: FittedFeatureLayout) -> None:
         self.columns: list[str] = list(encoder.feature_columns_)
         at = {c: i for i, c in enumerate(self.columns)}
         self._numeric = [at[c] for c in encoder.numeric_columns_]

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["VALIDATOR_NAMES", "CustomRecognizerPolicy", "DetectionPolicy"]
 
-# The checks a custom recognizer may name; privml.detect.recognizers.VALIDATORS implements each (a test
+# The checks a custom recognizer may name; privml.recognizers.identifiers.VALIDATORS implements each (a test
 # keeps the two lists equal: the policy layer does not import detection).
 VALIDATOR_NAMES = (
     "aba_routing", "au_tfn", "aws_access_key", "ca_sin", "de_tax_id", "es_dni", "fr_insee", "geohash",

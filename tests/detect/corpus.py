@@ -10,7 +10,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from privml.detect import patterns as p
+from privml.recognizers import patterns as p
 from privml.sampledata import generate
 
 

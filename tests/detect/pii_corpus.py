@@ -3,7 +3,7 @@ hints at it (in several languages) and in one whose name says nothing, with the 
 (blanks, malformed values, mixed formats, a share failing its checksum), and as many columns that are
 not personal data but look dangerous (measurements, product codes, timestamps, counts, categories).
 
-Valid values are made with the checksums' own arithmetic (privml.detect.recognizers), so a recognizer
+Valid values are made with the checksums' own arithmetic (privml.recognizers.identifiers), so a recognizer
 that drifts from its standard fails here and in test_recognizers.
 """
 
@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from privml.detect import recognizers as r
+from privml.recognizers import identifiers as r
 from privml.sampledata import generate
 
 Rng = np.random.Generator
@@ -126,7 +126,7 @@ def _outside_todays_lexicon(census: frozenset[str], faker_names: frozenset[str])
 def _name_only(rng: Rng, n: int, *, first: bool) -> list[str]:
     """One name a cell, none of them in the Faker lexicon privml had before: 70% from the Census lists
     (the lexicon now has them), 30% from neither (only the statistics can tell)."""
-    from privml.detect.lexicons import census_names, faker_names
+    from privml.recognizers.lexicons import census_names, faker_names
 
     census, faker = census_names(), faker_names()
     pool = _outside_todays_lexicon(census[0] if first else census[1], faker[0] | faker[1])

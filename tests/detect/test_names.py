@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 
 from privml.detect import scan_table
-from privml.detect.lexicons import census_names, faker_names, name_lexicon, reference_proper_nouns
 from privml.detect.names import MIN_DISTINCT, name_chance, single_names
 from privml.policy import Role
+from privml.recognizers.lexicons import census_names, faker_names, name_lexicon, reference_proper_nouns
 from tests.detect import pii_corpus as corpus
 
 
@@ -67,4 +67,4 @@ def test_the_job_wheel_ships_the_census_lists(tmp_path) -> None:
     from pipelines.packaging import build_privml_wheel
 
     with zipfile.ZipFile(build_privml_wheel(tmp_path)) as wheel:
-        assert "privml/detect/data/census_names.txt.gz" in wheel.namelist()
+        assert "privml/recognizers/data/census_names.txt.gz" in wheel.namelist()

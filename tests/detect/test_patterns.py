@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privml.detect import patterns as p
+from privml.recognizers import patterns as p
 
 
 def check(validator, values: list[str]) -> list[bool]:

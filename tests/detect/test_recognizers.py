@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from privml.detect import recognizers as r
-from privml.detect.recognizers import recognize
 from privml.policy.detection import VALIDATOR_NAMES
+from privml.recognizers import identifiers as r
+from privml.recognizers.identifiers import recognize
 
 VALID = {
     r.nhs_ok: ["943 476 5919", "9434765919"],

@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privml.detect.text import find_pii_spans, scrub_text
+from privml.recognizers.text import find_pii_spans, scrub_text
 
 
 def kinds(text: str) -> list[str]:

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from privml.errors import PrivmlError
-from privml.models.features import MISSING, FeatureEncoder, is_interval_column, range_midpoint
+from privml.models.cell_labels import MISSING, range_midpoint
+from privml.models.features import FeatureEncoder, is_interval_column
 
 
 def test_range_labels() -> None:

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from privml.detect.lexicons import name_lexicon, street_prefixes, street_suffixes
+from privml.recognizers.lexicons import name_lexicon, street_prefixes, street_suffixes
 
 Validator = Callable[[pd.Series], np.ndarray]
 

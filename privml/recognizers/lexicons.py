@@ -47,7 +47,7 @@ def name_lexicon() -> tuple[frozenset[str], frozenset[str]]:
 def census_names() -> tuple[frozenset[str], frozenset[str]]:
     """(first names, surnames) of the 1990 US Census lists, lower-cased: every first name and the 10,000
     most frequent surnames (data/census_names.txt.gz; source and licence in data/NOTICE.md)."""
-    raw = resources.files("privml.detect").joinpath("data/census_names.txt.gz").read_bytes()
+    raw = resources.files("privml.recognizers").joinpath("data/census_names.txt.gz").read_bytes()
     lists: dict[str, set[str]] = {"first": set(), "last": set()}
     current = lists["first"]
     for line in gzip.decompress(raw).decode("ascii").splitlines():

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from privml.detect import patterns as p
-from privml.detect.lexicons import name_lexicon, street_suffixes
+from privml.recognizers import patterns as p
+from privml.recognizers.lexicons import name_lexicon, street_suffixes
 
-__all__ = ["LABELS", "Span", "find_pii_spans"]
+__all__ = ["LABELS", "Span", "find_pii_spans", "scrub_text"]
 
 # Label of each span kind, in priority order: when two spans overlap the earlier kind wins.
 LABELS = {
