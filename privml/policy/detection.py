@@ -18,15 +18,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["VALIDATOR_NAMES", "CustomRecognizerPolicy", "DetectionPolicy"]
-
-# The checks a custom recognizer may name; privml.recognizers.identifiers.VALIDATORS implements each (a test
-# keeps the two lists equal: the policy layer does not import detection).
-VALIDATOR_NAMES = (
-    "aba_routing", "au_tfn", "aws_access_key", "ca_sin", "de_tax_id", "es_dni", "fr_insee", "geohash",
-    "handle", "imei", "in_aadhaar", "it_codice_fiscale", "lat_long", "luhn", "mac_address", "mod11", "mod97",
-    "nhs_number", "passport", "secret", "swift_bic", "uk_nino", "us_ein", "us_itin", "uuid", "verhoeff", "vin",
-)
+__all__ = ["CustomRecognizerPolicy", "DetectionPolicy"]
 
 
 class CustomRecognizerPolicy(BaseModel):
@@ -52,8 +44,13 @@ class CustomRecognizerPolicy(BaseModel):
     @field_validator("validator")
     @classmethod
     def _known(cls, value: str | None) -> str | None:
-        if value is not None and value not in VALIDATOR_NAMES:
-            raise ValueError(f"unknown validator {value[:40]!r} (known: {', '.join(VALIDATOR_NAMES)})")
+        # the recognizers below the policy layer are the one list of checks (imported here, when a policy
+        # names one, because their patterns compile on import)
+        from privml.recognizers.identifiers import validator_names
+
+        known = validator_names()
+        if value is not None and value not in known:
+            raise ValueError(f"unknown validator {value[:40]!r} (known: {', '.join(known)})")
         return value
 
 

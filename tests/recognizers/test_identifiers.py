@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from privml.policy.detection import VALIDATOR_NAMES
+from privml.policy.detection import CustomRecognizerPolicy
 from privml.recognizers import identifiers as r
 from privml.recognizers.identifiers import recognize
 
@@ -74,8 +74,14 @@ def test_near_misses_fail(check):
         assert not check(value), value
 
 
-def test_the_policy_knows_every_validator_detection_implements():
-    assert sorted(VALIDATOR_NAMES) == r.validator_names()
+@pytest.mark.parametrize("name", r.validator_names())
+def test_a_policy_may_name_every_validator_the_recognizers_implement(name):
+    assert CustomRecognizerPolicy(name="custom_id", regex="[0-9]+", validator=name).validator == name
+
+
+def test_a_policy_naming_an_unknown_validator_is_refused_with_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown validator 'crc32'.*luhn"):
+        CustomRecognizerPolicy(name="custom_id", regex="[0-9]+", validator="crc32")
 
 
 def test_a_pass_rate_far_above_chance_is_the_type_and_noise_is_not():
