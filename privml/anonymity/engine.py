@@ -32,6 +32,7 @@ from privml.anonymity.config import AnonymityConfig
 from privml.anonymity.encoding import EncodedTable, group_ids
 from privml.anonymity.hierarchy import ROOT, Hierarchy, leaf_index, load_hierarchy
 from privml.anonymity.histogram import TupleHistogram, search_histogram
+from privml.anonymity.labels import PartitionLabels
 from privml.anonymity.lattice import SearchResult, search
 from privml.anonymity.metrics import LossMetric, Metric, make_metric
 from privml.anonymity.models import (
@@ -58,7 +59,7 @@ class AnonymityEngine:
         self.levels_: dict[str, int] = {}
         self.tree_: MondrianTree | None = None
         self.axes_: dict[str, dict[str, Any]] = {}
-        self.labels_: list[list[str]] = []
+        self.labels_ = PartitionLabels.from_state(None)
         self.suppressed_index_: list[Any] = []
         self.report_: dict[str, Any] = {}
 
@@ -230,10 +231,9 @@ class AnonymityEngine:
         # the released classes: partitions whose boxes have the same labels are one class, as on rows
         x = np.column_stack([missing_cells.positions(self.axes_[c], lines[c], strict=True) for c in qis])
         partition = self.tree_.route(x) if self.tree_ is not None else np.zeros(len(lines), dtype=np.int64)
-        labels = pd.DataFrame([[str(v) for v in missing_cells.release(np.asarray(row, dtype=object))]
-                               for row in self.labels_])
-        class_of_partition, n_classes = group_ids([labels[j].factorize()[0] for j in range(d)],
-                                                  [labels[j].nunique() for j in range(d)])
+        # labels are distinct per column in PartitionLabels, so their codes say which boxes read alike
+        class_of_partition, n_classes = group_ids([self.labels_.codes[:, j].astype(np.int64) for j in range(d)],
+                                                  [len(self.labels_.values[j]) for j in range(d)])
         ids = class_of_partition[partition]
         sizes = np.bincount(ids, weights=counts, minlength=n_classes).astype(np.int64)
         _, before_ids = np.unique(histogram.codes[:, :d], axis=0, return_inverse=True)
@@ -341,11 +341,15 @@ class AnonymityEngine:
         qis = self.quasi_identifiers
         self.axes_ = axes
         self.tree_ = tree
-        self.labels_ = [
-            [missing_cells.box_label(axes[col], low[part, j], high[part, j])
-             or box_label(axes[col], low[part, j], high[part, j]) for j, col in enumerate(qis)]
-            for part in range(len(low))
-        ]
+        columns = []
+        for j, col in enumerate(qis):
+            # many partitions share a box edge pair on one axis: each distinct pair is labelled once
+            pairs, pair_of_partition = np.unique(np.column_stack([low[:, j], high[:, j]]), axis=0,
+                                                 return_inverse=True)
+            pair_labels = np.array([missing_cells.box_label(axes[col], lo, hi) or box_label(axes[col], lo, hi)
+                                    for lo, hi in pairs], dtype=object)
+            columns.append(pair_labels[pair_of_partition.ravel()])
+        self.labels_ = PartitionLabels.from_columns(columns, len(low))
 
     def axes_for(self, df: pd.DataFrame, weights: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
         """Every quasi-identifier's axis. A categorical axis without a hierarchy is ordered by how its
@@ -411,9 +415,8 @@ class AnonymityEngine:
         x = np.column_stack([missing_cells.positions(self.axes_[col], df[col], strict=False) for col in qis]) \
             if len(df) else np.zeros((0, len(qis)))
         parts = self.tree_.route(x)
-        labels = np.asarray(self.labels_, dtype=object).reshape(-1, len(qis))
         for j, col in enumerate(qis):
-            column = labels[parts, j] if len(df) else np.array([], dtype=object)
+            column = self.labels_.column(j, parts) if len(df) else np.array([], dtype=object)
             column = np.where(np.isnan(x[:, j]), ROOT, column) if len(df) else column
             out[col] = pd.Series(missing_cells.release(column), index=df.index, dtype=object)
         return out
@@ -459,9 +462,9 @@ class AnonymityEngine:
             "config": self.config.to_state(),
             "hierarchies": {c: h.get_state() for c, h in self.hierarchies_.items()},
             "levels": dict(self.levels_),
-            "tree": self.tree_.get_state() if self.tree_ is not None else None,
+            "tree": self.tree_.get_state(as_arrays=True) if self.tree_ is not None else None,
             "axes": self.axes_,
-            "labels": self.labels_,
+            "labels": self.labels_.get_state(),
             "suppressed_index": self.suppressed_index_,
             "report": _jsonable(self.report_),
         }
@@ -475,7 +478,7 @@ class AnonymityEngine:
         engine.levels_ = {c: int(v) for c, v in state["levels"].items()}
         engine.tree_ = MondrianTree.from_state(state["tree"]) if state.get("tree") else None
         engine.axes_ = dict(state.get("axes", {}))
-        engine.labels_ = [list(r) for r in state.get("labels", [])]
+        engine.labels_ = PartitionLabels.from_state(state.get("labels"))
         engine.suppressed_index_ = list(state.get("suppressed_index", []))
         engine.report_ = dict(state.get("report", {}))
         return engine
