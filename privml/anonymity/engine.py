@@ -30,7 +30,7 @@ from privml.anonymity.axes import (
 )
 from privml.anonymity.config import AnonymityConfig
 from privml.anonymity.encoding import EncodedTable, group_ids
-from privml.anonymity.hierarchy import ROOT, Hierarchy, leaf_index, load_hierarchy
+from privml.anonymity.hierarchy import ROOT, Hierarchy, data_row, leaf_index, load_hierarchy
 from privml.anonymity.histogram import TupleHistogram, search_histogram
 from privml.anonymity.labels import PartitionLabels
 from privml.anonymity.lattice import SearchResult, search
@@ -114,7 +114,7 @@ class AnonymityEngine:
         for col in [*([] if missing_cells.as_value(self.config) else qis), *sens]:
             missing = df[col].isna().to_numpy()
             if missing.any():
-                row = int(np.flatnonzero(missing)[0]) + 1
+                row = data_row(df[col], int(np.flatnonzero(missing)[0]))
                 raise PrivmlError(f"column {col}: data row {row} is empty")
         sensitive = [SensitiveColumn.encode(s, df[s]) for s in sens]
         threshold = float(self.config.risk_threshold)
@@ -377,7 +377,7 @@ class AnonymityEngine:
         if dtype == "date" or (isinstance(spec, dict) and spec.get("type") == "date"):
             days = days_since_epoch(values)
             if np.isnan(days).any():
-                row = int(np.flatnonzero(np.isnan(days))[0]) + 1
+                row = data_row(values, int(np.flatnonzero(np.isnan(days))[0]))
                 raise PrivmlError(f"column {col}: data row {row} is not a date")
             return {"kind": "date"}
         if dtype in ("numeric", "auto") and not isinstance(spec, str):
@@ -385,7 +385,7 @@ class AnonymityEngine:
             if not parsed.isna().any():
                 return {"kind": "numeric", "integer": bool((parsed == np.floor(parsed)).all())}
             if dtype == "numeric":
-                row = int(np.flatnonzero(parsed.isna().to_numpy())[0]) + 1
+                row = data_row(values, int(np.flatnonzero(parsed.isna().to_numpy())[0]))
                 raise PrivmlError(f"column {col}: data row {row} is not a number")
         if spec is not None:  # an ARX file or a built-in (e.g. postcode prefixes)
             hierarchy = load_hierarchy(col, spec, values)
