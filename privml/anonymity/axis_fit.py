@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from privml.anonymity import missing as missing_cells
-from privml.anonymity.axes import cooccurrence_order, days_since_epoch, profile_codes
+from privml.anonymity.axes import cooccurrence_order, days_since_epoch, per_distinct, profile_codes
 from privml.anonymity.config import AnonymityConfig
 from privml.anonymity.hierarchy import data_row, leaf_index, load_hierarchy
 from privml.errors import PrivmlError
@@ -40,17 +40,17 @@ def fit_axis(config: AnonymityConfig, col: str, values: pd.Series) -> dict[str, 
     dtype = config.dtypes.get(col, "auto")
     spec = config.hierarchies.get(col)
     if dtype == "date" or (isinstance(spec, dict) and spec.get("type") == "date"):
-        days = days_since_epoch(values)
+        days = per_distinct(values, days_since_epoch)
         if np.isnan(days).any():
             row = data_row(values, int(np.flatnonzero(np.isnan(days))[0]))
             raise PrivmlError(f"column {col}: data row {row} is not a date")
         return {"kind": "date"}
     if dtype in ("numeric", "auto") and not isinstance(spec, str):
-        parsed = pd.to_numeric(values, errors="coerce")
-        if not parsed.isna().any():
+        parsed = per_distinct(values, lambda v: pd.to_numeric(v, errors="coerce").to_numpy(dtype=float))
+        if not np.isnan(parsed).any():
             return {"kind": "numeric", "integer": bool((parsed == np.floor(parsed)).all())}
         if dtype == "numeric":
-            row = data_row(values, int(np.flatnonzero(parsed.isna().to_numpy())[0]))
+            row = data_row(values, int(np.flatnonzero(np.isnan(parsed))[0]))
             raise PrivmlError(f"column {col}: data row {row} is not a number")
     if spec is not None:  # an ARX file or a built-in (e.g. postcode prefixes)
         hierarchy = load_hierarchy(col, spec, values)
