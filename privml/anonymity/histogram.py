@@ -189,8 +189,7 @@ def encode_histogram(histogram: TupleHistogram, hierarchies: Mapping[str, Hierar
         values = pd.Series(histogram.values[col], dtype=object)
         if values.isna().any():
             raise PrivmlError(f"column {col}: a data row is empty")
-        line_values = pd.Series(histogram.values[col][histogram.codes[:, j]], dtype=object)
-        sensitive.append(SensitiveColumn.encode(col, line_values, weights=histogram.counts))
+        sensitive.append(SensitiveColumn.encode_lines(col, values, histogram.codes[:, j], weights=histogram.counts))
     return table, sensitive
 
 

@@ -76,7 +76,10 @@ def histogram_lines(histogram: TupleHistogram, config: AnonymityConfig) -> tuple
     for col in [*([] if as_value else histogram.quasi_identifiers), *histogram.sensitive]:
         if lines[col].isna().any():
             raise PrivmlError(f"column {col}: a data row is empty")
-    sensitive = [SensitiveColumn.encode(s, lines[s], weights=histogram.counts) for s in histogram.sensitive]
+    first = len(histogram.quasi_identifiers)
+    sensitive = [SensitiveColumn.encode_lines(s, pd.Series(histogram.values[s], dtype=object),
+                                              histogram.codes[:, j], weights=histogram.counts)
+                 for j, s in enumerate(histogram.sensitive, start=first)]
     return lines, sensitive
 
 
