@@ -5,7 +5,7 @@
     engine.transform(new_rows)               # same levels / same Mondrian boxes, never an error
     engine.row_router()                      # the same, one row of plain cells at a time
     engine.report()                          # k, l, t, risk before/after, utility, transformation
-    AnonymityEngine.from_state(engine.get_state())   # plain JSON-able data, no code
+    AnonymityEngine.from_state(engine.get_state())   # plain data (lists, dicts, numpy arrays), no code
 
 `fit` raises CheckFailed when the targets cannot be met, PrivmlError for bad input (a value missing
 from a hierarchy, an uneven hierarchy, k larger than the table). Messages name columns, never values.
