@@ -9,6 +9,7 @@ label renders as the root `*`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,14 @@ from scipy import sparse
 
 from privml.anonymity.hierarchy import ROOT
 from privml.errors import PrivmlError
+
+
+def per_distinct(values: pd.Series, compute: Callable[[pd.Series], Any]) -> np.ndarray:
+    """An elementwise `compute` run once per distinct value of `values` and spread back by code: parsing
+    text is the cost, and a quasi-identifier column (a batch, a histogram's lines) has far fewer
+    distinct values than cells."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return np.asarray(compute(pd.Series(uniques, dtype=values.dtype)))[codes]
 
 
 def days_since_epoch(values: pd.Series) -> np.ndarray:
@@ -28,10 +37,11 @@ def days_since_epoch(values: pd.Series) -> np.ndarray:
 
 def axis_values(axis: dict[str, Any], values: pd.Series, *, strict: bool) -> np.ndarray:
     if axis["kind"] == "date":
-        return days_since_epoch(values)
+        return per_distinct(values, days_since_epoch)
     if axis["kind"] == "numeric":
-        return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-    codes = pd.Index(axis["categories"]).get_indexer(values.astype(str)).astype(float)
+        return per_distinct(values, lambda v: pd.to_numeric(v, errors="coerce").to_numpy(dtype=float))
+    categories = pd.Index(axis["categories"])
+    codes = per_distinct(values, lambda v: categories.get_indexer(v.astype(str))).astype(float)
     if strict and (codes < 0).any():
         raise PrivmlError("anonymity: a category is missing from the column's hierarchy")
     codes[codes < 0] = np.nan

@@ -5,7 +5,7 @@
     engine.transform(new_rows)               # same levels / same Mondrian boxes, never an error
     engine.row_router()                      # the same, one row of plain cells at a time
     engine.report()                          # k, l, t, risk before/after, utility, transformation
-    AnonymityEngine.from_state(engine.get_state())   # plain JSON-able data, no code
+    AnonymityEngine.from_state(engine.get_state())   # plain data (lists, dicts, numpy arrays), no code
 
 `fit` raises CheckFailed when the targets cannot be met, PrivmlError for bad input (a value missing
 from a hierarchy, an uneven hierarchy, k larger than the table). Messages name columns, never values.
@@ -22,30 +22,21 @@ import pandas as pd
 
 from privml.anonymity import missing as missing_cells
 from privml.anonymity import risk as risk_mod
-from privml.anonymity.axes import (
-    box_label,
-    cooccurrence_order,
-    days_since_epoch,
-    profile_codes,
-)
+from privml.anonymity.axes import box_label
+from privml.anonymity.axis_fit import fit_axes
 from privml.anonymity.config import AnonymityConfig
-from privml.anonymity.encoding import EncodedTable, group_ids
-from privml.anonymity.hierarchy import ROOT, Hierarchy, leaf_index, load_hierarchy
+from privml.anonymity.encoding import EncodedTable
+from privml.anonymity.hierarchy import ROOT, Hierarchy, data_row, leaf_index, load_hierarchy
 from privml.anonymity.histogram import TupleHistogram, search_histogram
+from privml.anonymity.histogram_fit import histogram_lines, mondrian_figures, recoding_figures
+from privml.anonymity.labels import PartitionLabels
 from privml.anonymity.lattice import SearchResult, search
-from privml.anonymity.metrics import LossMetric, Metric, make_metric
-from privml.anonymity.models import (
-    Constraints,
-    SensitiveColumn,
-    classes_ok,
-    distinct_l,
-    entropy_l,
-    measure,
-    recursive_cl_ok,
-)
+from privml.anonymity.messages import unmet_message, whole_table_message
+from privml.anonymity.metrics import Metric, make_metric
+from privml.anonymity.models import Constraints, SensitiveColumn, classes_ok, measure
 from privml.anonymity.mondrian import MondrianTree, mondrian, ncp
 from privml.anonymity.rows import RowRouter, mondrian_router, recoding_router
-from privml.anonymity.utility import average_class_size, discernibility, hierarchy_ncp
+from privml.anonymity.utility import average_class_size, discernibility, recoded_utility
 from privml.errors import CheckFailed, PrivmlError
 
 STATE_VERSION = 1
@@ -58,7 +49,7 @@ class AnonymityEngine:
         self.levels_: dict[str, int] = {}
         self.tree_: MondrianTree | None = None
         self.axes_: dict[str, dict[str, Any]] = {}
-        self.labels_: list[list[str]] = []
+        self.labels_ = PartitionLabels.from_state(None)
         self.suppressed_index_: list[Any] = []
         self.report_: dict[str, Any] = {}
 
@@ -113,7 +104,7 @@ class AnonymityEngine:
         for col in [*([] if missing_cells.as_value(self.config) else qis), *sens]:
             missing = df[col].isna().to_numpy()
             if missing.any():
-                row = int(np.flatnonzero(missing)[0]) + 1
+                row = data_row(df[col], int(np.flatnonzero(missing)[0]))
                 raise PrivmlError(f"column {col}: data row {row} is empty")
         sensitive = [SensitiveColumn.encode(s, df[s]) for s in sens]
         threshold = float(self.config.risk_threshold)
@@ -190,60 +181,23 @@ class AnonymityEngine:
         n = histogram.n_rows
         if constraints.k > n:
             raise PrivmlError(f"anonymity: k={constraints.k} is larger than the table ({n} rows)")
+        threshold = float(self.config.risk_threshold)
         if self.config.algorithm == "mondrian":
-            return self._fit_mondrian_histogram(histogram, constraints)
+            lines, sensitive = histogram_lines(histogram, self.config)
+            _, utility, transformation = self._fit_mondrian(lines, constraints, sensitive, histogram.counts)
+            figures = mondrian_figures(histogram, lines, self.axes_, self.tree_, self.labels_, sensitive, constraints,
+                                       threshold)
+            self.record_fit(constraints, *figures.as_args(), utility, transformation)
+            return np.zeros(len(histogram), dtype=bool)
         found = search_histogram(histogram, self.config, constraints)
         if found is None:
             raise CheckFailed(unmet_message(constraints, float(self.config.max_suppression),
                                             "no generalization of the quasi-identifiers"))
         self.hierarchies_ = found.hierarchies
         suppressed, utility, transformation = self._recoded(found.table, found.metric, found.result)
-        threshold = float(self.config.risk_threshold)
-        d = len(qis)
-        _, before_ids = np.unique(histogram.codes[:, :d], axis=0, return_inverse=True)
-        before_sizes = np.bincount(before_ids.ravel(), weights=histogram.counts).astype(np.int64)
-        kept = np.flatnonzero(~suppressed)
-        levels = found.table.levels
-        generalized = [levels[j].maps[int(found.result.node[j])][found.table.codes[kept, j]] for j in range(d)]
-        ids, n_classes = group_ids(generalized, [lm.cardinality(int(found.result.node[j]))
-                                                 for j, lm in enumerate(levels)])
-        kept_weights = histogram.counts[kept]
-        sizes = np.bincount(ids, weights=kept_weights, minlength=n_classes).astype(np.int64)
-        achieved = measure(ids, n_classes, [s.subset(kept) for s in found.sensitive], constraints.t_distance,
-                           weights=kept_weights)
-        self.record_fit(constraints, n, int(histogram.counts[suppressed].sum()), sizes, before_sizes, achieved,
-                        risk_mod.prosecutor(sizes, threshold), risk_mod.prosecutor(before_sizes, threshold),
-                        utility, transformation)
+        self.record_fit(constraints, *recoding_figures(histogram, found, constraints, threshold).as_args(), utility,
+                        transformation)
         return suppressed
-
-    def _fit_mondrian_histogram(self, histogram: TupleHistogram, constraints: Constraints) -> np.ndarray:
-        qis, d = self.quasi_identifiers, len(self.quasi_identifiers)
-        lines = pd.DataFrame({c: pd.Series(histogram.values[c][histogram.codes[:, j]], dtype="str")
-                              for j, c in enumerate(histogram.columns)})
-        as_value = missing_cells.as_value(self.config)
-        for col in [*([] if as_value else qis), *self.sensitive]:
-            if lines[col].isna().any():
-                raise PrivmlError(f"column {col}: a data row is empty")
-        counts = histogram.counts
-        sensitive = [SensitiveColumn.encode(s, lines[s], weights=counts) for s in self.sensitive]
-        _, utility, transformation = self._fit_mondrian(lines, constraints, sensitive, counts)
-        # the released classes: partitions whose boxes have the same labels are one class, as on rows
-        x = np.column_stack([missing_cells.positions(self.axes_[c], lines[c], strict=True) for c in qis])
-        partition = self.tree_.route(x) if self.tree_ is not None else np.zeros(len(lines), dtype=np.int64)
-        labels = pd.DataFrame([[str(v) for v in missing_cells.release(np.asarray(row, dtype=object))]
-                               for row in self.labels_])
-        class_of_partition, n_classes = group_ids([labels[j].factorize()[0] for j in range(d)],
-                                                  [labels[j].nunique() for j in range(d)])
-        ids = class_of_partition[partition]
-        sizes = np.bincount(ids, weights=counts, minlength=n_classes).astype(np.int64)
-        _, before_ids = np.unique(histogram.codes[:, :d], axis=0, return_inverse=True)
-        before_sizes = np.bincount(before_ids.ravel(), weights=counts).astype(np.int64)
-        achieved = measure(ids, n_classes, sensitive, constraints.t_distance, weights=counts)
-        threshold = float(self.config.risk_threshold)
-        self.record_fit(constraints, histogram.n_rows, 0, sizes, before_sizes, achieved,
-                        risk_mod.prosecutor(sizes, threshold), risk_mod.prosecutor(before_sizes, threshold),
-                        utility, transformation)
-        return np.zeros(len(lines), dtype=bool)
 
     def _population(self) -> pd.DataFrame:
         from privml.io import read_table
@@ -288,24 +242,9 @@ class AnonymityEngine:
 
     def _recoded(self, table: EncodedTable, metric: Metric, result: SearchResult):
         """The fitted levels and the utility figures of the node the search chose."""
-        qis = self.quasi_identifiers
-        self.levels_ = {col: int(level) for col, level in zip(qis, result.node, strict=True)}
-        suppressed = result.suppressed_rows
-        if isinstance(metric, LossMetric):
-            per_column = dict(zip(qis, metric.per_column(result.node, suppressed).tolist(), strict=True))
-        else:
-            column_losses = metric.per_column(result.node)
-            per_column = dict(zip(qis, column_losses.tolist(), strict=True)) if column_losses is not None else {}
-        col_ncp = hierarchy_ncp(table, result.node, suppressed)
-        utility = {
-            "metric": metric.name,
-            "information_loss": float(result.loss),
-            "per_column": per_column,
-            "ncp": float(np.mean(list(col_ncp.values()))),
-            "ncp_per_column": col_ncp,
-            "lattice_nodes_checked": result.checked,
-        }
-        return suppressed, utility, dict(self.levels_)
+        self.levels_ = {col: int(level) for col, level in zip(self.quasi_identifiers, result.node, strict=True)}
+        utility = recoded_utility(self.quasi_identifiers, table, metric, result)
+        return result.suppressed_rows, utility, dict(self.levels_)
 
     def _fit_mondrian(self, df: pd.DataFrame, constraints: Constraints, sensitive: list[SensitiveColumn],
                       weights: np.ndarray | None = None):
@@ -341,58 +280,21 @@ class AnonymityEngine:
         qis = self.quasi_identifiers
         self.axes_ = axes
         self.tree_ = tree
-        self.labels_ = [
-            [missing_cells.box_label(axes[col], low[part, j], high[part, j])
-             or box_label(axes[col], low[part, j], high[part, j]) for j, col in enumerate(qis)]
-            for part in range(len(low))
-        ]
+        columns = []
+        for j, col in enumerate(qis):
+            # many partitions share a box edge pair on one axis: each distinct pair is labelled once
+            pairs, pair_of_partition = np.unique(np.column_stack([low[:, j], high[:, j]]), axis=0,
+                                                 return_inverse=True)
+            pair_labels = np.array([missing_cells.box_label(axes[col], lo, hi) or box_label(axes[col], lo, hi)
+                                    for lo, hi in pairs], dtype=object)
+            columns.append(pair_labels[pair_of_partition.ravel()])
+        self.labels_ = PartitionLabels.from_columns(columns, len(low))
 
     def axes_for(self, df: pd.DataFrame, weights: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
         """Every quasi-identifier's axis. A categorical axis without a hierarchy is ordered by how its
         categories co-occur with the OTHER quasi-identifiers (`cooccurrence_order`), never by the
         label or a sensitive column, so a median cut groups categories whose rows look alike."""
-        as_value = missing_cells.as_value(self.config)
-        axes = {col: self._axis_for(col, df[col].dropna() if as_value else df[col]) for col in df.columns}
-        if as_value:  # each axis's missing position; the co-occurrence profiles see MISSING as one more value
-            axes = {col: missing_cells.with_missing_position(axis, df[col]) for col, axis in axes.items()}
-            df = pd.DataFrame({col: missing_cells.fill(df[col]) for col in df.columns}, index=df.index)
-        free = [c for c, a in axes.items() if a["kind"] == "category" and "generalizations" not in a]
-        if free and len(axes) > 1:
-            profiles = {col: profile_codes(axes[col], df[col], weights) for col in df.columns}
-            for col in free:
-                others = [profiles[c] for c in df.columns if c != col]
-                present = set(axes[col]["categories"])  # a missing cell is not a category
-                axes[col]["categories"] = [c for c in cooccurrence_order(df[col], others, weights) if c in present]
-        return axes
-
-    def _axis_for(self, col: str, values: pd.Series) -> dict[str, Any]:
-        """How a column becomes a Mondrian axis: numeric, or categories (hierarchy leaf order, else
-        first appearance until `axes_for` reorders them)."""
-        dtype = self.config.dtypes.get(col, "auto")
-        spec = self.config.hierarchies.get(col)
-        if dtype == "date" or (isinstance(spec, dict) and spec.get("type") == "date"):
-            days = days_since_epoch(values)
-            if np.isnan(days).any():
-                row = int(np.flatnonzero(np.isnan(days))[0]) + 1
-                raise PrivmlError(f"column {col}: data row {row} is not a date")
-            return {"kind": "date"}
-        if dtype in ("numeric", "auto") and not isinstance(spec, str):
-            parsed = pd.to_numeric(values, errors="coerce")
-            if not parsed.isna().any():
-                return {"kind": "numeric", "integer": bool((parsed == np.floor(parsed)).all())}
-            if dtype == "numeric":
-                row = int(np.flatnonzero(parsed.isna().to_numpy())[0]) + 1
-                raise PrivmlError(f"column {col}: data row {row} is not a number")
-        if spec is not None:  # an ARX file or a built-in (e.g. postcode prefixes)
-            hierarchy = load_hierarchy(col, spec, values)
-            leaf_index(hierarchy, values, strict=True)
-            present = set(values.astype(str))
-            rows = [r for r in hierarchy.rows if r[0] in present]
-            # a box over several categories is labelled with their lowest common generalization
-            return {"kind": "category", "categories": [r[0] for r in rows], "generalizations": rows}
-        else:
-            categories = [str(v) for v in pd.unique(values.astype(str))]
-        return {"kind": "category", "categories": categories}
+        return fit_axes(self.config, df, weights)
 
     # -- transform ---------------------------------------------------------------------------------
     def transform(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -411,9 +313,8 @@ class AnonymityEngine:
         x = np.column_stack([missing_cells.positions(self.axes_[col], df[col], strict=False) for col in qis]) \
             if len(df) else np.zeros((0, len(qis)))
         parts = self.tree_.route(x)
-        labels = np.asarray(self.labels_, dtype=object).reshape(-1, len(qis))
         for j, col in enumerate(qis):
-            column = labels[parts, j] if len(df) else np.array([], dtype=object)
+            column = self.labels_.column(j, parts) if len(df) else np.array([], dtype=object)
             column = np.where(np.isnan(x[:, j]), ROOT, column) if len(df) else column
             out[col] = pd.Series(missing_cells.release(column), index=df.index, dtype=object)
         return out
@@ -459,9 +360,9 @@ class AnonymityEngine:
             "config": self.config.to_state(),
             "hierarchies": {c: h.get_state() for c, h in self.hierarchies_.items()},
             "levels": dict(self.levels_),
-            "tree": self.tree_.get_state() if self.tree_ is not None else None,
+            "tree": self.tree_.get_state(as_arrays=True) if self.tree_ is not None else None,
             "axes": self.axes_,
-            "labels": self.labels_,
+            "labels": self.labels_.get_state(),
             "suppressed_index": self.suppressed_index_,
             "report": _jsonable(self.report_),
         }
@@ -475,51 +376,13 @@ class AnonymityEngine:
         engine.levels_ = {c: int(v) for c, v in state["levels"].items()}
         engine.tree_ = MondrianTree.from_state(state["tree"]) if state.get("tree") else None
         engine.axes_ = dict(state.get("axes", {}))
-        engine.labels_ = [list(r) for r in state.get("labels", [])]
+        engine.labels_ = PartitionLabels.from_state(state.get("labels"))
         engine.suppressed_index_ = list(state.get("suppressed_index", []))
         engine.report_ = dict(state.get("report", {}))
         return engine
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def unmet_message(c: Constraints, max_supp: float, what: str) -> str:
-    parts = [f"k={c.k}"]
-    if c.l_kind:
-        parts.append(f"{c.l_kind} l-diversity l={c.l:g}" + (f" c={c.c:g}" if c.c else ""))
-    if c.t is not None:
-        parts.append(f"t-closeness t={c.t:g} ({c.t_distance} distance)")
-    return f"anonymity: {what} meets {', '.join(parts)} within a suppression budget of {max_supp:.2%}"
-
-
-def whole_table_message(c: Constraints, sensitive: list[SensitiveColumn]) -> str:
-    """Why Mondrian cannot start: even the whole table as one class misses a target. Only l-diversity
-    can (k is checked against the row count first; one class is at distance 0 from the table), so the
-    message names the sensitive column, what the whole table reaches, and the policy field to change."""
-    one_class = np.zeros(len(sensitive[0].codes) if sensitive else 0, dtype=np.int64)
-    for col in sensitive:
-        if c.l_kind == "distinct":
-            reached = int(distinct_l(one_class, 1, col)[0])
-            if reached < c.l:
-                return (f"anonymity: the targets cannot be met: sensitive column {col.name} has {reached} "
-                        f"distinct values in the whole table, fewer than distinct l-diversity l={c.l:g} needs "
-                        f"even with every row in one class. Lower `anonymity.l_diversity.l` to at most {reached}, "
-                        "or choose a sensitive column with more distinct values")
-        elif c.l_kind == "entropy":
-            reached_entropy = float(entropy_l(one_class, 1, col)[0])
-            if reached_entropy < c.l * (1 - 1e-12):
-                return (f"anonymity: the targets cannot be met: sensitive column {col.name} reaches entropy "
-                        f"l={reached_entropy:.3g} over the whole table, below entropy l-diversity l={c.l:g} even "
-                        f"with every row in one class. Lower `anonymity.l_diversity.l` to at most "
-                        f"{math.floor(reached_entropy * 100 + 1e-6) / 100:g}, or use kind: distinct")
-        elif c.l_kind == "recursive" and not recursive_cl_ok(one_class, 1, col, c.c or 1.0, c.l)[0]:
-            return (f"anonymity: the targets cannot be met: sensitive column {col.name} misses recursive "
-                    f"(c={c.c or 1.0:g}, l={c.l:g})-diversity over the whole table, even with every row in one "
-                    "class (its most common value outweighs the rest). Raise `anonymity.l_diversity.c` or "
-                    "lower `anonymity.l_diversity.l`")
-    return "anonymity: the targets cannot be met even with every row in one class: " + \
-        unmet_message(c, 0.0, "no partition").removeprefix("anonymity: ")
-
-
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 

@@ -222,8 +222,17 @@ def leaf_index(hierarchy: Hierarchy, values: pd.Series, *, strict: bool) -> np.n
     local, uniques = pd.factorize(values.astype(str), sort=False, use_na_sentinel=False)
     codes = index.get_indexer(pd.Index(np.asarray(uniques, dtype=object)))[local]
     if strict and (codes < 0).any():
-        row = int(np.flatnonzero(codes < 0)[0]) + 1
+        row = data_row(values, int(np.flatnonzero(codes < 0)[0]))
         raise PrivmlError(
             f"column {hierarchy.column}: data row {row} has a value missing from the column's hierarchy"
         )
     return codes.astype(np.int64)
+
+
+def data_row(values: pd.Series, position: int) -> int:
+    """The input table's 1-based data row of the cell at `position` in `values`: a table's rows keep
+    their index through the steps before the engine (rows left out by `anonymity.missing: suppress`,
+    a streamed batch indexed by its rows' positions in the table), so the position in `values` is the
+    row only when the index says nothing."""
+    index = values.index
+    return (int(index[position]) if pd.api.types.is_integer_dtype(index.dtype) else position) + 1

@@ -37,7 +37,7 @@ class TupleHistogram:
     """Distinct (quasi-identifier, sensitive) value combinations of a table and their row counts.
 
     `values[c]` is the distinct values of column c (object array; a missing cell is None), `codes`
-    the (lines, columns) int64 index into them, columns in `quasi_identifiers + sensitive` order, and
+    the (lines, columns) int32 index into them, columns in `quasi_identifiers + sensitive` order, and
     `counts` the rows of each line. Lines are unique; their order carries no meaning.
     """
 
@@ -73,7 +73,9 @@ class HistogramBuilder:
     """Counts the histogram batch by batch; memory grows with the distinct lines only.
 
     Each column's distinct values get codes in first-appearance order; a batch is reduced to its
-    distinct lines at once and the pending reductions are merged when they outgrow `merge_lines`.
+    distinct lines at once and the pending reductions are merged when they outgrow `merge_lines` and
+    twice the lines the last merge left (a table with about `merge_lines` distinct lines would
+    otherwise be merged, i.e. sorted whole, after every batch).
     """
 
     quasi_identifiers: list[str]
@@ -82,6 +84,7 @@ class HistogramBuilder:
     _vocab: dict[str, dict[object, int]] = field(default_factory=dict)
     _pending: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
     _pending_lines: int = 0
+    _merged_lines: int = 0
 
     def __post_init__(self) -> None:
         self._vocab = {c: {} for c in [*self.quasi_identifiers, *self.sensitive]}
@@ -89,7 +92,7 @@ class HistogramBuilder:
     def _encode(self, column: str, values: pd.Series) -> np.ndarray:
         vocab = self._vocab[column]
         local, uniques = pd.factorize(values, use_na_sentinel=False)
-        mapped = np.empty(len(uniques), dtype=np.int64)
+        mapped = np.empty(len(uniques), dtype=np.int32)
         for i, value in enumerate(uniques.tolist()):
             value = None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
             mapped[i] = vocab.setdefault(value, len(vocab))
@@ -107,7 +110,7 @@ class HistogramBuilder:
         weights = np.ones(len(frame), dtype=np.int64) if counts is None else np.asarray(counts, dtype=np.int64)
         self._pending.append(_reduce(codes, weights, [len(self._vocab[c]) for c in columns]))
         self._pending_lines += len(self._pending[-1][1])
-        if self._pending_lines > self.merge_lines and len(self._pending) > 1:
+        if self._pending_lines > max(self.merge_lines, 2 * self._merged_lines) and len(self._pending) > 1:
             self._merge()
 
     def _merge(self) -> None:
@@ -115,7 +118,7 @@ class HistogramBuilder:
         codes = np.concatenate([c for c, _ in self._pending])
         weights = np.concatenate([w for _, w in self._pending])
         self._pending = [_reduce(codes, weights, [len(self._vocab[c]) for c in columns])]
-        self._pending_lines = len(self._pending[0][1])
+        self._pending_lines = self._merged_lines = len(self._pending[0][1])
 
     def result(self) -> TupleHistogram:
         columns = [*self.quasi_identifiers, *self.sensitive]
@@ -123,7 +126,7 @@ class HistogramBuilder:
             self._merge()
             codes, counts = self._pending[0]
         else:
-            codes, counts = np.zeros((0, len(columns)), dtype=np.int64), np.zeros(0, dtype=np.int64)
+            codes, counts = np.zeros((0, len(columns)), dtype=np.int32), np.zeros(0, dtype=np.int64)
         values = {c: np.array(list(self._vocab[c]), dtype=object) for c in columns}
         return TupleHistogram(list(self.quasi_identifiers), list(self.sensitive), values, codes, counts)
 
@@ -186,8 +189,7 @@ def encode_histogram(histogram: TupleHistogram, hierarchies: Mapping[str, Hierar
         values = pd.Series(histogram.values[col], dtype=object)
         if values.isna().any():
             raise PrivmlError(f"column {col}: a data row is empty")
-        line_values = pd.Series(histogram.values[col][histogram.codes[:, j]], dtype=object)
-        sensitive.append(SensitiveColumn.encode(col, line_values, weights=histogram.counts))
+        sensitive.append(SensitiveColumn.encode_lines(col, values, histogram.codes[:, j], weights=histogram.counts))
     return table, sensitive
 
 

@@ -46,6 +46,19 @@ class SensitiveColumn:
         q /= max(q.sum(), 1.0)
         return cls(name, codes, len(order), q, None if weights is None else np.asarray(weights, dtype=np.int64))
 
+    @classmethod
+    def encode_lines(cls, name: str, distinct: pd.Series, codes: np.ndarray,
+                     weights: np.ndarray | None = None) -> SensitiveColumn:
+        """`encode` of the column whose line i holds distinct[codes[i]] (a tuple histogram's), with the
+        text and the value order worked out once per distinct value rather than per line. Every distinct
+        value is on some line, so the order and codes are those `encode` gives on the lines."""
+        per_value = cls.encode(name, distinct)
+        line_codes = per_value.codes[codes]
+        q = np.bincount(line_codes, weights=weights, minlength=per_value.n_values).astype(float)
+        q /= max(q.sum(), 1.0)
+        line_weights = None if weights is None else np.asarray(weights, dtype=np.int64)
+        return cls(name, line_codes, per_value.n_values, q, line_weights)
+
     def subset(self, rows: np.ndarray) -> SensitiveColumn:
         """The same column restricted to some rows, keeping the whole table's distribution."""
         weights = None if self.weights is None else self.weights[rows]

@@ -47,14 +47,15 @@ class MondrianTree:
             active[idx] = self.dim[node[idx]] >= 0
         return self.partition[node]
 
-    def get_state(self) -> dict[str, list]:
-        return {
-            "dim": self.dim.tolist(), "threshold": self.threshold.tolist(), "left": self.left.tolist(),
-            "right": self.right.tolist(), "partition": self.partition.tolist(),
-        }
+    def get_state(self, as_arrays: bool = False) -> dict[str, list | np.ndarray]:
+        """The tree as lists (JSON-able: privml.spark ships subtrees as JSON), or `as_arrays` as numpy
+        arrays (a saved model's form: skops writes an array as one block, a list as one entry per item)."""
+        fields = {"dim": self.dim, "threshold": self.threshold, "left": self.left, "right": self.right,
+                  "partition": self.partition}
+        return {name: array.copy() if as_arrays else array.tolist() for name, array in fields.items()}
 
     @classmethod
-    def from_state(cls, state: dict[str, list]) -> MondrianTree:
+    def from_state(cls, state: dict[str, list | np.ndarray]) -> MondrianTree:
         return cls(
             np.asarray(state["dim"], dtype=np.int64), np.asarray(state["threshold"], dtype=float),
             np.asarray(state["left"], dtype=np.int64), np.asarray(state["right"], dtype=np.int64),

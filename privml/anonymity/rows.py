@@ -16,6 +16,7 @@ from typing import Any
 
 from privml.anonymity import missing as missing_cells
 from privml.anonymity.hierarchy import ROOT, Hierarchy
+from privml.anonymity.labels import PartitionLabels
 from privml.anonymity.mondrian import MondrianTree
 from privml.rowform import Cell, NotCompiled, not_compiled, plain_number
 
@@ -51,12 +52,12 @@ def _axis_position(axis: dict[str, Any]) -> Callable[[Cell], float]:
     return not_compiled
 
 
-def mondrian_router(axes: Sequence[dict[str, Any]], tree: MondrianTree, labels: Sequence[Sequence[str]]) -> RowRouter:
+def mondrian_router(axes: Sequence[dict[str, Any]], tree: MondrianTree, labels: PartitionLabels) -> RowRouter:
     """`axes`: each quasi-identifier's axis, in order; `labels`: each partition's released cells."""
     positions = [missing_cells.cell_position(axis, _axis_position(axis)) for axis in axes]
     dim, threshold = tree.dim.tolist(), tree.threshold.tolist()
     left, right, partition = tree.left.tolist(), tree.right.tolist(), tree.partition.tolist()
-    released = [list(row) for row in labels]
+    values, codes = labels.values, labels.codes.tolist()
 
     def route(cells: Sequence[Cell]) -> list[Cell]:
         x = [position(cell) for position, cell in zip(positions, cells, strict=True)]
@@ -64,7 +65,7 @@ def mondrian_router(axes: Sequence[dict[str, Any]], tree: MondrianTree, labels: 
         while dim[node] >= 0:
             # NaN (unknown) goes left, as in MondrianTree.route: `not (NaN > t)` is True
             node = left[node] if not x[dim[node]] > threshold[node] else right[node]
-        row = released[partition[node]]
+        row = [values[j][code] for j, code in enumerate(codes[partition[node]])]
         return [ROOT if math.isnan(v) else None if row[j] == missing_cells.MISSING else row[j]
                 for j, v in enumerate(x)]
 

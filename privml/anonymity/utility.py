@@ -9,9 +9,13 @@ suppressed records' classes.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from privml.anonymity.encoding import EncodedTable
+from privml.anonymity.lattice import SearchResult
+from privml.anonymity.metrics import LossMetric, Metric
 
 
 def hierarchy_ncp(table: EncodedTable, node: np.ndarray, suppressed: np.ndarray) -> dict[str, float]:
@@ -40,3 +44,22 @@ def average_class_size(released_sizes: np.ndarray) -> float:
     sizes = np.asarray(released_sizes)
     sizes = sizes[sizes > 0]
     return float(sizes.sum() / len(sizes)) if len(sizes) else 0.0
+
+
+def recoded_utility(qis: list[str], table: EncodedTable, metric: Metric, result: SearchResult) -> dict[str, Any]:
+    """The utility figures of the node global recoding's search chose (`table`: the lines searched)."""
+    suppressed = result.suppressed_rows
+    if isinstance(metric, LossMetric):
+        per_column = dict(zip(qis, metric.per_column(result.node, suppressed).tolist(), strict=True))
+    else:
+        column_losses = metric.per_column(result.node)
+        per_column = dict(zip(qis, column_losses.tolist(), strict=True)) if column_losses is not None else {}
+    col_ncp = hierarchy_ncp(table, result.node, suppressed)
+    return {
+        "metric": metric.name,
+        "information_loss": float(result.loss),
+        "per_column": per_column,
+        "ncp": float(np.mean(list(col_ncp.values()))),
+        "ncp_per_column": col_ncp,
+        "lattice_nodes_checked": result.checked,
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -137,3 +138,27 @@ def test_an_infinite_value_under_an_interval_hierarchy_is_generalized_to_the_top
     assert engine.row_router()(["inf"]) == ["*"]
     with pytest.raises(PrivmlError, match="column age: interval hierarchy needs numbers"):
         AnonymityEngine(anonymity_config(policy)).fit(pd.DataFrame({"age": ["21", "inf", "23", "41"]}))
+
+
+@pytest.mark.parametrize("algorithm", ["global_recoding", "mondrian"])
+def test_a_value_missing_from_the_hierarchy_names_the_tables_row_not_its_position(tmp_path, algorithm):
+    """The rows before the engine keep their index (rows left out by `missing: suppress` leave gaps):
+    the error names the input table's data row, not the cell's position among the rows left."""
+    h = write(tmp_path / "city.csv", "Rome;Europe;*\nOslo;Europe;*\nLima;America;*\n")
+    df = pd.concat([table(), table()], ignore_index=True)
+    df.loc[8, "city"] = SECRET
+    kept = df.drop(index=[0, 1, 2])  # data rows 1-3 left out before the engine: row 9 is the 6th row left
+    engine = AnonymityEngine(anonymity_config(make_policy({"city": str(h)}, {"algorithm": algorithm, "k": 2})))
+    with pytest.raises(PrivmlError, match=r"column city: data row 9 has a value missing") as err:
+        engine.fit(kept)
+    assert SECRET not in str(err.value)
+
+
+def test_a_value_that_is_not_a_number_names_the_tables_row(tmp_path):
+    df = pd.concat([table(), table()], ignore_index=True)
+    df.loc[7, "age"] = SECRET
+    config = anonymity_config(make_policy({"age": None}, {"algorithm": "mondrian", "k": 2}))
+    engine = AnonymityEngine(dataclasses.replace(config, dtypes={"age": "numeric"}))
+    with pytest.raises(PrivmlError, match=r"column age: data row 8 is not a number") as err:
+        engine.fit(df.drop(index=[0, 1]))
+    assert SECRET not in str(err.value)

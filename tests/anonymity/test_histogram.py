@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +11,7 @@ from privml.anonymity.histogram import HistogramBuilder, TupleHistogram
 from privml.errors import CheckFailed, PrivmlError
 from privml.policy import parse_policy
 from privml.policy.engine_config import anonymity_config
+from tests.anonymity.states import as_json
 
 from .conftest import ADULT_COLUMNS, adult_policy, make_policy
 
@@ -155,7 +154,7 @@ def test_mondrian_on_the_histogram_makes_the_cuts_of_the_rows(targets, missing_s
     rows.fit(frame)
     histogram = histogram_of(frame, hist, batch=500, merge_lines=700)
     assert not hist.fit_histogram(histogram).any() and len(histogram) < n / 2
-    a, b = json.loads(json.dumps(rows.get_state())), json.loads(json.dumps(hist.get_state()))
+    a, b = as_json(rows.get_state()), as_json(hist.get_state())
     assert a.pop("suppressed_index") == [] and b.pop("suppressed_index") == []
     assert a == b  # axes, tree, labels and report, bit for bit
     pd.testing.assert_frame_equal(rows.transform(frame), hist.transform(frame))

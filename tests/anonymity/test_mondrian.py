@@ -3,8 +3,6 @@ axes are ordered by co-occurrence with the other quasi-identifiers (never the la
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
@@ -13,6 +11,7 @@ from privml.anonymity.engine import AnonymityEngine
 from privml.anonymity.models import Constraints
 from privml.anonymity.mondrian import mondrian, ncp
 from privml.policy.engine_config import anonymity_config
+from tests.anonymity.states import as_json
 
 from .conftest import make_policy
 
@@ -43,7 +42,7 @@ def test_new_record_routed_to_same_box_after_state_roundtrip():
     released = engine.fit_transform(df)
     assert engine.report()["transformation"]["algorithm"] == "mondrian"
     assert engine.report()["k"] >= 5
-    restored = AnonymityEngine.from_state(json.loads(json.dumps(engine.get_state())))
+    restored = AnonymityEngine.from_state(as_json(engine.get_state()))
     for i in [0, 17, 123, 399]:
         one = restored.transform(df.iloc[[i]])
         assert one.iloc[0].to_dict() == released.iloc[i].to_dict()
@@ -130,7 +129,7 @@ def test_categorical_axis_groups_categories_that_co_occur_alike():
     again.fit(relabelled)
     assert again.axes_ == engine.axes_
     # the order is part of the fitted state and survives the round trip
-    restored = AnonymityEngine.from_state(json.loads(json.dumps(engine.get_state())))
+    restored = AnonymityEngine.from_state(as_json(engine.get_state()))
     assert restored.axes_ == engine.axes_
     assert restored.transform(df).equals(engine.transform(df))
 

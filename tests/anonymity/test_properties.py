@@ -4,7 +4,6 @@ returns the true optimum (checked against exhaustive search on small lattices)."
 from __future__ import annotations
 
 import itertools
-import json
 
 import numpy as np
 import pandas as pd
@@ -19,6 +18,7 @@ from privml.anonymity.metrics import make_metric
 from privml.anonymity.models import Constraints, SensitiveColumn, classes_ok
 from privml.anonymity.risk import class_ids_of
 from privml.policy.engine_config import anonymity_config
+from tests.anonymity.states import as_json
 
 from .conftest import make_policy
 
@@ -81,7 +81,7 @@ def test_global_recoding_output_satisfies_constraints(tmp_path, df, anonymity):
         return
     released_ok(engine, df, released, anonymity)
     assert engine.report()["suppressed_rows"] == len(df) - len(released)
-    restored = AnonymityEngine.from_state(json.loads(json.dumps(engine.get_state())))
+    restored = AnonymityEngine.from_state(as_json(engine.get_state()))
     pd.testing.assert_frame_equal(restored.transform(df).loc[released.index], released)
 
 

@@ -4,7 +4,6 @@ for training rows, unseen and missing values and the edge cases it hands back.""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from privml.anonymity.engine import AnonymityEngine
 from privml.errors import PrivmlError
 from privml.policy.engine_config import anonymity_config
 from privml.rowform import NotCompiled
+from tests.anonymity.states import as_json
 
 from .conftest import make_policy
 
@@ -54,7 +54,7 @@ def engine(request: pytest.FixtureRequest, degree_hierarchy: Path) -> AnonymityE
     fitted = AnonymityEngine(anonymity_config(make_policy(qis, anonymity)))
     fitted.fit(_table()[list(qis)])
     # what a served model holds: the engine rebuilt from its saved state
-    return AnonymityEngine.from_state(json.loads(json.dumps(fitted.get_state())))
+    return AnonymityEngine.from_state(as_json(fitted.get_state()))
 
 
 def _compare(engine: AnonymityEngine, rows: list[list[str | None]]) -> list[bool]:

@@ -20,6 +20,7 @@ from privml.policy import parse_policy
 from privml.transformer import PrivacyTransformer
 from tests.anonymity.saved_models import policy as sample_policy
 from tests.anonymity.saved_models import raw
+from tests.anonymity.states import as_json
 
 from .conftest import ADULT, REPO
 
@@ -44,7 +45,7 @@ def released_rows(out: Path) -> pd.DataFrame:
 
 def transformer_state(out: Path) -> dict:
     state = PrivacyTransformer.load(out / "transformer" / "transformer.skops").__getstate__()
-    return json.loads(json.dumps(state, default=str))
+    return as_json(state)
 
 
 def assert_jobs_agree(tmp: Path, data: Path, policy: Path, *extra: str, batch_rows: int = 4000) -> tuple[dict, dict]:
@@ -120,7 +121,7 @@ def test_fit_stream_is_fit_on_the_concatenated_table_with_missing_cells():
         whole.fit(table)
         streamed = PrivacyTransformer.from_policy(policy, key_provider="none")
         streamed.fit_stream(lambda: (table.iloc[i:i + 450] for i in range(0, n, 450)))
-        assert json.dumps(whole.__getstate__(), default=str) == json.dumps(streamed.__getstate__(), default=str)
+        assert as_json(whole.__getstate__()) == as_json(streamed.__getstate__())
         pd.testing.assert_frame_equal(whole.transform(table), streamed.transform(table))
 
 
