@@ -23,6 +23,12 @@ from privml.io.tables import _check_columns, _sniff_delimiter
 
 __all__ = ["DEFAULT_BATCH_ROWS", "TableStream"]
 _PARQUET = {".parquet", ".pq"}
+# Arrow parses a CSV one block at a time, and its memory pool keeps about a block per batch in flight: at
+# 16 MB the stream's peak grew from 313 MB at 1M rows to 767 MB at 10M (bench_scale's rows), at 2 MB
+# from 271 to 301 MB, at the same speed. A row must fit one block (a longer one is refused, naming the
+# limit): 2 MB is twice the 1 MB line limit of the sampled reads scan makes
+# (`privml.io.tables.DEFAULT_MAX_LINE_BYTES`).
+CSV_BLOCK_BYTES = 1 << 21
 
 
 @dataclass
@@ -123,7 +129,7 @@ class TableStream:
             skipped.append(1)
             return "skip"
 
-        read = pacsv.ReadOptions(block_size=1 << 24, use_threads=False)
+        read = pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=False)
         parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=invalid)
         # An empty cell, quoted or not, is missing as `read_table` reads it, and nothing else is: no "NA",
         # "null" or "NaN" becomes missing. Arrow decides it while parsing, so no pass over each batch.
@@ -174,6 +180,9 @@ def _csv_error(path: Path, delimiter: str, message: str) -> str:
         expected, saw = found.groups()
         return (f"{path}: a row has {saw} fields, expected {expected} (delimiter {delimiter!r}; wrong delimiter or "
                 "an unquoted separator? `bad_rows: skip` in the policy leaves such rows out)")
+    if "straddling" in message:  # a row does not fit one read block
+        return (f"{path}: a CSV row is longer than {CSV_BLOCK_BYTES >> 20} MB, the longest the streaming reader "
+                "takes (read the table with the memory engine)")
     if "UTF8" in message or "utf8" in message.lower():
         return f"{path}: not UTF-8 text; re-encode it as UTF-8"
     return f"{path}: not a readable CSV file (delimiter {delimiter!r})"

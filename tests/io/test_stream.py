@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from privml.errors import PrivmlError
 from privml.io import read_table
 from privml.io.stream import TableStream
 
@@ -57,3 +58,14 @@ def test_an_empty_cell_is_missing_whatever_the_delimiter(tmp_path):
     path = tmp_path / "t.tsv"
     path.write_text(CSV.replace(",", "\t").replace('"a ""quoted"" word"', "plain"), encoding="utf-8")
     pd.testing.assert_frame_equal(pd.concat(streamed([path], 2)), read_table(path))
+
+
+def test_a_row_longer_than_a_read_block_is_refused_by_its_limit_never_quoted(tmp_path):
+    from privml.io.stream import CSV_BLOCK_BYTES
+
+    note = "S" * (2 * CSV_BLOCK_BYTES + 10) + "\nline two"  # with or without a line break
+    path = tmp_path / "long.csv"
+    path.write_text(f"id,note\n1,short\n2,\"{note}\"\n3,short\n", encoding="utf-8")
+    with pytest.raises(PrivmlError, match="longer than 2 MB") as info:
+        list(TableStream([path]).batches())
+    assert "SSSS" not in str(info.value) and "line two" not in str(info.value)
