@@ -22,7 +22,7 @@ from privml.anonymize import SAFETY_NET_SAMPLE_ROWS, check_features
 from privml.errors import PrivmlError
 from privml.policy import Policy
 from privml.report import build_report
-from privml.spark.columns import apply_columns, as_text, fit_columns, output_columns
+from privml.spark.columns import apply_columns, as_text, output_columns
 from privml.spark.errors import driver_errors, in_worker
 from privml.spark.mondrian import DEFAULT_MAX_PARTITION_ROWS, fit_mondrian
 from privml.spark.recoding import fit_recoding, tuple_histogram
@@ -48,10 +48,19 @@ def _sample(frame: Any) -> pd.DataFrame:
     return sample.astype(object).where(sample.notna(), None)
 
 
+def refuse_unsupported(policy: Policy) -> None:
+    """What the Spark engine does not do, refused before Spark starts (PrivmlError, exit 2): a control
+    asked for is never silently dropped."""
+    if policy.anonymity is not None and policy.anonymity.population:
+        raise PrivmlError("anonymity.population: journalist risk is not computed on Spark; "
+                          "use anonymize.engine: pandas or leave population out")
+
+
 def anonymize_frame(frame: Any, policy: Policy, *, key_provider: Any = None,
                     max_partition_rows: int = DEFAULT_MAX_PARTITION_ROWS) -> SparkAnonymized:
     from pyspark.sql import functions as F
 
+    refuse_unsupported(policy)
     sample = _sample(frame)
     check_features(sample, policy)
     qis = [c for c in policy.quasi_identifiers if c in frame.columns]
@@ -70,9 +79,9 @@ def anonymize_frame(frame: Any, policy: Policy, *, key_provider: Any = None,
     transformer = PrivacyTransformer.from_policy(policy, suppressed_rows="drop")
     if key_provider is not None:
         transformer.set_key_provider(key_provider)
-    fit_columns(transformer, sample)
+    transformer.fit_columns(sample)
     anonymized = apply_columns(frame, transformer, policy)
-    rows_fitted = rows_kept
+    engine = None
     suppressed: set[tuple] = set()
     if policy.anonymity is not None and policy.quasi_identifiers:
         from privml.policy.engine_config import anonymity_config
@@ -83,12 +92,10 @@ def anonymize_frame(frame: Any, policy: Policy, *, key_provider: Any = None,
             engine, suppressed = fit_recoding(config, tuple_histogram(anonymized, columns))
         else:
             engine = fit_mondrian(config, anonymized, max_partition_rows=max_partition_rows)
-        transformer.anonymity_state_ = engine.get_state()
-        transformer._engine = engine
-        rows_kept = int(engine.report()["rows_out"])
-    transformer.suppressed_labels_ = []
-    transformer.n_rows_fitted_ = rows_fitted
-    transformer.n_rows_out_ = rows_kept
+    # the rows the anonymity model was fitted on (after `missing: suppress`), and those it releases
+    rows_fitted = rows_kept
+    rows_kept = int(engine.report()["rows_out"]) if engine is not None else rows_kept
+    transformer.attach_anonymity(engine, rows_fitted=rows_fitted, rows_out=rows_kept)
     released = release(frame, transformer, policy, suppressed)
     report = build_report(policy, transformer, rows_in=rows_in, rows_out=rows_kept)
     report["engine"] = "spark"
