@@ -66,7 +66,9 @@ def anonymize_frame(frame: Any, policy: Policy, *, key_provider: Any = None,
     qis = [c for c in policy.quasi_identifiers if c in frame.columns]
     missing: dict[str, int] = {}
     with driver_errors("counting the rows"):
-        any_missing = F.greatest(*[F.col(c).isNull().cast("long") for c in qis]) if qis else F.lit(0)
+        flags = [F.col(c).isNull().cast("long") for c in qis]
+        # greatest() needs two columns or more
+        any_missing = F.greatest(*flags) if len(flags) > 1 else flags[0] if flags else F.lit(0)
         counts = frame.select(F.count(F.lit(1)).alias("rows"), F.sum(any_missing).alias("__any"),
                               *[F.sum(F.col(c).isNull().cast("long")).alias(c) for c in qis]).first()
     rows_in = int(counts["rows"])
