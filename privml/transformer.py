@@ -181,11 +181,8 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
         anonymity model over the whole table itself and completes the fit with `attach_anonymity`."""
         if self.suppressed_rows not in ("generalize", "drop"):
             raise PrivmlError(f"suppressed_rows must be 'generalize' or 'drop', not {self.suppressed_rows!r}")
-        for attr in _RUNTIME_ATTRS:
-            if attr != "_provider":
-                self.__dict__.pop(attr, None)
-        for attr in ("column_states_", "key_ids_", "anonymity_state_", "suppressed_labels_", "served_columns_",
-                     "n_rows_fitted_", "n_rows_out_"):
+        for attr in (*[a for a in _RUNTIME_ATTRS if a != "_provider"], "column_states_", "key_ids_",
+                     "anonymity_state_", "suppressed_labels_", "served_columns_", "n_rows_fitted_", "n_rows_out_"):
             self.__dict__.pop(attr, None)
         policy = self._parsed_policy()
         X = self._check_frame(X, fitting=True)
@@ -242,14 +239,9 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
             raise PrivmlError("anonymity: the policy asks for an anonymity model and none was fitted")
         if engine is not None and (not wanted or set(engine.quasi_identifiers) != set(policy.quasi_identifiers)):
             raise PrivmlError("anonymity: the fitted anonymity model is not the policy's")
-        if engine is None:
-            self.anonymity_state_ = None
-            self.__dict__.pop("_engine", None)
-            self.suppressed_labels_ = []
-        else:
-            self.anonymity_state_ = engine.get_state()
-            self._engine = engine
-            self.suppressed_labels_ = engine.suppressed_labels()
+        self.anonymity_state_ = engine.get_state() if engine is not None else None
+        self._engine = engine
+        self.suppressed_labels_ = engine.suppressed_labels() if engine is not None else []
         self.n_rows_fitted_ = int(rows_fitted)
         self.n_rows_out_ = int(rows_out)
         return self

@@ -109,21 +109,29 @@ def anonymize_frame(frame: Any, policy: Policy, *, key_provider: Any = None,
     return SparkAnonymized(data=released, report=report, transformer=transformer, policy=policy)
 
 
+# stands for a missing cell in the released tuples compared with the suppressed ones (None != NaN
+# for a MultiIndex); a control character no CSV cell of a generalized quasi-identifier holds
+_MISSING = "\x00privml-missing"
+
+
+def _tuples_index(tuples: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_frame(tuples.astype(object).where(tuples.notna(), _MISSING))
+
+
 def release_partitions(transformer: PrivacyTransformer, policy: Policy, suppressed: set[tuple],
                        batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     """mapInPandas body of the release: the fitted transformer, the label re-attached, the rows of
-    suppressed classes dropped."""
+    suppressed classes dropped (one hashed lookup per batch, not a Python test per row)."""
     qis = list(policy.quasi_identifiers)
     label = policy.label
+    suppressed_index = _tuples_index(pd.DataFrame(list(suppressed), columns=qis)) if suppressed else None
     for batch in batches:
         batch = batch.astype(object).where(batch.notna(), None)
         out = transformer.transform(batch)
         if label is not None and label in batch.columns:
             out[label] = batch[label]
-        if suppressed:
-            released = out[qis].astype(object).where(out[qis].notna(), None)
-            keep = [tuple(row) not in suppressed for row in released.itertuples(index=False)]
-            out = out.loc[keep]
+        if suppressed_index is not None:
+            out = out.loc[~_tuples_index(out[qis]).isin(suppressed_index)]
         yield as_text(out)
 
 
