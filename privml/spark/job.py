@@ -12,7 +12,7 @@ histogram (the Mondrian parts too); the second applies the whole fitted transfor
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,10 @@ class SparkAnonymized:
     report: dict[str, Any]
     transformer: PrivacyTransformer
     policy: Policy
+    # `data` as its parts: the rows it is computed from and the mapInPandas body computing it, so the
+    # writer can run that body and its own in one Python pass (no Arrow round trip between them)
+    source: Any = None
+    release_batches: Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]] | None = None
 
 
 def _sample(frame: Any) -> pd.DataFrame:
@@ -98,7 +102,10 @@ def anonymize_frame(frame: Any, policy: Policy, *, key_provider: Any = None,
     rows_fitted = rows_kept
     rows_kept = int(engine.report()["rows_out"]) if engine is not None else rows_kept
     transformer.attach_anonymity(engine, rows_fitted=rows_fitted, rows_out=rows_kept)
-    released = release(frame, transformer, policy, suppressed)
+    def release_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        return release_partitions(transformer, policy, suppressed, batches)
+
+    released = release(frame, transformer, policy, release_batches)
     report = build_report(policy, transformer, rows_in=rows_in, rows_out=rows_kept)
     report["engine"] = "spark"
     if missing:
@@ -106,7 +113,8 @@ def anonymize_frame(frame: Any, policy: Policy, *, key_provider: Any = None,
         # suppressed for them: 0 unless `suppress`, as in memory
         report["missing_quasi_identifier_rows"] = rows_in - rows_fitted
         report["missing_quasi_identifier_cells"] = missing
-    return SparkAnonymized(data=released, report=report, transformer=transformer, policy=policy)
+    return SparkAnonymized(data=released, report=report, transformer=transformer, policy=policy, source=frame,
+                           release_batches=release_batches)
 
 
 # stands for a missing cell in the released tuples compared with the suppressed ones (None != NaN
@@ -135,10 +143,10 @@ def release_partitions(transformer: PrivacyTransformer, policy: Policy, suppress
         yield as_text(out)
 
 
-def release(frame: Any, transformer: PrivacyTransformer, policy: Policy, suppressed: set[tuple]) -> Any:
+def release(frame: Any, transformer: PrivacyTransformer, policy: Policy,
+            release_batches: Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]) -> Any:
     from pyspark.sql.types import StringType, StructField, StructType
 
     columns = output_columns(policy, transformer, list(frame.columns))
     schema = StructType([StructField(c, StringType(), True) for c in columns])
-    body = in_worker(lambda batches: release_partitions(transformer, policy, suppressed, batches))
-    return frame.mapInPandas(body, schema)
+    return frame.mapInPandas(in_worker(release_batches), schema)

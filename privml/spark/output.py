@@ -117,9 +117,12 @@ def write_release(result: SparkAnonymized, out: Path, *, fractions: tuple[float,
     try:
         for name in (*SPLITS, *LAYOUT):
             (staging / name).mkdir()
-        body = in_worker(lambda batches: render_parts(fractions, seed, batches))
+        release, source = result.release_batches, result.source
+        if release is None or source is None:  # only the released DataFrame: one more Arrow pass
+            release, source = (lambda batches: batches), result.data
+        body = in_worker(lambda batches: render_parts(fractions, seed, release(batches)))
         with driver_errors("writing the release"):
-            rows = write_parts(result.data.mapInPandas(body, _rendered_schema()), staging)
+            rows = write_parts(source.mapInPandas(body, _rendered_schema()), staging)
         if sum(rows.values()) != result.report["rows_out"]:
             # never a release whose report counts rows it does not hold
             raise RuntimeError(f"Spark wrote {sum(rows.values())} rows, the report counts "

@@ -4,6 +4,7 @@ are exactly the rows the report counts."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import stat
 from pathlib import Path
@@ -56,9 +57,11 @@ def test_no_function_shipped_to_the_workers_names_an_output_path(released: Any, 
             assert name.encode() not in pickled, name
 
 
-def test_the_rows_written_are_the_rows_the_report_counts(released: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "from-the-released-frame"])
+def test_the_rows_written_are_the_rows_the_report_counts(released: Any, tmp_path: Path, fused: bool) -> None:
     out = tmp_path / "out"
-    rows = write_release(released, out, fractions=(0.7, 0.15, 0.15), seed=3)
+    result = released if fused else dataclasses.replace(released, source=None, release_batches=None)
+    rows = write_release(result, out, fractions=(0.7, 0.15, 0.15), seed=3)
     files = _part_files(out)
     expected = released.data.toPandas()
     written = []
@@ -87,9 +90,7 @@ def test_the_rows_written_are_the_rows_the_report_counts(released: Any, tmp_path
 
 def test_a_release_that_does_not_hold_the_rows_its_report_counts_is_not_written(released: Any,
                                                                                  tmp_path: Path) -> None:
-    miscounted = type(released)(data=released.data, report={**released.report,
-                                                            "rows_out": released.report["rows_out"] + 1},
-                                transformer=released.transformer, policy=released.policy)
+    miscounted = dataclasses.replace(released, report={**released.report, "rows_out": released.report["rows_out"] + 1})
     out = tmp_path / "out"
     with pytest.raises(RuntimeError, match="rows"):
         write_release(miscounted, out, fractions=(0.7, 0.15, 0.15), seed=0)
