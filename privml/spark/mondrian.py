@@ -180,12 +180,24 @@ def stitch(top: MondrianTree, subtrees: dict[int, MondrianTree]) -> tuple[Mondri
 def fit_mondrian(config: AnonymityConfig, frame: Any, *, max_partition_rows: int = DEFAULT_MAX_PARTITION_ROWS,
                  ) -> AnonymityEngine:
     """The fitted engine over the Spark DataFrame `frame` (the anonymized columns, every row)."""
+    from pyspark import StorageLevel
+
+    columns = [*config.quasi_identifiers, *[s for s in config.sensitive if s not in config.quasi_identifiers]]
+    # read twice (the histogram, then the routing): computed once, not the column techniques twice
+    anonymized = frame.select(*columns).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        return _fit_mondrian(config, anonymized, columns, max_partition_rows)
+    finally:
+        anonymized.unpersist()
+
+
+def _fit_mondrian(config: AnonymityConfig, frame: Any, columns: list[str], max_partition_rows: int,
+                  ) -> AnonymityEngine:
     from pyspark.sql.types import LongType, StringType, StructField, StructType
 
     qis, sens = list(config.quasi_identifiers), list(config.sensitive)
     engine = AnonymityEngine(config)
     constraints = engine.constraints()
-    columns = [*qis, *[s for s in sens if s not in qis]]
     histogram = tuple_histogram(frame, columns)
     weights = histogram[COUNT].to_numpy(dtype=np.int64)
     n = int(weights.sum())
@@ -214,8 +226,8 @@ def fit_mondrian(config: AnonymityConfig, frame: Any, *, max_partition_rows: int
             batch[PART] = top.route(_positions(axes, batch, qis, strict=True))
             yield batch
 
-    schema = StructType([*frame.select(*columns).schema.fields, StructField(PART, LongType(), False)])
-    routed = frame.select(*columns).mapInPandas(in_worker(route), schema)
+    schema = StructType([*frame.schema.fields, StructField(PART, LongType(), False)])
+    routed = frame.mapInPandas(in_worker(route), schema)
     out_schema = StructType([StructField(PART, LongType(), False), StructField("result", StringType(), False)])
     body = _partition_body(axes, qis, global_sensitive, constraints)
     with driver_errors("Mondrian's partitions"):
