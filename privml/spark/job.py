@@ -102,6 +102,7 @@ def anonymize_frame(frame: Any, policy: Policy, *, key_provider: Any = None,
     rows_fitted = rows_kept
     rows_kept = int(engine.report()["rows_out"]) if engine is not None else rows_kept
     transformer.attach_anonymity(engine, rows_fitted=rows_fitted, rows_out=rows_kept)
+
     def release_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         return release_partitions(transformer, policy, suppressed, batches)
 
