@@ -2,13 +2,14 @@
 fit, anonymize, write) for column techniques only, global recoding and Mondrian, printed as ratios.
 
     python bench/bench_scale_spark.py [--rows 10000000] [--files 8] [--algorithms transform,global_recoding,mondrian]
+    python bench/bench_scale_spark.py --quick    # 200,000 rows in 2 files (`python -m bench --quick`)
 
 The rows are generated (numpy, seeded) into Parquet files of string columns: four quasi-identifiers (age,
 sex, a 3-digit postcode prefix, education), two features and a label. The single process is the in-memory
 engine (`privml.anonymize.anonymize_table` over every file concatenated, as processing/anonymize.py reads
 them); Spark is processing/spark_anonymize.py's path (privml.spark: read, fit, release, write). Each side
-writes its train/validation/test CSVs. Generation time is excluded. bench/bench_scale.py (the streaming
-engine) imports `spark_figures` to print these figures beside its own.
+writes its train/validation/test CSVs. Generation time is excluded. `spark_figures` gives the figures
+to a caller that prints them beside its own.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 EDUCATION = ["Preschool", "1st-4th", "5th-6th", "7th-8th", "9th", "10th", "11th", "12th", "HS-grad",
              "Some-college", "Assoc-voc", "Assoc-acdm", "Bachelors", "Masters", "Prof-school", "Doctorate"]
 ALGORITHMS = ("transform", "global_recoding", "mondrian")
+FULL, QUICK = (10_000_000, 8), (200_000, 2)  # (rows, files)
 
 
 def generate(rows: int, files: int, directory: Path, seed: int = 0) -> list[Path]:
@@ -158,8 +160,9 @@ def _one(spec: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--files", type=int, default=8)
+    parser.add_argument("--rows", type=int, help=f"default {FULL[0]:,} ({QUICK[0]:,} with --quick)")
+    parser.add_argument("--files", type=int, help=f"default {FULL[1]} ({QUICK[1]} with --quick)")
+    parser.add_argument("--quick", action="store_true", help="a small table: minutes, not an hour")
     parser.add_argument("--algorithms", default=",".join(ALGORITHMS))
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--max-partition-rows", type=int, default=1_000_000)
@@ -170,6 +173,8 @@ def main() -> None:
         _one(json.loads(args.one))
         return
     os.environ.setdefault("PRIVML_KEY_PROVIDER", "none")
+    rows, files = QUICK if args.quick else FULL
+    args.rows, args.files = args.rows or rows, args.files or files
     algorithms = tuple(a for a in args.algorithms.split(",") if a)
     for row in spark_figures(args.rows, files=args.files, algorithms=algorithms, master=args.master,
                              max_partition_rows=args.max_partition_rows, single=not args.spark_only):

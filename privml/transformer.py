@@ -173,16 +173,16 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
         self.fit_transform(X, y)
         return self
 
-    def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> pd.DataFrame:
-        """Fit, and return the anonymized training rows. Rows the anonymity model suppressed (their index
-        labels in `suppressed_labels_`) come back with every quasi-identifier `*`, or are left out with
-        `suppressed_rows="drop"`."""
+    def fit_columns(self, X: pd.DataFrame) -> PrivacyTransformer:
+        """Fit the column techniques on `X` and not the anonymity model: the first step of every fit.
+        What a technique learns does not depend on the rows (a hierarchy file, a key id; `fit` otherwise
+        only checks that the column parses), so an engine that sees the table in parts (batches, Spark
+        partitions) fits them on the first rows, checks every other part with `check_batch`, fits the
+        anonymity model over the whole table itself and completes the fit with `attach_anonymity`."""
         if self.suppressed_rows not in ("generalize", "drop"):
             raise PrivmlError(f"suppressed_rows must be 'generalize' or 'drop', not {self.suppressed_rows!r}")
-        for attr in _RUNTIME_ATTRS:
-            if attr != "_provider":
-                self.__dict__.pop(attr, None)
-        for attr in ("column_states_", "key_ids_", "anonymity_state_", "suppressed_labels_", "served_columns_"):
+        for attr in (*[a for a in _RUNTIME_ATTRS if a != "_provider"], "column_states_", "key_ids_",
+                     "anonymity_state_", "suppressed_labels_", "served_columns_", "n_rows_fitted_", "n_rows_out_"):
             self.__dict__.pop(attr, None)
         policy = self._parsed_policy()
         X = self._check_frame(X, fitting=True)
@@ -205,8 +205,55 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
             c for c, spec in policy.columns.items()
             if spec.role is not Role.LABEL and not technique_class(spec.action).drops_column
         ]
-        anonymized = self._apply_techniques(X)
         self.anonymity_state_: dict[str, Any] | None = None
+        self.suppressed_labels_: list[Any] = []
+        return self
+
+    def check_batch(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Check a part of the table the column techniques were fitted on (`fit_columns` on its first
+        rows) as `fit` checks the whole table: the columns, and every technique whose fit reads the rows
+        fits this part to the same state — a row that does not parse fails here exactly as in `fit`.
+        Returns `X`."""
+        check_is_fitted(self, "column_states_")
+        X = self._check_frame(X, fitting=True)
+        for column, spec in self._parsed_policy().columns.items():
+            if spec.role is Role.LABEL:
+                continue
+            technique = self._technique(column)
+            if type(technique).fit is Technique.fit:  # learns nothing, checks nothing
+                continue
+            if technique.fit(X[column], self._context(column, X)) != self.column_states_.get(column, {}):
+                raise PrivmlError(f"column {column}: a part of the table fits a different state than its first rows")
+        return X
+
+    def attach_anonymity(self, engine: AnonymityEngine | None, *, rows_fitted: int,
+                         rows_out: int) -> PrivacyTransformer:
+        """Complete a fit begun by `fit_columns` with the anonymity model fitted over the whole table's
+        anonymized columns by another engine (batches, a tuple histogram, Spark): `engine` (None when
+        the policy asks for no anonymity model), the rows it was fitted on and the rows released. The
+        suppressed rows' labels are the engine's."""
+        check_is_fitted(self, "column_states_")
+        policy = self._parsed_policy()
+        wanted = policy.anonymity is not None and bool(policy.quasi_identifiers)
+        if engine is None and wanted:
+            raise PrivmlError("anonymity: the policy asks for an anonymity model and none was fitted")
+        if engine is not None and (not wanted or set(engine.quasi_identifiers) != set(policy.quasi_identifiers)):
+            raise PrivmlError("anonymity: the fitted anonymity model is not the policy's")
+        self.anonymity_state_ = engine.get_state() if engine is not None else None
+        self._engine = engine
+        self.suppressed_labels_ = engine.suppressed_labels() if engine is not None else []
+        self.n_rows_fitted_ = int(rows_fitted)
+        self.n_rows_out_ = int(rows_out)
+        return self
+
+    def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> pd.DataFrame:
+        """Fit, and return the anonymized training rows. Rows the anonymity model suppressed (their index
+        labels in `suppressed_labels_`) come back with every quasi-identifier `*`, or are left out with
+        `suppressed_rows="drop"`."""
+        self.fit_columns(X)
+        policy = self._parsed_policy()
+        anonymized = self._apply_techniques(X)
+        engine = None
         if policy.anonymity is not None and policy.quasi_identifiers:
             from privml.anonymity.engine import AnonymityEngine
             from privml.anonymity.hierarchy import ROOT
@@ -214,19 +261,14 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
 
             engine = AnonymityEngine(anonymity_config(policy))
             released = engine.fit_transform(anonymized)
-            self.suppressed_labels_ = engine.suppressed_labels()
-            if self.suppressed_rows == "drop" or not self.suppressed_labels_:
+            suppressed_labels = engine.suppressed_labels()
+            if self.suppressed_rows == "drop" or not suppressed_labels:
                 anonymized = released
             else:  # the same rows, the suppressed ones at the top of every hierarchy
                 anonymized = engine.transform(anonymized)
-                suppressed = anonymized.index.isin(self.suppressed_labels_)
+                suppressed = anonymized.index.isin(suppressed_labels)
                 anonymized.loc[suppressed, policy.quasi_identifiers] = ROOT
-            self.anonymity_state_ = engine.get_state()
-            self._engine = engine
-        else:
-            self.suppressed_labels_ = []
-        self.n_rows_fitted_ = len(X)
-        self.n_rows_out_ = len(anonymized)
+        self.attach_anonymity(engine, rows_fitted=len(X), rows_out=len(anonymized))
         return anonymized
 
     def fit_stream(self, batches: Callable[[], Iterable[pd.DataFrame]]) -> PrivacyTransformer:
@@ -236,38 +278,13 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
         `fit` gives on the concatenated table. The column techniques are fitted on the first batch:
         what they learn does not depend on the rows (a hierarchy file, a key id); each batch is still
         checked when it is applied."""
-        if self.suppressed_rows not in ("generalize", "drop"):
-            raise PrivmlError(f"suppressed_rows must be 'generalize' or 'drop', not {self.suppressed_rows!r}")
-        for attr in _RUNTIME_ATTRS:
-            if attr != "_provider":
-                self.__dict__.pop(attr, None)
-        for attr in ("column_states_", "key_ids_", "anonymity_state_", "suppressed_labels_", "served_columns_"):
-            self.__dict__.pop(attr, None)
-        policy = self._parsed_policy()
         first = next(iter(batches()), None)
         if first is None:
             raise PrivmlError("the table has no data rows")
-        X = self._check_frame(first, fitting=True)
-        self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
-        self.n_features_in_ = len(X.columns)
-        self.key_ids_ = {
-            spec.key: self._resolve_key(spec.key)
-            for spec in policy.columns.values()
-            if spec.key and technique_class(spec.action).needs_key
-        }
-        states: dict[str, dict[str, Any]] = {}
-        for column, spec in policy.columns.items():
-            if spec.role is not Role.LABEL:
-                states[column] = self._technique(column).fit(X[column], self._context(column, X))
-                self._technique(column).state.update(states[column])
-        self.column_states_ = states
-        self.columns_out_ = [
-            c for c, spec in policy.columns.items()
-            if spec.role is not Role.LABEL and not technique_class(spec.action).drops_column
-        ]
-        self.anonymity_state_ = None
-        self.suppressed_labels_ = []
+        self.fit_columns(first)
+        policy = self._parsed_policy()
         rows = 0
+        engine = None
         if policy.anonymity is not None and policy.quasi_identifiers:
             from privml.anonymity.streaming import fit_streaming
             from privml.policy.engine_config import anonymity_config
@@ -283,14 +300,12 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
                     yield self._apply_techniques(frame, engine_columns)
 
             engine = fit_streaming(config, anonymity_batches)
-            self.suppressed_labels_ = engine.suppressed_labels()
-            self.anonymity_state_ = engine.get_state()
-            self._engine = engine
+            suppressed = len(engine.suppressed_labels())
         else:
             rows = sum(len(self._check_frame(frame, fitting=True)) for frame in batches())
-        self.n_rows_fitted_ = rows
-        self.n_rows_out_ = rows - len(self.suppressed_labels_) if self.suppressed_rows == "drop" else rows
-        return self
+            suppressed = 0
+        return self.attach_anonymity(engine, rows_fitted=rows,
+                                     rows_out=rows - suppressed if self.suppressed_rows == "drop" else rows)
 
     # -- applying --------------------------------------------------------------------------------
 

@@ -43,13 +43,14 @@ def run(args: argparse.Namespace) -> dict:
     from privml.spark.session import require_spark
 
     require_spark()  # before anything is read or written: one line saying what to install, exit 2
-    from privml.spark.job import anonymize_frame
+    from privml.spark.job import anonymize_frame, refuse_unsupported
     from privml.spark.output import spark_read, write_release
     from privml.spark.session import spark_session
 
     policy = load_policy(args.policy)
     if args.k is not None and policy.anonymity is not None:
         policy.anonymity.k = args.k
+    refuse_unsupported(policy)  # before Spark starts: one line, exit 2
     files = sorted(p for p in Path(args.input).rglob("*") if p.is_file() and not p.name.startswith("."))
     if not files:
         raise PrivmlError(f"{args.input}: no input files")

@@ -10,10 +10,11 @@
    distribution, not the part's.
 3. The driver stitches each part's split tree under its top-level leaf: ONE MondrianTree routes every
    row, at fit time and when serving, and the engine is the in-memory engine's type with the same state.
-
-Every equivalence class lies inside one part, so the release is k-anonymous, l-diverse (every kind) and
-t-close (against the global distribution) whenever each class is: what holds per class holds for the
-union.
+4. The released classes are the distinct released tuples, as in memory: partitions whose boxes carry
+   the same labels are one class, even across parts (a hierarchy's generalization can label two
+   disjoint boxes alike). Each part met the targets (k, l, t against the global distribution) for its
+   own partitions; the driver checks every class of the release again and raises CheckFailed if one
+   falls short, then writes the report through the engine's `record_fit`.
 """
 
 from __future__ import annotations
@@ -28,10 +29,9 @@ import pandas as pd
 from privml.anonymity import missing as missing_cells
 from privml.anonymity import risk as risk_mod
 from privml.anonymity.config import AnonymityConfig
-from privml.anonymity.engine import AnonymityEngine, whole_table_message
+from privml.anonymity.engine import AnonymityEngine, unmet_message, whole_table_message
 from privml.anonymity.models import Constraints, SensitiveColumn, classes_ok, measure
 from privml.anonymity.mondrian import MondrianTree, mondrian, ncp
-from privml.anonymity.utility import average_class_size, discernibility
 from privml.errors import CheckFailed, PrivmlError
 from privml.spark.errors import driver_errors, in_worker, in_worker_frame
 from privml.spark.recoding import COUNT, tuple_histogram
@@ -138,12 +138,8 @@ def _partition_body(axes: dict[str, dict[str, Any]], qis: list[str], sensitive: 
         else:
             result = mondrian(x, constraints, columns)
         sizes = np.bincount(result.partition_of_row, minlength=result.n_partitions)
-        pairs = {}
-        for s, col in zip(sensitive, columns, strict=True):
-            key, count = np.unique(result.partition_of_row * col.n_values + col.codes, return_counts=True)
-            pairs[s.name] = [(key // col.n_values).tolist(), (key % col.n_values).tolist(), count.tolist()]
         payload = {"tree": result.tree.get_state(), "low": result.low.tolist(), "high": result.high.tolist(),
-                   "sizes": sizes.tolist(), "pairs": pairs}
+                   "sizes": sizes.tolist()}
         return pd.DataFrame({PART: [part], "result": [json.dumps(payload)]})
 
     return in_worker_frame(body)
@@ -184,15 +180,24 @@ def stitch(top: MondrianTree, subtrees: dict[int, MondrianTree]) -> tuple[Mondri
 def fit_mondrian(config: AnonymityConfig, frame: Any, *, max_partition_rows: int = DEFAULT_MAX_PARTITION_ROWS,
                  ) -> AnonymityEngine:
     """The fitted engine over the Spark DataFrame `frame` (the anonymized columns, every row)."""
+    from pyspark import StorageLevel
+
+    columns = [*config.quasi_identifiers, *[s for s in config.sensitive if s not in config.quasi_identifiers]]
+    # read twice (the histogram, then the routing): computed once, not the column techniques twice
+    anonymized = frame.select(*columns).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        return _fit_mondrian(config, anonymized, columns, max_partition_rows)
+    finally:
+        anonymized.unpersist()
+
+
+def _fit_mondrian(config: AnonymityConfig, frame: Any, columns: list[str], max_partition_rows: int,
+                  ) -> AnonymityEngine:
     from pyspark.sql.types import LongType, StringType, StructField, StructType
 
-    if config.population:
-        raise PrivmlError("anonymity.population: journalist risk is not computed on Spark; "
-                          "use anonymize.engine: pandas or leave population out")
     qis, sens = list(config.quasi_identifiers), list(config.sensitive)
     engine = AnonymityEngine(config)
     constraints = engine.constraints()
-    columns = [*qis, *[s for s in sens if s not in qis]]
     histogram = tuple_histogram(frame, columns)
     weights = histogram[COUNT].to_numpy(dtype=np.int64)
     n = int(weights.sum())
@@ -221,22 +226,22 @@ def fit_mondrian(config: AnonymityConfig, frame: Any, *, max_partition_rows: int
             batch[PART] = top.route(_positions(axes, batch, qis, strict=True))
             yield batch
 
-    schema = StructType([*frame.select(*columns).schema.fields, StructField(PART, LongType(), False)])
-    routed = frame.select(*columns).mapInPandas(in_worker(route), schema)
+    schema = StructType([*frame.schema.fields, StructField(PART, LongType(), False)])
+    routed = frame.mapInPandas(in_worker(route), schema)
     out_schema = StructType([StructField(PART, LongType(), False), StructField("result", StringType(), False)])
     body = _partition_body(axes, qis, global_sensitive, constraints)
     with driver_errors("Mondrian's partitions"):
         results = routed.groupBy(PART).applyInPandas(body, out_schema).toPandas()
     payloads = {int(p): json.loads(r) for p, r in zip(results[PART], results["result"], strict=True)}
     subtrees = {p: MondrianTree.from_state(v["tree"]) for p, v in payloads.items()}
-    tree, first = stitch(top, subtrees)
+    tree, _ = stitch(top, subtrees)
     order = sorted(payloads)
     low = np.concatenate([np.asarray(payloads[p]["low"], dtype=float).reshape(-1, len(qis)) for p in order])
     high = np.concatenate([np.asarray(payloads[p]["high"], dtype=float).reshape(-1, len(qis)) for p in order])
     sizes = np.concatenate([np.asarray(payloads[p]["sizes"], dtype=np.int64) for p in order])
     engine.set_mondrian_boxes(axes, tree, low, high)
-    engine.report_ = _report(engine, constraints, histogram, weights, payloads, first, sizes, low, high, spread,
-                             global_sensitive, n, top)
+    _record_fit(engine, constraints, histogram, weights, tuple_sensitive, low, high, sizes, spread,
+                parts=int((top.dim < 0).sum()))
     return engine
 
 
@@ -246,47 +251,48 @@ def _distribution(values: pd.Series, weights: np.ndarray, order: list[str]) -> n
     return q / max(q.sum(), 1.0)
 
 
-def _report(engine: AnonymityEngine, constraints: Constraints, histogram: pd.DataFrame, weights: np.ndarray,
-            payloads: dict[int, dict[str, Any]], first: dict[int, int], sizes: np.ndarray, low: np.ndarray,
-            high: np.ndarray, spread: np.ndarray, sensitive: list[GlobalSensitive], n: int,
-            top: MondrianTree) -> dict[str, Any]:
+def released_classes(engine: AnonymityEngine, histogram: pd.DataFrame) -> tuple[np.ndarray, int]:
+    """The equivalence class of each distinct tuple in the release: its released quasi-identifiers,
+    compared as text, as in memory. Partitions whose boxes have the same labels are one class, even
+    when they lie in different top-level parts."""
+    qis = engine.quasi_identifiers
+    return risk_mod.class_ids_of(engine.transform(histogram[qis]), qis)
+
+
+def check_released_classes(constraints: Constraints, max_suppression: float, class_of_tuple: np.ndarray,
+                           n_classes: int, weights: np.ndarray, sensitive: list[SensitiveColumn]) -> None:
+    """CheckFailed unless every released class meets the targets (k, l, t). Each part's Mondrian met them
+    for its own partitions; a class made of partitions of several parts is checked here as one."""
+    sizes = np.bincount(class_of_tuple, weights=weights, minlength=n_classes).astype(np.int64)
+    weighted = [SensitiveColumn(s.name, s.codes, s.n_values, s.q, weights) for s in sensitive]
+    ok = classes_ok(class_of_tuple, n_classes, sizes, constraints, weighted)
+    if not ok[sizes > 0].all():
+        failing = int((~ok & (sizes > 0)).sum())
+        raise CheckFailed(unmet_message(constraints, max_suppression, "not every class of the Spark release")
+                          + f" ({failing} class(es) fall short)")
+
+
+def _record_fit(engine: AnonymityEngine, constraints: Constraints, histogram: pd.DataFrame, weights: np.ndarray,
+                sensitive: list[SensitiveColumn], low: np.ndarray, high: np.ndarray, sizes: np.ndarray,
+                spread: np.ndarray, *, parts: int) -> None:
+    """The engine's report, as `AnonymityEngine.record_fit` writes it for every engine: the figures
+    measured on the released classes, NCP on the partitions' boxes."""
     config = engine.config
     qis = list(config.quasi_identifiers)
-    class_of_row = np.repeat(np.arange(len(sizes)), sizes)
-    measured_columns = []
-    for s in sensitive:
-        cls, code, count = (np.concatenate([np.asarray(payloads[p]["pairs"][s.name][i], dtype=np.int64)
-                                            + (first[p] if i == 0 else 0) for p in sorted(payloads)])
-                            for i in range(3))
-        order = np.argsort(cls, kind="stable")
-        measured_columns.append(SensitiveColumn(s.name, np.repeat(code[order], count[order]), len(s.order), s.q))
-    achieved = measure(class_of_row, len(sizes), measured_columns, constraints.t_distance)
+    n = int(weights.sum())
+    class_of_tuple, n_classes = released_classes(engine, histogram)
+    check_released_classes(constraints, float(config.max_suppression), class_of_tuple, n_classes, weights,
+                           sensitive)
+    class_sizes = np.bincount(class_of_tuple, weights=weights, minlength=n_classes).astype(np.int64)
+    weighted = [SensitiveColumn(s.name, s.codes, s.n_values, s.q, weights) for s in sensitive]
+    achieved = measure(class_of_tuple, n_classes, weighted, constraints.t_distance, weights=weights)
     threshold = float(config.risk_threshold)
     before_sizes = histogram.groupby(qis, dropna=False, sort=False)[COUNT].sum().to_numpy(dtype=np.int64)
-    after = risk_mod.prosecutor(sizes, threshold)
-    if config.max_risk and after["prosecutor_max"] > float(config.max_risk) + 1e-12:
-        raise CheckFailed(f"anonymity: highest prosecutor risk {after['prosecutor_max']:.4g} exceeds max_risk "
-                          f"{config.max_risk}")
     widths = (high - low) / spread
     per_column = {col: float(np.sum(widths[:, j] * sizes) / n) for j, col in enumerate(qis)}
     total = ncp(low, high, sizes, spread)
-    return {
-        "algorithm": config.algorithm,
-        "engine": "spark",
-        "rows_in": n,
-        "rows_out": n,
-        "suppressed_rows": 0,
-        "quasi_identifiers": qis,
-        "sensitive_attributes": list(config.sensitive),
-        **achieved.as_dict(),
-        "targets": engine.targets(constraints),
-        "risk": after,
-        "risk_before": risk_mod.prosecutor(before_sizes, threshold),
-        "utility": {"metric": "ncp", "information_loss": total, "ncp": total, "per_column": per_column,
-                    "ncp_per_column": per_column, "discernibility": discernibility(sizes, 0, n),
-                    "avg_class_size": average_class_size(sizes), "classes": len(sizes)},
-        "transformation": {"algorithm": "mondrian", "partitions": len(sizes),
-                           "spark_parts": int((top.dim < 0).sum())},
-        "class_sizes": risk_mod.size_histogram(sizes),
-        "class_sizes_before": risk_mod.size_histogram(before_sizes),
-    }
+    utility = {"metric": "ncp", "information_loss": total, "ncp": total, "per_column": per_column,
+               "ncp_per_column": per_column}
+    engine.record_fit(constraints, n, 0, class_sizes, before_sizes, achieved,
+                      risk_mod.prosecutor(class_sizes, threshold), risk_mod.prosecutor(before_sizes, threshold),
+                      utility, {"algorithm": "mondrian", "partitions": len(sizes), "spark_parts": parts})

@@ -1,20 +1,31 @@
-"""The Spark job's outputs, all or nothing: every file is written under one staging directory beside the
-declared outputs, and each output directory is renamed into place only when everything is written — a
-kill at any earlier point leaves the declared outputs empty (the staging directory is not an output).
+"""The Spark job's outputs, written by the DRIVER only, all or nothing.
 
-Layout as the in-memory job's: train/, validation/, test/ (CSV part files, written per partition by the
-same CSV writer as `privml.io.write_table`), report/ (report.json, report.html), transformer/
-(transformer.skops, policy.yaml). The splits are drawn per row from a seeded hash of its position in
-the partition, so they do not depend on the order the rows are collected in; they are not stratified
-on the label (the in-memory split is).
+Why the driver writes: on SageMaker with more than one processing instance, PySparkProcessor runs YARN
+over every host, and an executor's filesystem is its own host's disk. Part files written by executors
+into a staging directory under the driver's output would land on the other hosts and never be renamed
+into the release: rows silently lost while the report still counted them. So the executors only render
+each batch to CSV bytes (the same bytes `privml.io.write_table` writes: pandas' CSV writer, UTF-8) and
+return them as a binary column with the split's name and row count; the driver reads them back one batch
+at a time (`toLocalIterator`: one Row per batch and split, never per data row) and writes every part file
+itself. No function Spark ships to a worker names an output path, and the rows written are the rows the
+report counts (checked before anything is renamed).
+
+All or nothing: every file is written under one staging directory beside the declared outputs, and each
+output directory is renamed into place only when everything is written — a kill at any earlier point
+leaves the declared outputs empty (the staging directory is not an output).
+
+Layout as the in-memory job's: train/, validation/, test/ (CSV part files), report/ (report.json,
+report.html), transformer/ (transformer.skops, policy.yaml). The splits are drawn per row from a seeded
+generator of the row's partition and its position there, so they do not depend on the order the batches
+reach the driver; they are not stratified on the label (the in-memory split is).
 """
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,15 +39,25 @@ from privml.report import write_reports
 from privml.spark.errors import driver_errors, in_worker
 from privml.spark.job import SparkAnonymized
 
-SPLIT = "__privml_split"
 LAYOUT = {
     "report": ["report.json", "report.html"],
     "transformer": ["transformer.skops", "policy.yaml"],
 }
+# the rendered release: one row per (partition, batch, split) holding that part file's bytes
+RENDERED_COLUMNS = ("partition", "batch", "split", "rows", "csv")
 
 
-def _write_parts(staging: Path, fractions: tuple[float, float, float], seed: int,
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """A frame as `privml.io.write_table` writes it."""
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue().encode("utf-8")
+
+
+def render_parts(fractions: tuple[float, float, float], seed: int,
                  batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """mapInPandas body: each batch's rows drawn into the splits and rendered as CSV bytes. It writes
+    nothing: the driver does (see the module docstring)."""
     from pyspark import TaskContext
 
     context = TaskContext.get()
@@ -45,38 +66,70 @@ def _write_parts(staging: Path, fractions: tuple[float, float, float], seed: int
     edges = np.cumsum(fractions)[:-1]
     for number, batch in enumerate(batches):
         split = np.searchsorted(edges, rng.random(len(batch)), side="right")
-        written = []
+        rendered = []
         for index, name in enumerate(SPLITS):
             part = batch.loc[split == index]
-            if part.empty:
-                continue
-            path = staging / name / f"part-{partition:05d}-{number:04d}-{uuid.uuid4().hex[:8]}.csv"
-            part.to_csv(path, index=False)
-            os.chmod(path, 0o600)
-            written.append((name, len(part)))
-        yield pd.DataFrame({"split": [w[0] for w in written], "rows": [w[1] for w in written]},
-                           columns=["split", "rows"])
+            if not part.empty:
+                rendered.append((partition, number, name, len(part), csv_bytes(part)))
+        yield pd.DataFrame(rendered, columns=list(RENDERED_COLUMNS))
+
+
+def _rendered_schema() -> Any:
+    from pyspark.sql.types import BinaryType, IntegerType, LongType, StringType, StructField, StructType
+
+    return StructType([StructField("partition", IntegerType(), False), StructField("batch", IntegerType(), False),
+                       StructField("split", StringType(), False), StructField("rows", LongType(), False),
+                       StructField("csv", BinaryType(), False)])
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+
+
+def write_parts(rendered: Any, staging: Path) -> dict[str, int]:
+    """The driver's half: every rendered part file written under `staging`/<split>/; the rows of each
+    split."""
+    from pyspark import StorageLevel
+
+    rows = dict.fromkeys(SPLITS, 0)
+    # Rendered in parallel first (toLocalIterator alone computes one partition at a time), then read back
+    # one partition at a time, so the driver holds one partition's bytes, not the release's.
+    rendered = rendered.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        rendered.count()
+        for part in rendered.toLocalIterator(prefetchPartitions=True):
+            name = f"part-{part['partition']:05d}-{part['batch']:04d}.csv"
+            _write_private(staging / part["split"] / name, bytes(part["csv"]))
+            rows[part["split"]] += int(part["rows"])
+    finally:
+        rendered.unpersist()
+    return rows
 
 
 def write_release(result: SparkAnonymized, out: Path, *, fractions: tuple[float, float, float],
                   seed: int) -> dict[str, int]:
     """Write the release under `out` (train/, validation/, test/, report/, transformer/); returns the
     rows of each split."""
-    from pyspark.sql.types import LongType, StringType, StructField, StructType
-
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".privml-staging-", dir=out.parent))
     try:
         for name in (*SPLITS, *LAYOUT):
             (staging / name).mkdir()
-        schema = StructType([StructField("split", StringType(), False), StructField("rows", LongType(), False)])
-        body = in_worker(lambda batches: _write_parts(staging, fractions, seed, batches))
+        release, source = result.release_batches, result.source
+        if release is None or source is None:  # only the released DataFrame: one more Arrow pass
+            release, source = (lambda batches: batches), result.data
+        body = in_worker(lambda batches: render_parts(fractions, seed, release(batches)))
         with driver_errors("writing the release"):
-            written = result.data.mapInPandas(body, schema).toPandas()
-        rows = {name: int(written.loc[written["split"] == name, "rows"].sum()) for name in SPLITS}
+            rows = write_parts(source.mapInPandas(body, _rendered_schema()), staging)
+        if sum(rows.values()) != result.report["rows_out"]:
+            # never a release whose report counts rows it does not hold
+            raise RuntimeError(f"Spark wrote {sum(rows.values())} rows, the report counts "
+                               f"{result.report['rows_out']}")
         for name in SPLITS:
             if not any((staging / name).iterdir()):  # an empty split still has its header
-                pd.DataFrame(columns=result.data.columns).to_csv(staging / name / "part-empty.csv", index=False)
+                _write_private(staging / name / "part-empty.csv", csv_bytes(pd.DataFrame(columns=result.data.columns)))
         report = {**result.report, "splits": {name: {"rows": rows[name]} for name in SPLITS}}
         write_reports(staging / "report", report)
         result.transformer.save(staging / "transformer" / "transformer.skops")

@@ -19,6 +19,7 @@ from privml.errors import PrivmlError
 
 INSTALL_EXTRA = "pip install 'privml[spark]'"
 INSTALL_JAVA = "a Java 17 runtime (Debian/Ubuntu: apt-get install default-jre-headless)"
+ARROW_BATCH_ROWS = 50_000
 
 
 def java_executable() -> str | None:
@@ -66,6 +67,13 @@ def _worker_python() -> str:
     return str(wrapper)
 
 
+def local_parallelism(master: str) -> int:
+    """Tasks per stage for a `local[N]` master: two per core (`local[*]`: this machine's cores)."""
+    threads = (master[master.find("[") + 1:master.find("]")] if "[" in master else "1").split(",")[0]
+    cores = (os.cpu_count() or 1) if threads == "*" else int(threads or 1)
+    return max(2 * cores, 2)
+
+
 def spark_session(master: str | None = None, *, app_name: str = "privml-anonymize",
                   conf: dict[str, str] | None = None) -> Any:
     """A SparkSession: `master` (e.g. `local[*]`), else $PRIVML_SPARK_MASTER, else whatever spark-submit
@@ -82,6 +90,7 @@ def spark_session(master: str | None = None, *, app_name: str = "privml-anonymiz
     if master:
         builder = builder.master(master)
     scratch = os.environ.get("TMPDIR")  # a local job's scratch: wiped with the job (shuffle and spill files)
+    local = (master or "").startswith("local")
     settings = {
         **({"spark.local.dir": scratch, "spark.driver.extraJavaOptions": f"-Djava.io.tmpdir={scratch}"}
            if scratch else {}),
@@ -89,9 +98,16 @@ def spark_session(master: str | None = None, *, app_name: str = "privml-anonymiz
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.session.timeZone": "UTC",
+        # Rows per Arrow batch into a Python worker: each batch pays the transformer's fixed costs (the
+        # partition checks, a hierarchy lookup table), 10,000 (Spark's default) pays them too often.
+        "spark.sql.execution.arrow.maxRecordsPerBatch": str(ARROW_BATCH_ROWS),
+        # Spark's 200 shuffle partitions are for a cluster; in local mode each is a task (and a Python
+        # worker round trip for applyInPandas) on one of a few cores. On a cluster spark-submit decides.
+        **({"spark.sql.shuffle.partitions": str(local_parallelism(master or "")),
+            "spark.default.parallelism": str(local_parallelism(master or ""))} if local else {}),
         # A local driver listens on the loopback interface only.
-        "spark.driver.host": "127.0.0.1" if (master or "").startswith("local") else "",
-        "spark.driver.bindAddress": "127.0.0.1" if (master or "").startswith("local") else "",
+        "spark.driver.host": "127.0.0.1" if local else "",
+        "spark.driver.bindAddress": "127.0.0.1" if local else "",
         **(conf or {}),
     }
     for key, value in settings.items():
