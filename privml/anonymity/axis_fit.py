@@ -13,8 +13,9 @@ import pandas as pd
 from privml.anonymity import missing as missing_cells
 from privml.anonymity.axes import cooccurrence_order, days_since_epoch, per_distinct, profile_codes
 from privml.anonymity.config import AnonymityConfig
-from privml.anonymity.hierarchy import data_row, leaf_index, load_hierarchy
+from privml.anonymity.hierarchy import leaf_index, load_hierarchy
 from privml.errors import PrivmlError
+from privml.io.rows import data_row
 
 
 def fit_axes(config: AnonymityConfig, df: pd.DataFrame, weights: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
@@ -43,7 +44,7 @@ def fit_axis(config: AnonymityConfig, col: str, values: pd.Series) -> dict[str, 
         days = per_distinct(values, days_since_epoch)
         if np.isnan(days).any():
             row = data_row(values, int(np.flatnonzero(np.isnan(days))[0]))
-            raise PrivmlError(f"column {col}: data row {row} is not a date")
+            raise PrivmlError(f"column {col}: {row} is not a date")
         return {"kind": "date"}
     if dtype in ("numeric", "auto") and not isinstance(spec, str):
         parsed = per_distinct(values, lambda v: pd.to_numeric(v, errors="coerce").to_numpy(dtype=float))
@@ -51,7 +52,7 @@ def fit_axis(config: AnonymityConfig, col: str, values: pd.Series) -> dict[str, 
             return {"kind": "numeric", "integer": bool((parsed == np.floor(parsed)).all())}
         if dtype == "numeric":
             row = data_row(values, int(np.flatnonzero(np.isnan(parsed))[0]))
-            raise PrivmlError(f"column {col}: data row {row} is not a number")
+            raise PrivmlError(f"column {col}: {row} is not a number")
     if spec is not None:  # an ARX file or a built-in (e.g. postcode prefixes)
         hierarchy = load_hierarchy(col, spec, values)
         leaf_index(hierarchy, values, strict=True)

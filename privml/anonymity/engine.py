@@ -26,7 +26,7 @@ from privml.anonymity.axes import box_label
 from privml.anonymity.axis_fit import fit_axes
 from privml.anonymity.config import AnonymityConfig
 from privml.anonymity.encoding import EncodedTable
-from privml.anonymity.hierarchy import ROOT, Hierarchy, data_row, leaf_index, load_hierarchy
+from privml.anonymity.hierarchy import ROOT, Hierarchy, leaf_index, load_hierarchy
 from privml.anonymity.histogram import TupleHistogram, search_histogram
 from privml.anonymity.histogram_fit import histogram_lines, mondrian_figures, recoding_figures
 from privml.anonymity.labels import PartitionLabels
@@ -38,6 +38,7 @@ from privml.anonymity.mondrian import MondrianTree, mondrian, ncp
 from privml.anonymity.rows import RowRouter, mondrian_router, recoding_router
 from privml.anonymity.utility import average_class_size, discernibility, recoded_utility
 from privml.errors import CheckFailed, PrivmlError
+from privml.io.rows import data_row
 
 STATE_VERSION = 1
 
@@ -105,7 +106,7 @@ class AnonymityEngine:
             missing = df[col].isna().to_numpy()
             if missing.any():
                 row = data_row(df[col], int(np.flatnonzero(missing)[0]))
-                raise PrivmlError(f"column {col}: data row {row} is empty")
+                raise PrivmlError(f"column {col}: {row} is empty")
         sensitive = [SensitiveColumn.encode(s, df[s]) for s in sens]
         threshold = float(self.config.risk_threshold)
         before_ids, before_n = risk_mod.class_ids_of(df, qis)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from privml.errors import PrivmlError
+from privml.io.rows import data_row
 
 ROOT = "*"
 
@@ -223,16 +224,6 @@ def leaf_index(hierarchy: Hierarchy, values: pd.Series, *, strict: bool) -> np.n
     codes = index.get_indexer(pd.Index(np.asarray(uniques, dtype=object)))[local]
     if strict and (codes < 0).any():
         row = data_row(values, int(np.flatnonzero(codes < 0)[0]))
-        raise PrivmlError(
-            f"column {hierarchy.column}: data row {row} has a value missing from the column's hierarchy"
-        )
+        raise PrivmlError(f"column {hierarchy.column}: {row} has a value missing from the column's hierarchy")
     return codes.astype(np.int64)
 
-
-def data_row(values: pd.Series, position: int) -> int:
-    """The input table's 1-based data row of the cell at `position` in `values`: a table's rows keep
-    their index through the steps before the engine (rows left out by `anonymity.missing: suppress`,
-    a streamed batch indexed by its rows' positions in the table), so the position in `values` is the
-    row only when the index says nothing."""
-    index = values.index
-    return (int(index[position]) if pd.api.types.is_integer_dtype(index.dtype) else position) + 1

@@ -30,6 +30,7 @@ from privml.anonymity.lattice import SearchResult, search
 from privml.anonymity.metrics import Metric, make_metric
 from privml.anonymity.models import Constraints, SensitiveColumn
 from privml.errors import PrivmlError
+from privml.io.rows import first_data_row, no_table_rows
 
 
 @dataclass
@@ -38,7 +39,9 @@ class TupleHistogram:
 
     `values[c]` is the distinct values of column c (object array; a missing cell is None), `codes`
     the (lines, columns) int32 index into them, columns in `quasi_identifiers + sensitive` order, and
-    `counts` the rows of each line. Lines are unique; their order carries no meaning.
+    `counts` the rows of each line. Lines are unique; their order carries no meaning. `first_rows`:
+    the 0-based table row where each line first shows (errors name it), None when the lines came
+    counted (`from_counts`).
     """
 
     quasi_identifiers: list[str]
@@ -46,6 +49,23 @@ class TupleHistogram:
     values: dict[str, np.ndarray]
     codes: np.ndarray
     counts: np.ndarray
+    first_rows: np.ndarray | None = None
+
+    def line_index(self) -> pd.Index:
+        """The index of the lines as cells: the table rows where they first show, for error messages."""
+        return no_table_rows(len(self)) if self.first_rows is None else pd.Index(self.first_rows)
+
+    def value_index(self, column: str) -> pd.Index:
+        """The index of `values[column]` as cells: the table row where each value first shows."""
+        if self.first_rows is None:
+            return no_table_rows(len(self.values[column]))
+        first = np.full(len(self.values[column]), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, self.codes[:, self.columns.index(column)], self.first_rows)
+        return pd.Index(first)
+
+    def column_values(self, column: str) -> pd.Series:
+        """`values[column]` as a Series indexed by the table rows where each first shows."""
+        return pd.Series(self.values[column], index=self.value_index(column), dtype=object)
 
     @property
     def columns(self) -> list[str]:
@@ -82,7 +102,8 @@ class HistogramBuilder:
     sensitive: list[str]
     merge_lines: int = 1 << 20
     _vocab: dict[str, dict[object, int]] = field(default_factory=dict)
-    _pending: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    _pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    _rows_known: bool = True
     _pending_lines: int = 0
     _merged_lines: int = 0
 
@@ -108,37 +129,47 @@ class HistogramBuilder:
             return
         codes = np.column_stack([self._encode(c, frame[c]) for c in columns])
         weights = np.ones(len(frame), dtype=np.int64) if counts is None else np.asarray(counts, dtype=np.int64)
-        self._pending.append(_reduce(codes, weights, [len(self._vocab[c]) for c in columns]))
+        # a batch's rows are its index when it is the readers' (the table's positions, privml.io.rows)
+        index = frame.index
+        self._rows_known &= counts is None and index.name is None and pd.api.types.is_integer_dtype(index.dtype)
+        rows = index.to_numpy(dtype=np.int64) if self._rows_known else np.zeros(len(frame), dtype=np.int64)
+        self._pending.append(_reduce(codes, weights, rows, [len(self._vocab[c]) for c in columns]))
         self._pending_lines += len(self._pending[-1][1])
         if self._pending_lines > max(self.merge_lines, 2 * self._merged_lines) and len(self._pending) > 1:
             self._merge()
 
     def _merge(self) -> None:
         columns = [*self.quasi_identifiers, *self.sensitive]
-        codes = np.concatenate([c for c, _ in self._pending])
-        weights = np.concatenate([w for _, w in self._pending])
-        self._pending = [_reduce(codes, weights, [len(self._vocab[c]) for c in columns])]
+        codes = np.concatenate([c for c, _, _ in self._pending])
+        weights = np.concatenate([w for _, w, _ in self._pending])
+        rows = np.concatenate([r for _, _, r in self._pending])
+        self._pending = [_reduce(codes, weights, rows, [len(self._vocab[c]) for c in columns])]
         self._pending_lines = self._merged_lines = len(self._pending[0][1])
 
     def result(self) -> TupleHistogram:
         columns = [*self.quasi_identifiers, *self.sensitive]
         if self._pending:
             self._merge()
-            codes, counts = self._pending[0]
+            codes, counts, rows = self._pending[0]
         else:
             codes, counts = np.zeros((0, len(columns)), dtype=np.int32), np.zeros(0, dtype=np.int64)
+            rows = np.zeros(0, dtype=np.int64)
         values = {c: np.array(list(self._vocab[c]), dtype=object) for c in columns}
-        return TupleHistogram(list(self.quasi_identifiers), list(self.sensitive), values, codes, counts)
+        return TupleHistogram(list(self.quasi_identifiers), list(self.sensitive), values, codes, counts,
+                              first_rows=rows if self._rows_known else None)
 
 
-def _reduce(codes: np.ndarray, weights: np.ndarray, cardinalities: list[int]) -> tuple[np.ndarray, np.ndarray]:
+def _reduce(codes: np.ndarray, weights: np.ndarray, rows: np.ndarray,
+            cardinalities: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct lines of `codes`, their summed weights and the row each first shows in (the pending
+    reductions are concatenated in row order, so a line's first occurrence is its first row)."""
     key = combine_keys([codes[:, j] for j in range(codes.shape[1])], cardinalities)
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     counts = np.bincount(inverse.ravel(), weights=weights, minlength=len(first)).astype(np.int64)
     # lines in order of first appearance: the first line holding a value is then where the value first
     # appears in the rows, so orders that follow first appearance (Mondrian's categories) are the rows'
     order = np.argsort(first, kind="stable")
-    return codes[first[order]], counts[order]
+    return codes[first[order]], counts[order], rows[first[order]]
 
 
 # -- global recoding on the histogram ------------------------------------------------------------------
@@ -174,11 +205,11 @@ def encode_histogram(histogram: TupleHistogram, hierarchies: Mapping[str, Hierar
     qis = histogram.quasi_identifiers
     leaf_of_value = []
     for col in qis:
-        values = pd.Series(histogram.values[col], dtype=object)
+        values = histogram.column_values(col)
         if missing_cells.as_value(config):
             values = missing_cells.fill(values)
         elif values.isna().any():
-            raise PrivmlError(f"column {col}: a data row is empty")
+            raise PrivmlError(f"column {col}: {first_data_row(values, values.isna())} is empty")
         leaf_of_value.append(leaf_index(hierarchies[col], values, strict=True))
     codes = np.empty((len(histogram), len(qis)), dtype=np.int64)
     for j, leaves in enumerate(leaf_of_value):
@@ -186,9 +217,9 @@ def encode_histogram(histogram: TupleHistogram, hierarchies: Mapping[str, Hierar
     table = EncodedTable(list(qis), codes, [LevelMaps.of(hierarchies[c]) for c in qis], weights=histogram.counts)
     sensitive = []
     for j, col in enumerate(histogram.sensitive, start=len(qis)):
-        values = pd.Series(histogram.values[col], dtype=object)
+        values = histogram.column_values(col)
         if values.isna().any():
-            raise PrivmlError(f"column {col}: a data row is empty")
+            raise PrivmlError(f"column {col}: {first_data_row(values, values.isna())} is empty")
         sensitive.append(SensitiveColumn.encode_lines(col, values, histogram.codes[:, j], weights=histogram.counts))
     return table, sensitive
 

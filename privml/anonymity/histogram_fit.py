@@ -23,6 +23,7 @@ from privml.anonymity.labels import PartitionLabels
 from privml.anonymity.models import Constraints, Measured, SensitiveColumn, measure
 from privml.anonymity.mondrian import MondrianTree
 from privml.errors import PrivmlError
+from privml.io.rows import first_data_row
 
 
 @dataclass
@@ -70,12 +71,13 @@ def recoding_figures(histogram: TupleHistogram, found: HistogramSearch, constrai
 def histogram_lines(histogram: TupleHistogram, config: AnonymityConfig) -> tuple[pd.DataFrame, list[SensitiveColumn]]:
     """The histogram's lines as cells (what Mondrian's axes are fitted on) and its sensitive columns
     weighted by the lines' counts; an empty cell is refused unless `missing: value` makes it a value."""
+    # indexed by the table rows where the lines first show: the axes' errors name those rows
     lines = pd.DataFrame({c: pd.Series(histogram.values[c][histogram.codes[:, j]], dtype="str")
-                          for j, c in enumerate(histogram.columns)})
+                          for j, c in enumerate(histogram.columns)}).set_axis(histogram.line_index())
     as_value = missing_cells.as_value(config)
     for col in [*([] if as_value else histogram.quasi_identifiers), *histogram.sensitive]:
         if lines[col].isna().any():
-            raise PrivmlError(f"column {col}: a data row is empty")
+            raise PrivmlError(f"column {col}: {first_data_row(lines[col], lines[col].isna())} is empty")
     first = len(histogram.quasi_identifiers)
     sensitive = [SensitiveColumn.encode_lines(s, pd.Series(histogram.values[s], dtype=object),
                                               histogram.codes[:, j], weights=histogram.counts)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from privml.anonymity.config import AnonymityConfig
 from privml.anonymity.engine import AnonymityEngine
+from privml.io.rows import no_table_rows
 from privml.spark.errors import driver_errors
 
 COUNT = "__privml_rows"
@@ -29,7 +30,9 @@ def tuple_histogram(frame: Any, columns: list[str]) -> pd.DataFrame:
     for column in columns:
         counted[column] = counted[column].where(counted[column].notna(), None)
     # a deterministic order, so the driver's fit does not depend on how the partitions were laid out
-    return counted.sort_values(columns, na_position="first", kind="stable").reset_index(drop=True)
+    counted = counted.sort_values(columns, na_position="first", kind="stable")
+    # a line stands for many rows, none known here: errors on the lines name no row number
+    return counted.set_axis(no_table_rows(len(counted)))
 
 
 def fit_recoding(config: AnonymityConfig, histogram: pd.DataFrame) -> tuple[AnonymityEngine, set[tuple]]:

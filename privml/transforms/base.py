@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
 
 from privml.errors import PrivmlError
+from privml.io import rows
 from privml.rowform import CellFunction
 
 
@@ -149,15 +150,9 @@ def parse_numbers(values: pd.Series, column: str) -> pd.Series:
 
 
 def table_rows(values: pd.Series, positions: Sequence[int] | np.ndarray) -> list[int]:
-    """The 1-based table rows of `values` at these positions. An unnamed integer index holds the rows'
-    positions in the table (a streamed batch starts where the previous one ended, a split keeps the rows
-    it took), so the row is the index + 1. Any other index says nothing about the table, and a named one
-    is a column of the caller's (`set_index("patient_id")`) whose values must never reach a message: the
-    position + 1."""
-    at = np.asarray(positions, dtype=np.int64)
-    if pd.api.types.is_integer_dtype(values.index.dtype) and values.index.name is None:
-        return [int(i) + 1 for i in values.index.to_numpy()[at]]
-    return [int(i) + 1 for i in at]
+    """The 1-based table rows of `values` at these positions (`privml.io.rows`: the index + 1 for the
+    readers' unnamed integer index, else the position + 1)."""
+    return rows.table_rows(values.index, positions) or [int(i) + 1 for i in positions]
 
 
 def _refuse_unparsed(values: pd.Series, failed: pd.Series, column: str, what: str, hint: str = "") -> None:

@@ -162,3 +162,35 @@ def test_a_value_that_is_not_a_number_names_the_tables_row(tmp_path):
     with pytest.raises(PrivmlError, match=r"column age: data row 8 is not a number") as err:
         engine.fit(df.drop(index=[0, 1]))
     assert SECRET not in str(err.value)
+
+
+@pytest.mark.parametrize("algorithm", ["global_recoding", "mondrian"])
+def test_streaming_names_the_table_row_of_a_value_missing_from_the_hierarchy(tmp_path, algorithm):
+    """The streaming fit sees the value first in its histogram (one line per distinct tuple), which keeps
+    the table row where each line first shows: the error names that row, not the line's number."""
+    from privml.anonymity.streaming import fit_streaming
+
+    h = write(tmp_path / "city.csv", "Rome;Europe;*\nOslo;Europe;*\nLima;America;*\n")
+    df = pd.concat([table()] * 4, ignore_index=True)
+    df.loc[[13, 20], "city"] = SECRET  # first in the third batch of six rows: table row 14
+    config = anonymity_config(make_policy({"city": str(h)}, {"algorithm": algorithm, "k": 2}))
+
+    def batches():
+        return (df.iloc[start:start + 6] for start in range(0, len(df), 6))
+
+    with pytest.raises(PrivmlError, match=r"column city: data row 14 has a value missing") as err:
+        fit_streaming(config, batches)
+    assert SECRET not in str(err.value)
+
+
+def test_counted_lines_name_no_row_number(tmp_path):
+    """Lines counted elsewhere (Spark's groupBy) stand for rows no one here knows: no number is named."""
+    from privml.anonymity.histogram import TupleHistogram
+
+    h = write(tmp_path / "city.csv", "Rome;Europe;*\nOslo;Europe;*\nLima;America;*\n")
+    counted = pd.DataFrame({"city": ["Rome", SECRET, "Oslo"], "age": ["30", "31", "32"], "count": [5, 3, 4]})
+    config = anonymity_config(make_policy({"city": str(h)}, {"algorithm": "global_recoding", "k": 2}))
+    histogram = TupleHistogram.from_counts(counted, list(config.quasi_identifiers), list(config.sensitive))
+    with pytest.raises(PrivmlError, match=r"column city: a data row has a value missing") as err:
+        AnonymityEngine(config).fit_histogram(histogram)
+    assert SECRET not in str(err.value)

@@ -121,7 +121,7 @@ def test_histogram_refuses_missing_cells_unless_they_are_values():
     policy = make_policy({"a": None, "b": None}, {"algorithm": "global_recoding", "k": 2, "missing": "error"})
     engine = AnonymityEngine(anonymity_config(policy))
     frame = pd.DataFrame({"a": ["1", None, "3", "4"], "b": ["x", "y", "x", "y"]})
-    with pytest.raises(PrivmlError, match="column a: a data row is empty"):
+    with pytest.raises(PrivmlError, match="column a: data row 2 is empty"):
         engine.fit_histogram(histogram_of(frame, engine))
 
 
