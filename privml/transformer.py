@@ -98,6 +98,11 @@ class PrivacyTransformer(TransformerMixin, BaseEstimator):
         state = dict(super().__getstate__())
         for attr in _RUNTIME_ATTRS:
             state.pop(attr, None)
+        # The labels of the rows the fit suppressed are the fitting table's index (a caller's may be an
+        # identifier: `set_index("ssn")`), needed only by the release that drops them: never in a saved
+        # transformer, which ships with the model (invariant 1).
+        if state.get("suppressed_labels_"):
+            state["suppressed_labels_"] = []
         return state
 
     def _parsed_policy(self) -> Policy:

@@ -364,7 +364,6 @@ class AnonymityEngine:
             "tree": self.tree_.get_state(as_arrays=True) if self.tree_ is not None else None,
             "axes": self.axes_,
             "labels": self.labels_.get_state(),
-            "suppressed_index": self.suppressed_index_,
             "report": _jsonable(self.report_),
         }
 
@@ -378,7 +377,9 @@ class AnonymityEngine:
         engine.tree_ = MondrianTree.from_state(state["tree"]) if state.get("tree") else None
         engine.axes_ = dict(state.get("axes", {}))
         engine.labels_ = PartitionLabels.from_state(state.get("labels"))
-        engine.suppressed_index_ = list(state.get("suppressed_index", []))
+        # which rows a fit suppressed is the fitting table's business (the release drops them), never the
+        # model's: a state holds none (older states did, and their labels are not read back)
+        engine.suppressed_index_ = []
         engine.report_ = dict(state.get("report", {}))
         return engine
 
