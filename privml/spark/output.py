@@ -94,12 +94,15 @@ def write_parts(rendered: Any, staging: Path) -> dict[str, int]:
     from pyspark import StorageLevel
 
     rows = dict.fromkeys(SPLITS, 0)
-    # Rendered in parallel first (toLocalIterator alone computes one partition at a time), then read back
-    # one partition at a time, so the driver holds one partition's bytes, not the release's.
-    rendered = rendered.persist(StorageLevel.MEMORY_AND_DISK)
+    # Rendered in parallel first (toLocalIterator alone computes one partition at a time), kept on disk,
+    # then spread one rendered part per partition, as toLocalIterator brings the driver a whole partition
+    # at a time: an input partition is a whole CSV file (multi-line values make CSV unsplittable), and a
+    # 10M-row file's 850 MB of parts in one fetch exhausted the driver's 1 GB heap. The parts' names come
+    # from where they were rendered, so the order they arrive in changes nothing.
+    rendered = rendered.persist(StorageLevel.DISK_ONLY)
     try:
-        rendered.count()
-        for part in rendered.toLocalIterator(prefetchPartitions=True):
+        parts = rendered.count()
+        for part in rendered.repartition(max(1, parts)).toLocalIterator(prefetchPartitions=True):
             name = f"part-{part['partition']:05d}-{part['batch']:04d}.csv"
             _write_private(staging / part["split"] / name, bytes(part["csv"]))
             rows[part["split"]] += int(part["rows"])

@@ -95,3 +95,29 @@ def test_a_release_that_does_not_hold_the_rows_its_report_counts_is_not_written(
     with pytest.raises(RuntimeError, match="rows"):
         write_release(miscounted, out, fractions=(0.7, 0.15, 0.15), seed=0)
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []  # nothing partial, no staging left
+
+
+def test_the_driver_fetches_one_rendered_part_at_a_time(spark: Any, tmp_path: Path, monkeypatch) -> None:
+    """An input partition is a whole CSV file (multi-line values make CSV unsplittable), so its rendered
+    parts would reach the driver together in one toLocalIterator fetch: a 10M-row file's 850 MB of parts
+    exhausted the driver's 1 GB heap. The parts are spread one per partition before they are fetched."""
+    from pyspark.sql import DataFrame
+
+    from privml.spark.output import _rendered_schema, write_parts
+
+    parts = [(0, batch, split, 2, f"a,b\n{batch},{split}\n".encode()) for batch in range(4) for split in SPLITS]
+    rendered = spark.createDataFrame(parts, schema=_rendered_schema()).coalesce(1)  # one file's parts
+    fetched: list[tuple[int, int]] = []
+    original = DataFrame.toLocalIterator
+
+    def spy(self: DataFrame, prefetchPartitions: bool = False):
+        fetched.append((self.rdd.getNumPartitions(), self.count()))
+        return original(self, prefetchPartitions)
+
+    monkeypatch.setattr(DataFrame, "toLocalIterator", spy)
+    for name in SPLITS:
+        (tmp_path / name).mkdir()
+    rows = write_parts(rendered, tmp_path)
+    assert fetched == [(len(parts), len(parts))]
+    assert rows == dict.fromkeys(SPLITS, 8)
+    assert sorted(p.name for p in (tmp_path / "train").iterdir()) == [f"part-00000-{b:04d}.csv" for b in range(4)]
