@@ -2,10 +2,11 @@
 
     python bench/bench_scale.py [--rows 1000000,10000000] [--slow] [--batch-rows 131072]
                                 [--spark-rows 10000000] [--master local[2]]
-                                [--cases transform,global_recoding,mondrian]
+                                [--cases transform,global_recoding,mondrian] [--files 8]
 
-Per size, a CSV of generated rows (an identifier, an email, four quasi-identifiers, a sensitive
-diagnosis, two numeric features and a label) is written first (not timed); then the whole streaming
+Per size, about `--files` CSV files of generated rows (an identifier, an email, four quasi-identifiers, a
+sensitive diagnosis, two numeric features and a label) are written first (not timed; several files, as
+a CSV file is one Spark partition); then the whole streaming
 job (`privml.anonymize_stream.anonymize_stream`: column techniques + the anonymity model + the
 chunked train/validation/test files, report and transformer) runs in a fresh process per case:
 column techniques only (`transform`), global recoding (k=10, 1% suppression, loss metric) and Mondrian
@@ -71,8 +72,9 @@ def policy(algorithm: str) -> dict:
     return {"version": 1, "columns": columns, "anonymity": anonymity}
 
 
-def write_rows(path: Path, rows: int, seed: int = 0) -> None:
-    """Generated rows, vectorized (the sample-data generator's fake names would take minutes per 10M)."""
+def write_rows(directory: Path, rows: int, files: int = 1, seed: int = 0) -> list[Path]:
+    """Generated rows in about `files` CSV files of whole chunks, vectorized (the sample-data generator's
+    fake names would take minutes per 10M)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -84,6 +86,9 @@ def write_rows(path: Path, rows: int, seed: int = 0) -> None:
     education = np.array(["Some-school", "HS-grad", "Some-college", "Assoc", "Bachelors", "Masters", "Doctorate"],
                          dtype=object)
     diagnoses = np.array([f"D{i:02d}" for i in range(12)], dtype=object)
+    directory.mkdir(parents=True, exist_ok=True)
+    per_file = -(-rows // (max(files, 1) * CHUNK)) * CHUNK
+    paths: list[Path] = []
     writer = None
     try:
         for start in range(0, rows, CHUNK):
@@ -102,20 +107,29 @@ def write_rows(path: Path, rows: int, seed: int = 0) -> None:
                 "hours_per_week": pa.array(rng.integers(5, 81, n)).cast(pa.string()),
                 "readmitted": pa.array(rng.integers(0, 2, n)).cast(pa.string()),
             })
-            if writer is None:
-                writer = pacsv.CSVWriter(str(path), table.schema)
+            if start % per_file == 0:
+                if writer is not None:
+                    writer.close()
+                paths.append(directory / f"part-{len(paths):03d}.csv")
+                writer = pacsv.CSVWriter(str(paths[-1]), table.schema)
+            assert writer is not None
             writer.write_table(table)
     finally:
         if writer is not None:
             writer.close()
+    return paths
 
 
-def child(csv_path: Path, algorithm: str, batch_rows: int | None, out: Path) -> None:
+def input_files(directory: Path) -> list[Path]:
+    return sorted(directory.glob("part-*.csv"))
+
+
+def child(csv_dir: Path, algorithm: str, batch_rows: int | None, out: Path) -> None:
     from privml.anonymize_stream import anonymize_stream
     from privml.io.stream import TableStream
     from privml.policy import parse_policy
 
-    stream = TableStream([csv_path], batch_rows=batch_rows)
+    stream = TableStream(input_files(csv_dir), batch_rows=batch_rows)
     t0 = time.perf_counter()
     release = anonymize_stream(stream, parse_policy(policy(algorithm)), out, key_provider=None, seed=0)
     seconds = time.perf_counter() - t0
@@ -127,7 +141,7 @@ def child(csv_path: Path, algorithm: str, batch_rows: int | None, out: Path) -> 
                       "partitions_or_node": release.report.get("transformation")}))
 
 
-def spark_child(csv_path: Path, algorithm: str, master: str, out: Path) -> None:
+def spark_child(csv_dir: Path, algorithm: str, master: str, out: Path) -> None:
     from privml.policy import parse_policy
     from privml.spark.job import anonymize_frame
     from privml.spark.output import spark_read, write_release
@@ -136,7 +150,8 @@ def spark_child(csv_path: Path, algorithm: str, master: str, out: Path) -> None:
     t0 = time.perf_counter()
     spark = spark_session(master)
     try:
-        result = anonymize_frame(spark_read(spark, [csv_path]), parse_policy(policy(algorithm)), key_provider=None)
+        frame = spark_read(spark, input_files(csv_dir))
+        result = anonymize_frame(frame, parse_policy(policy(algorithm)), key_provider=None)
         written = write_release(result, out, fractions=SPARK_FRACTIONS, seed=0)
     finally:
         spark.stop()
@@ -146,8 +161,8 @@ def spark_child(csv_path: Path, algorithm: str, master: str, out: Path) -> None:
                       "rows_out": sum(written.values()), "k": result.report.get("k")}))
 
 
-def run_child(csv_path: Path, algorithm: str, batch_rows: int | None, out: Path, master: str | None = None) -> dict:
-    command = [sys.executable, __file__, "--child", str(csv_path), "--algorithm", algorithm, "--out", str(out)]
+def run_child(csv_dir: Path, algorithm: str, batch_rows: int | None, out: Path, master: str | None = None) -> dict:
+    command = [sys.executable, __file__, "--child", str(csv_dir), "--algorithm", algorithm, "--out", str(out)]
     if batch_rows:
         command += ["--batch-rows", str(batch_rows)]
     if master:
@@ -155,7 +170,7 @@ def run_child(csv_path: Path, algorithm: str, batch_rows: int | None, out: Path,
     env = {**os.environ, "PRIVML_KEY_PROVIDER": "none"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"{algorithm} at {csv_path.name}: exit {done.returncode}\n{done.stderr[-2000:]}")
+        raise SystemExit(f"{algorithm} at {csv_dir.name}: exit {done.returncode}\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -164,12 +179,12 @@ def result(figure: str, value: float, unit: str, anchor: str, ratio: float) -> N
                                   "anchor": anchor, "ratio": round(ratio, 2)}))
 
 
-def compare_spark(csv_path: Path, rows: int, master: str, single: dict[str, dict], tmp: Path) -> None:
+def compare_spark(csv_dir: Path, rows: int, master: str, single: dict[str, dict], tmp: Path) -> None:
     """Spark on `master` against the single process's figures for the same CSV and policies."""
     print(f"  Spark {master} on the same {rows:,} rows (wall time includes the JVM's start):", flush=True)
     for algorithm in single:
         out = tmp / f"out-spark-{algorithm}-{rows}"
-        figures = run_child(csv_path, algorithm, None, out, master=master)
+        figures = run_child(csv_dir, algorithm, None, out, master=master)
         shutil.rmtree(out, ignore_errors=True)
         base = single[algorithm]
         speedup = base["seconds"] / figures["seconds"]
@@ -188,6 +203,8 @@ def main() -> None:
     parser.add_argument("--rows", default="1000000,10000000", help="comma-separated sizes")
     parser.add_argument("--slow", action="store_true", help="add 50,000,000 rows (long; several GB of disk)")
     parser.add_argument("--batch-rows", type=int, default=None)
+    parser.add_argument("--files", type=int, default=8,
+                        help="CSV files per size (a CSV file is one Spark partition: multi-line values)")
     parser.add_argument("--cases", default=",".join(ALGORITHMS),
                         help="comma-separated subset of " + ", ".join(ALGORITHMS))
     parser.add_argument("--spark-rows", type=int, default=10_000_000,
@@ -212,15 +229,16 @@ def main() -> None:
     peaks: dict[str, list[tuple[int, float]]] = {a: [] for a in cases}
     with tempfile.TemporaryDirectory(prefix="privml-bench-scale-") as tmp:
         for rows in sizes:
-            csv_path = Path(tmp) / f"rows-{rows}.csv"
+            csv_dir = Path(tmp) / f"rows-{rows}"
             t0 = time.perf_counter()
-            write_rows(csv_path, rows)
-            print(f"{rows:,} rows: {csv_path.stat().st_size / 2**20:,.0f} MB of CSV written in "
+            paths = write_rows(csv_dir, rows, files=args.files)
+            print(f"{rows:,} rows: {sum(p.stat().st_size for p in paths) / 2**20:,.0f} MB of CSV in {len(paths)} "
+                  f"file(s) written in "
                   f"{time.perf_counter() - t0:.1f} s (not timed)", flush=True)
             single: dict[str, dict] = {}
             for algorithm in cases:
                 out = Path(tmp) / f"out-{algorithm}-{rows}"
-                figures = run_child(csv_path, algorithm, args.batch_rows, out)
+                figures = run_child(csv_dir, algorithm, args.batch_rows, out)
                 rate = rows / figures["seconds"]
                 peaks[algorithm].append((rows, figures["peak_mb"]))
                 cpu_rate = rows / figures["cpu_seconds"]
@@ -237,8 +255,8 @@ def main() -> None:
                 shutil.rmtree(out, ignore_errors=True)
                 single[algorithm] = figures
             if rows == args.spark_rows:
-                compare_spark(csv_path, rows, args.master, single, Path(tmp))
-            csv_path.unlink()
+                compare_spark(csv_dir, rows, args.master, single, Path(tmp))
+            shutil.rmtree(csv_dir)
     if len(sizes) > 1:
         for algorithm, points in peaks.items():
             (small, low), (large, high) = points[0], points[-1]
