@@ -470,8 +470,14 @@ def _check_columns(path: Path, frame: pd.DataFrame) -> None:
         raise PrivmlError(f"{path}: column {unnamed[0] + 1} has no name in the header")
 
 
-def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
-    """Write CSV atomically (the file appears whole or not at all)."""
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """The CSV every output table is written as (UTF-8, a header, no index): `write_table`'s bytes, and
+    the Spark release's parts."""
     buf = io.StringIO()
     frame.to_csv(buf, index=False)
-    atomic_write_bytes(path, buf.getvalue().encode("utf-8"), mode=0o600)
+    return buf.getvalue().encode("utf-8")
+
+
+def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write CSV atomically (the file appears whole or not at all)."""
+    atomic_write_bytes(path, csv_bytes(frame), mode=0o600)

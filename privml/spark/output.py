@@ -22,7 +22,6 @@ reach the driver; they are not stratified on the label (the in-memory split is).
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import tempfile
@@ -34,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from privml.anonymize import SPLITS
+from privml.io.tables import csv_bytes
 from privml.policy import dump_policy
 from privml.report import write_reports
 from privml.spark.errors import driver_errors, in_worker
@@ -45,13 +45,6 @@ LAYOUT = {
 }
 # the rendered release: one row per (partition, batch, split) holding that part file's bytes
 RENDERED_COLUMNS = ("partition", "batch", "split", "rows", "csv")
-
-
-def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """A frame as `privml.io.write_table` writes it."""
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False)
-    return buffer.getvalue().encode("utf-8")
 
 
 def render_parts(fractions: tuple[float, float, float], seed: int,
